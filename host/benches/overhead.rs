@@ -1,0 +1,329 @@
+//! `just bench`: what Tandem's host adds to a raw wasmtime call, measured in one run on this machine.
+//!
+//! - raw wasmtime: the same `echo` component, the same generated bindings and the same `Task`, called
+//!   on a plain store (pooling allocator, no fuel, no epochs, no limits), warm and with a fresh
+//!   instance per call;
+//! - Tandem: `Host::invoke` (registry lookup, operation and JSON checks, fuel, deadline, instance
+//!   pool, error classification), warm and with `Isolation::Fresh`;
+//! - Tandem's throughput with many concurrent callers on the multi-threaded runtime;
+//! - a cold start: the `tandem run` process on an already-compiled agent.
+//!
+//! Run it with `just bench` (which builds the guests first). The figures vary with the machine's load;
+//! compare ratios from the same run.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tandem::bindings::{AgentWorldPre, types};
+use tandem::{Host, HostConfig, Isolation, Policy};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+const INPUT: &str = r#"{"message":"a 64-byte payload for the echo benchmark, padded.."}"#;
+/// Calls per case under `cargo bench` (which passes `--bench`); `cargo test` runs every case a few
+/// hundred times as a smoke test.
+fn scale() -> usize {
+    if std::env::args().any(|arg| arg == "--bench") { 100 } else { 1 }
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let echo = root.join("target/agents/echo.wasm");
+    assert!(
+        echo.is_file(),
+        "{} is missing: run `just agents` first",
+        echo.display()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    println!(
+        "Tandem benchmark: echo, {}-byte input, {} logical CPUs",
+        INPUT.len(),
+        num_cpus()
+    );
+    println!(
+        "{:<44} {:>10} {:>10} {:>12}",
+        "case", "p50", "p99", "calls/s"
+    );
+
+    if std::env::var_os("BENCH_PROFILE_WARM").is_some() {
+        // Only the Tandem warm loop, for a profiler.
+        runtime.block_on(tandem(&echo, Isolation::Pooled, 1_000_000));
+        return;
+    }
+    let raw_warm = runtime.block_on(raw(&echo, false, false));
+    report("raw wasmtime, warm instance", &raw_warm);
+    let raw_metered = runtime.block_on(raw(&echo, false, true));
+    report("raw wasmtime + fuel + epoch, warm instance", &raw_metered);
+    let tandem_warm = runtime.block_on(tandem(&echo, Isolation::Pooled, 2_000 * scale()));
+    report("tandem, warm instance (pooled)", &tandem_warm);
+    let raw_fresh = runtime.block_on(raw(&echo, true, false));
+    report("raw wasmtime, fresh instance per call", &raw_fresh);
+    let tandem_fresh = runtime.block_on(tandem(&echo, Isolation::Fresh, 200 * scale()));
+    report("tandem, fresh instance per call", &tandem_fresh);
+
+    println!();
+    println!(
+        "host overhead, warm p50:  {:.2}x raw wasmtime (aim: at most 1.5x)",
+        ratio(&tandem_warm, &raw_warm)
+    );
+    println!(
+        "host overhead, fresh p50: {:.2}x raw wasmtime",
+        ratio(&tandem_fresh, &raw_fresh)
+    );
+
+    let (tasks, elapsed) = throughput(&echo);
+    println!(
+        "throughput, warm, 2 workers, 64 callers: {:.0} tasks/s ({tasks} tasks in {elapsed:.2?})",
+        tasks as f64 / elapsed.as_secs_f64()
+    );
+
+    let tandem_bin = root.join("target/release/tandem");
+    if scale() == 1 {
+        println!("cold start: skipped outside `cargo bench`");
+    } else if tandem_bin.is_file() {
+        let cold = cold_start(&tandem_bin, &echo);
+        println!(
+            "cold start, `tandem run echo` process, compiled code cached: p50 {:.2?}, p99 {:.2?}",
+            cold.p50, cold.p99
+        );
+    } else {
+        println!(
+            "cold start: skipped ({} not built; `just bench` builds it)",
+            tandem_bin.display()
+        );
+    }
+}
+
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+    per_second: f64,
+}
+
+fn stats(mut samples: Vec<Duration>, total: Duration) -> Stats {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+    Stats {
+        p50: at(0.50),
+        p99: at(0.99),
+        per_second: samples.len() as f64 / total.as_secs_f64(),
+    }
+}
+
+fn report(case: &str, s: &Stats) {
+    println!(
+        "{case:<44} {:>10.2?} {:>10.2?} {:>12.0}",
+        s.p50, s.p99, s.per_second
+    );
+}
+
+fn ratio(tandem: &Stats, raw: &Stats) -> f64 {
+    tandem.p50.as_secs_f64() / raw.p50.as_secs_f64()
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn task(id: u64) -> types::Task {
+    types::Task {
+        id,
+        operation: "echo".into(),
+        input: INPUT.into(),
+        time_left_ms: 5_000,
+        attempt: 1,
+        trace_id: "0123456789abcdef0123456789abcdef".into(),
+        chain: Vec::new(),
+    }
+}
+
+struct RawData {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for RawData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+fn raw_store(engine: &Engine) -> Store<RawData> {
+    Store::new(
+        engine,
+        RawData {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        },
+    )
+}
+
+/// The echo component on plain wasmtime: pooling allocator with keep-resident memory, nothing else.
+async fn raw(path: &Path, fresh: bool, metered: bool) -> Stats {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(64)
+        .total_core_instances(1024)
+        .total_memories(128)
+        .total_tables(512)
+        .max_memory_size(1 << 30)
+        .linear_memory_keep_resident(1 << 20)
+        .table_keep_resident(1 << 16)
+        .async_stack_keep_resident(1 << 16);
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .consume_fuel(metered)
+        .epoch_interruption(metered);
+    let engine = Engine::new(&config).unwrap();
+    let component = Component::from_file(&engine, path).unwrap();
+    let mut linker: Linker<RawData> = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+    linker.instance("tandem:agent/types@0.1.0").unwrap();
+    let pre = AgentWorldPre::new(linker.instantiate_pre(&component).unwrap()).unwrap();
+
+    let calls = if fresh { 200 * scale() } else { 2_000 * scale() };
+    let mut samples = Vec::with_capacity(calls);
+    let mut store = raw_store(&engine);
+    if metered {
+        store.set_fuel(u64::MAX).unwrap();
+        store.set_epoch_deadline(u64::MAX);
+    }
+    let mut world = pre.instantiate_async(&mut store).await.unwrap();
+    let started = Instant::now();
+    for i in 0..calls + calls / 10 {
+        if i == calls / 10 {
+            samples.clear();
+        }
+        let t = Instant::now();
+        if fresh {
+            store = raw_store(&engine);
+            if metered {
+                store.set_fuel(u64::MAX).unwrap();
+                store.set_epoch_deadline(u64::MAX);
+            }
+            world = pre.instantiate_async(&mut store).await.unwrap();
+        }
+        if metered {
+            store.set_fuel(500_000_000).unwrap();
+            store.set_epoch_deadline(1_000_000);
+        }
+        let output = world
+            .tandem_agent_handler()
+            .call_handle(&mut store, &task(i as u64))
+            .await
+            .unwrap();
+        assert!(matches!(output.as_deref(), Ok(INPUT)));
+        samples.push(t.elapsed());
+    }
+    let total = started
+        .elapsed()
+        .mul_f64(calls as f64 / (calls + calls / 10) as f64);
+    stats(samples, total)
+}
+
+fn bench_host() -> Host {
+    let cache = std::env::temp_dir().join("tandem-bench-cache");
+    Host::new(HostConfig {
+        cache_dir: Some(cache),
+        ..HostConfig::default()
+    })
+    .unwrap()
+}
+
+async fn tandem(path: &Path, isolation: Isolation, calls: usize) -> Stats {
+    let host = bench_host();
+    let mut policy = Policy::default();
+    policy.limits.isolation = isolation;
+    host.load(path, policy).await.unwrap();
+    let mut samples = Vec::with_capacity(calls);
+    let warmup = calls / 10;
+    let started = Instant::now();
+    for i in 0..calls + warmup {
+        if i == warmup {
+            samples.clear();
+        }
+        let t = Instant::now();
+        let response = host
+            .invoke("echo", "echo", INPUT.to_string())
+            .await
+            .unwrap();
+        samples.push(t.elapsed());
+        assert_eq!(response.output, INPUT);
+    }
+    let total = started
+        .elapsed()
+        .mul_f64(calls as f64 / (calls + warmup) as f64);
+    stats(samples, total)
+}
+
+fn throughput(path: &Path) -> (usize, Duration) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let host = Arc::new(bench_host());
+        host.load(path, Policy::default()).await.unwrap();
+        let callers = 64;
+        let per_caller = 64 * scale();
+        let started = Instant::now();
+        let handles: Vec<_> = (0..callers)
+            .map(|_| {
+                let host = host.clone();
+                tokio::spawn(async move {
+                    for _ in 0..per_caller {
+                        let response = host
+                            .invoke("echo", "echo", INPUT.to_string())
+                            .await
+                            .unwrap();
+                        assert_eq!(response.output.len(), INPUT.len());
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.await.unwrap();
+        }
+        (callers * per_caller, started.elapsed())
+    })
+}
+
+fn cold_start(tandem: &PathBuf, echo: &Path) -> Stats {
+    let cache = std::env::temp_dir().join("tandem-bench-cache");
+    let run = || {
+        let t = Instant::now();
+        let status = std::process::Command::new(tandem)
+            .args([
+                "run",
+                echo.to_str().unwrap(),
+                "--op",
+                "echo",
+                "--input",
+                INPUT,
+                "--raw",
+            ])
+            .env("TANDEM_CACHE_DIR", &cache)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        t.elapsed()
+    };
+    run(); // fills the cache
+    let started = Instant::now();
+    let samples: Vec<Duration> = (0..30).map(|_| run()).collect();
+    stats(samples, started.elapsed())
+}

@@ -1,0 +1,354 @@
+//! One loaded agent: what it says it is, the compiled component ready to instantiate, its warm
+//! instances, and the code path of a call (limits armed, instance checked out, result classified).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::Semaphore;
+use wasmtime::{Engine, Store};
+
+use crate::bindings::{AgentWorld, AgentWorldPre, handler, types};
+use crate::error::{CallError, ErrorKind, LoadError, Site};
+use crate::sandbox::{self, Isolation, Policy, StoreData};
+
+/// What an agent says about itself (`describe()`), validated.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AgentInfo {
+    pub id: String,
+    pub version: semver::Version,
+    pub description: String,
+    pub operations: Vec<OperationInfo>,
+    pub capabilities: Vec<String>,
+}
+
+/// One operation of an agent.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OperationInfo {
+    pub name: String,
+    pub description: String,
+    pub deterministic: bool,
+    pub input_example: Option<serde_json::Value>,
+}
+
+impl AgentInfo {
+    /// Validates what the guest's `describe()` returned.
+    fn from_guest(info: types::AgentInfo) -> Result<AgentInfo, String> {
+        check_name("agent id", &info.id)?;
+        let version = semver::Version::parse(&info.version)
+            .map_err(|e| format!("version `{}` is not a semantic version: {e}", info.version))?;
+        let mut operations: Vec<OperationInfo> = Vec::with_capacity(info.operations.len());
+        for op in info.operations {
+            check_name("operation name", &op.name)?;
+            if operations.iter().any(|o| o.name == op.name) {
+                return Err(format!("operation `{}` is listed twice", op.name));
+            }
+            let input_example = match op.input_example {
+                Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
+                    format!(
+                        "operation `{}`: the input example is not JSON: {e}",
+                        op.name
+                    )
+                })?),
+                None => None,
+            };
+            operations.push(OperationInfo {
+                name: op.name,
+                description: op.description,
+                deterministic: op.deterministic,
+                input_example,
+            });
+        }
+        if operations.is_empty() {
+            return Err("it offers no operations".to_string());
+        }
+        Ok(AgentInfo {
+            id: info.id,
+            version,
+            description: info.description,
+            operations,
+            capabilities: info.capabilities,
+        })
+    }
+
+    /// The operation called `name`, if the agent offers it.
+    pub fn operation(&self, name: &str) -> Option<&OperationInfo> {
+        self.operations.iter().find(|o| o.name == name)
+    }
+}
+
+/// Ids and operation names: 1 to 64 characters of lower-case ASCII letters, digits and `-`,
+/// starting with a letter.
+fn check_name(what: &str, name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} `{name}` must be 1-64 characters of a-z, 0-9 and `-`, starting with a letter"
+        ))
+    }
+}
+
+/// A call to make: the operation and input plus where it sits in a trace.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub task_id: u64,
+    pub operation: String,
+    /// JSON text, already validated.
+    pub input: String,
+    pub trace_id: String,
+    pub chain: Vec<String>,
+    pub attempt: u32,
+    /// When the call must be done by; `None` means the agent's own timeout from now.
+    pub deadline: Option<Instant>,
+}
+
+/// A successful call.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// JSON text returned by the guest.
+    pub output: String,
+    pub fuel_used: u64,
+    pub duration: Duration,
+}
+
+struct Instance {
+    store: Store<StoreData>,
+    world: AgentWorld,
+}
+
+/// A loaded agent.
+pub struct Agent {
+    pub info: AgentInfo,
+    /// Hex SHA-256 of the component's bytes.
+    pub content_hash: String,
+    pub source: PathBuf,
+    pub loaded_at: SystemTime,
+    id: Arc<str>,
+    policy: Arc<Policy>,
+    engine: Engine,
+    pre: AgentWorldPre<StoreData>,
+    idle: Mutex<Vec<Instance>>,
+    permits: Semaphore,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("id", &self.id)
+            .field("version", &self.info.version.to_string())
+            .field("content_hash", &self.content_hash)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Agent {
+    /// Instantiates the component once, reads `describe()`, runs the `health()` probe, and keeps that
+    /// instance warm for the first call.
+    pub(crate) async fn load(
+        engine: &Engine,
+        pre: AgentWorldPre<StoreData>,
+        source: PathBuf,
+        content_hash: String,
+        policy: Policy,
+    ) -> Result<Agent, LoadError> {
+        let policy = Arc::new(policy);
+        let fail = |reason: String| LoadError::Describe {
+            path: source.clone(),
+            reason,
+        };
+        let mut instance = instantiate(engine, &pre, Arc::from("<loading>"), policy.clone())
+            .await
+            .map_err(|e| fail(format!("{e:#}")))?;
+        sandbox::begin_call(
+            &mut instance.store,
+            "describe",
+            "",
+            Instant::now(),
+            Instant::now() + policy.limits.timeout,
+        )
+        .map_err(|e| fail(format!("{e:#}")))?;
+        let handler = instance.world.tandem_agent_handler();
+        let info = handler
+            .call_describe(&mut instance.store)
+            .await
+            .map_err(|e| fail(format!("{e:#}")))?;
+        let info = AgentInfo::from_guest(info).map_err(|reason| LoadError::InvalidInfo {
+            path: source.clone(),
+            reason,
+        })?;
+        if let Err(reason) = handler
+            .call_health(&mut instance.store)
+            .await
+            .map_err(|e| fail(format!("{e:#}")))?
+        {
+            return Err(fail(format!("the health probe failed: {reason}")));
+        }
+        let id: Arc<str> = Arc::from(info.id.as_str());
+        instance.store.data_mut().call.agent = id.clone();
+        let idle = if policy.limits.isolation == Isolation::Pooled {
+            vec![instance]
+        } else {
+            Vec::new()
+        };
+        Ok(Agent {
+            permits: Semaphore::new(policy.limits.max_instances),
+            info,
+            content_hash,
+            source,
+            loaded_at: SystemTime::now(),
+            id,
+            policy,
+            engine: engine.clone(),
+            pre,
+            idle: Mutex::new(idle),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Warm instances waiting for a call.
+    pub fn idle_instances(&self) -> usize {
+        self.idle.lock().map(|idle| idle.len()).unwrap_or(0)
+    }
+
+    /// Runs one call within the agent's limits.
+    pub async fn call(&self, request: Request) -> Result<Response, CallError> {
+        let started = Instant::now();
+        let deadline = request
+            .deadline
+            .unwrap_or(started + self.policy.limits.timeout);
+        let task = types::Task {
+            id: request.task_id,
+            operation: request.operation,
+            input: request.input,
+            time_left_ms: deadline.saturating_duration_since(started).as_millis() as u64,
+            attempt: request.attempt,
+            trace_id: request.trace_id,
+            chain: request.chain,
+        };
+        let site = || Site {
+            agent: self.id.to_string(),
+            operation: task.operation.clone(),
+        };
+        let _permit = self.permits.acquire().await.map_err(|_| CallError::Guest {
+            site: site(),
+            kind: ErrorKind::Unavailable,
+            message: "the agent is shutting down".to_string(),
+        })?;
+        let pooled = self.policy.limits.isolation == Isolation::Pooled;
+        let reused = if pooled {
+            self.idle.lock().ok().and_then(|mut idle| idle.pop())
+        } else {
+            None
+        };
+        let mut instance = match reused {
+            Some(instance) => instance,
+            None => instantiate(
+                &self.engine,
+                &self.pre,
+                self.id.clone(),
+                self.policy.clone(),
+            )
+            .await
+            .map_err(|e| sandbox::classify(e, site(), &self.policy.limits))?,
+        };
+
+        sandbox::begin_call(
+            &mut instance.store,
+            &task.operation,
+            &task.trace_id,
+            started,
+            deadline,
+        )
+        .map_err(|e| CallError::Internal {
+            site: site(),
+            reason: format!("{e:#}"),
+        })?;
+        let handler = instance.world.tandem_agent_handler();
+        // Epoch interruption stops a guest that computes past its deadline; this stops one that
+        // waits past it inside a host call (a WASI sleep, say).
+        let result = tokio::time::timeout_at(
+            deadline.into(),
+            handler.call_handle(&mut instance.store, &task),
+        )
+        .await;
+        let result = match result {
+            Err(_elapsed) => {
+                return Err(CallError::Timeout {
+                    site: site(),
+                    limit: deadline.saturating_duration_since(started),
+                });
+            }
+            Ok(Err(trap)) => return Err(sandbox::classify(trap, site(), &self.policy.limits)),
+            Ok(Ok(result)) => result,
+        };
+        let fuel_used = sandbox::fuel_used(&instance.store);
+        if pooled && let Ok(mut idle) = self.idle.lock() {
+            idle.push(instance);
+        }
+        match result {
+            Ok(output) if output.len() > self.policy.limits.max_output_bytes => {
+                Err(CallError::OutputTooLarge {
+                    site: site(),
+                    size: output.len(),
+                    limit: self.policy.limits.max_output_bytes,
+                })
+            }
+            Ok(output) => Ok(Response {
+                output,
+                fuel_used,
+                duration: started.elapsed(),
+            }),
+            Err(error) => Err(guest_error(site(), error)),
+        }
+    }
+}
+
+async fn instantiate(
+    engine: &Engine,
+    pre: &AgentWorldPre<StoreData>,
+    id: Arc<str>,
+    policy: Arc<Policy>,
+) -> wasmtime::Result<Instance> {
+    let mut store = sandbox::new_store(engine, id, policy)?;
+    let world = pre.instantiate_async(&mut store).await?;
+    Ok(Instance { store, world })
+}
+
+/// Maps an error the guest returned to the host's classification.
+fn guest_error(site: Site, error: handler::AgentError) -> CallError {
+    use handler::AgentError as E;
+    let (kind, message) = match error {
+        E::InvalidInput(m) | E::UnsupportedOperation(m) => (ErrorKind::InvalidInput, m),
+        E::Failed(m) => (ErrorKind::Failed, m),
+        E::Retryable(m) => (ErrorKind::Retryable, m),
+        E::Denied(m) => (ErrorKind::Denied, m),
+        E::Timeout(m) => (ErrorKind::Timeout, m),
+        E::DependencyFailed(e) => (
+            ErrorKind::DependencyFailed,
+            format!(
+                "{}.{} failed ({:?}): {}",
+                e.agent, e.operation, e.kind, e.message
+            ),
+        ),
+    };
+    CallError::Guest {
+        site,
+        kind,
+        message,
+    }
+}

@@ -1,0 +1,32 @@
+//! `tandem componentize`: core module in, component out.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use tandem::componentize::componentize as encode;
+
+use super::Failure;
+
+#[derive(Args)]
+pub struct ComponentizeArgs {
+    /// The core module, as built by `cargo build --target wasm32-wasip1` of a crate using tandem-sdk.
+    module: PathBuf,
+    /// Where to write the component.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+}
+
+pub fn componentize(args: ComponentizeArgs) -> Result<ExitCode, Failure> {
+    let io = |path: &PathBuf, e: std::io::Error| {
+        Failure::invalid_input(format!("{}: {e}", path.display()))
+    };
+    let module = std::fs::read(&args.module).map_err(|e| io(&args.module, e))?;
+    let component = encode(&module)
+        .map_err(|e| Failure::invalid_input(format!("{}: {e}", args.module.display())))?;
+    // Only replace the output when it changed, so rebuilding with nothing changed leaves it alone.
+    if std::fs::read(&args.output).ok().as_deref() != Some(&component[..]) {
+        std::fs::write(&args.output, &component).map_err(|e| io(&args.output, e))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

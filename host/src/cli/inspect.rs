@@ -1,0 +1,69 @@
+//! `tandem inspect`: what a component is, without calling any operation.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use tandem::Policy;
+
+use super::{Failure, GlobalArgs};
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// The component file.
+    component: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn inspect(global: &GlobalArgs, args: InspectArgs) -> Result<ExitCode, Failure> {
+    let host = super::host(global)?;
+    let inspection = host.prepare(&args.component, Policy::default()).await?;
+    let (agent, shape) = (&inspection.agent, &inspection.shape);
+    if args.json {
+        let value = serde_json::json!({
+            "file": args.component,
+            "sha256": agent.content_hash,
+            "agent": agent.info,
+            "imports": shape.imports,
+            "exports": shape.exports,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let info = &agent.info;
+    println!("{} {}: {}", info.id, info.version, info.description);
+    println!("  file:   {}", args.component.display());
+    println!("  sha256: {}", agent.content_hash);
+    println!("operations:");
+    for op in &info.operations {
+        let determinism = if op.deterministic {
+            "deterministic"
+        } else {
+            ""
+        };
+        println!("  {:<16} {:<14} {}", op.name, determinism, op.description);
+        if let Some(example) = &op.input_example {
+            println!("  {:<16} example: {example}", "");
+        }
+    }
+    let capabilities = if info.capabilities.is_empty() {
+        "none".to_string()
+    } else {
+        info.capabilities.join(", ")
+    };
+    println!("capabilities requested: {capabilities}");
+    println!("imports:");
+    for name in &shape.imports {
+        println!("  {name}");
+    }
+    println!("exports:");
+    for name in &shape.exports {
+        println!("  {name}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

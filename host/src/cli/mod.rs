@@ -1,0 +1,117 @@
+//! The `tandem` subcommands: argument definitions and one module per command.
+
+mod componentize;
+mod inspect;
+mod list;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tandem::{ErrorKind, Host, HostConfig};
+
+/// Run AI/automation agents as sandboxed WebAssembly components.
+#[derive(Parser)]
+#[command(name = "tandem", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+pub struct GlobalArgs {
+    /// Directory of the compiled-code cache [default: $TANDEM_CACHE_DIR, $XDG_CACHE_HOME/tandem or
+    /// ~/.cache/tandem].
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile components every time instead of using the cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
+    /// Log format on stderr. The filter comes from $TANDEM_LOG (e.g. `debug`, `tandem=trace`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Call one operation of an agent and print its output.
+    Run(run::RunArgs),
+    /// Show what a component is: the agent's info, its operations, its imports and exports.
+    Inspect(inspect::InspectArgs),
+    /// List the agents in a directory of components.
+    List(list::ListArgs),
+    /// Make a component from a core module built for wasm32-wasip1 (adds the WASI adapter).
+    Componentize(componentize::ComponentizeArgs),
+}
+
+/// A command's failure: the error and how it is classified (which sets the exit code).
+pub struct Failure {
+    pub kind: ErrorKind,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn new(kind: ErrorKind, error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            kind,
+            error: error.into(),
+        }
+    }
+
+    pub fn invalid_input(message: String) -> Failure {
+        Failure::new(ErrorKind::InvalidInput, anyhow::anyhow!(message))
+    }
+}
+
+impl From<tandem::LoadError> for Failure {
+    fn from(error: tandem::LoadError) -> Failure {
+        Failure::new(error.kind(), error)
+    }
+}
+
+impl From<tandem::CallError> for Failure {
+    fn from(error: tandem::CallError) -> Failure {
+        Failure::new(error.kind(), error)
+    }
+}
+
+pub fn init_tracing(global: &GlobalArgs) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,tandem::guest=info,tandem::events=info")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match global.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn host(global: &GlobalArgs) -> Result<Host, Failure> {
+    let mut config = HostConfig::default();
+    if global.no_cache {
+        config.cache_dir = None;
+    } else if let Some(dir) = &global.cache_dir {
+        config.cache_dir = Some(dir.clone());
+    }
+    Host::new(config).map_err(|e| Failure::new(ErrorKind::Internal, e))
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    match cli.command {
+        Command::Run(args) => run::run(&cli.global, args).await,
+        Command::Inspect(args) => inspect::inspect(&cli.global, args).await,
+        Command::List(args) => list::list(&cli.global, args).await,
+        Command::Componentize(args) => componentize::componentize(args),
+    }
+}

@@ -1,0 +1,37 @@
+//! Turning a core module built for `wasm32-wasip1` (with the `tandem:agent` world embedded by
+//! wit-bindgen) into a component, with the WASI preview-1 reactor adapter that ships inside the
+//! `wasi-preview1-component-adapter-provider` crate (pinned to the same version as wasmtime).
+
+use wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER;
+use wit_component::ComponentEncoder;
+
+/// Why a module could not be made a component.
+#[derive(Debug, thiserror::Error)]
+pub enum ComponentizeError {
+    #[error("not a WebAssembly core module (it does not start with the `\\0asm` magic bytes)")]
+    NotWasm,
+    #[error("already a component; nothing to do")]
+    AlreadyComponent,
+    #[error("cannot make a component: {0:#}")]
+    Encode(anyhow::Error),
+}
+
+/// The component made from `module`.
+pub fn componentize(module: &[u8]) -> Result<Vec<u8>, ComponentizeError> {
+    if module.len() < 8 || &module[..4] != b"\0asm" {
+        return Err(ComponentizeError::NotWasm);
+    }
+    if module[4..8] != [1, 0, 0, 0] {
+        return Err(ComponentizeError::AlreadyComponent);
+    }
+    let mut encoder = ComponentEncoder::default();
+    encoder.module(module).map_err(ComponentizeError::Encode)?;
+    encoder
+        .validate(true)
+        .adapter(
+            "wasi_snapshot_preview1",
+            WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+        )
+        .map_err(ComponentizeError::Encode)?;
+    encoder.encode().map_err(ComponentizeError::Encode)
+}

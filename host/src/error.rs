@@ -1,0 +1,229 @@
+//! The errors at the library's boundary, each classified by an [`ErrorKind`].
+//!
+//! [`LoadError`] is what loading a component can fail with; [`CallError`] what a call can fail with.
+//! Breakers, retries, exit codes and HTTP statuses branch on [`ErrorKind`], never on a message.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The classification of every failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// Bad input from the caller: malformed JSON, an unknown operation, an unusable component.
+    InvalidInput,
+    /// No such agent is loaded, or the host is shutting down.
+    Unavailable,
+    /// The guest reported that the operation failed.
+    Failed,
+    /// The guest reported a failure that may pass on retry.
+    Retryable,
+    /// A capability was not granted.
+    Denied,
+    /// A call the agent delegated failed.
+    DependencyFailed,
+    /// The call's deadline passed.
+    Timeout,
+    /// The call used up its fuel.
+    FuelExhausted,
+    /// The call tried to grow memory or tables past the agent's limit.
+    MemoryLimit,
+    /// The call overflowed the wasm stack.
+    StackOverflow,
+    /// The guest trapped (panic, `unreachable`, out-of-bounds access, ...).
+    Trap,
+    /// The agent's circuit breaker is open.
+    CircuitOpen,
+    /// A fault in the host itself; a bug to report.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The kebab-case name used in CLI output, JSON bodies and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid-input",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Failed => "failed",
+            ErrorKind::Retryable => "retryable",
+            ErrorKind::Denied => "denied",
+            ErrorKind::DependencyFailed => "dependency-failed",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::FuelExhausted => "fuel-exhausted",
+            ErrorKind::MemoryLimit => "memory-limit",
+            ErrorKind::StackOverflow => "stack-overflow",
+            ErrorKind::Trap => "trap",
+            ErrorKind::CircuitOpen => "circuit-open",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The process exit code `tandem run` uses for this class (documented in the README).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::InvalidInput => 3,
+            ErrorKind::Unavailable => 4,
+            ErrorKind::Failed | ErrorKind::Retryable | ErrorKind::DependencyFailed => 5,
+            ErrorKind::Denied => 6,
+            ErrorKind::Timeout => 7,
+            ErrorKind::FuelExhausted | ErrorKind::MemoryLimit | ErrorKind::StackOverflow => 8,
+            ErrorKind::Trap => 9,
+            ErrorKind::CircuitOpen => 10,
+            ErrorKind::Internal => 70,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a component could not be loaded as an agent. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}: cannot read the file: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a WebAssembly file (it does not start with the `\\0asm` magic bytes)", path.display())]
+    NotWasm { path: PathBuf },
+    #[error(
+        "{}: a core WebAssembly module, not a component; make it a component with \
+         `tandem componentize {} -o <out.wasm>`",
+        path.display(), path.display()
+    )]
+    CoreModule { path: PathBuf },
+    #[error("{}: not a valid component: {reason}", path.display())]
+    Invalid { path: PathBuf, reason: String },
+    #[error(
+        "{}: not an agent: it does not export `{}@0.1.x` (it exports: {exports})",
+        path.display(), crate::bindings::HANDLER_INTERFACE
+    )]
+    NotAnAgent { path: PathBuf, exports: String },
+    #[error(
+        "{}: imports `{import}`, which this host does not provide (it provides `tandem:agent/*@0.1.x` \
+         and WASI 0.2 interfaces)",
+        path.display()
+    )]
+    UnsupportedImport { path: PathBuf, import: String },
+    #[error("{}: `describe()` failed: {reason}", path.display())]
+    Describe { path: PathBuf, reason: String },
+    #[error("{}: the agent's description is invalid: {reason}", path.display())]
+    InvalidInfo { path: PathBuf, reason: String },
+    #[error("{}: agent `{id}` is already loaded from {}", path.display(), existing.display())]
+    Duplicate {
+        path: PathBuf,
+        id: String,
+        existing: PathBuf,
+    },
+    #[error("{}: {reason}", path.display())]
+    Host { path: PathBuf, reason: String },
+}
+
+impl LoadError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LoadError::Host { .. } => ErrorKind::Internal,
+            LoadError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                ErrorKind::InvalidInput
+            }
+            LoadError::Io { .. } => ErrorKind::Unavailable,
+            _ => ErrorKind::InvalidInput,
+        }
+    }
+}
+
+/// Where a call failed: which agent and operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub agent: String,
+    pub operation: String,
+}
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.agent, self.operation)
+    }
+}
+
+/// Why a call failed. Every variant but the lookup errors names the agent and operation.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("no agent `{agent}` is loaded (loaded: {})", list_or_none(loaded))]
+    UnknownAgent { agent: String, loaded: Vec<String> },
+    #[error(
+        "agent `{agent}` has no operation `{operation}` (it offers: {})",
+        list_or_none(offered)
+    )]
+    UnknownOperation {
+        agent: String,
+        operation: String,
+        offered: Vec<String>,
+    },
+    #[error("{site}: the input is not valid JSON: {reason}")]
+    InvalidJson { site: Site, reason: String },
+    #[error("{site}: timed out after {limit:?}")]
+    Timeout { site: Site, limit: Duration },
+    #[error("{site}: used up its fuel ({limit} units)")]
+    FuelExhausted { site: Site, limit: u64 },
+    #[error("{site}: tried to grow {what} to {requested} past its limit of {limit}")]
+    MemoryLimit {
+        site: Site,
+        what: &'static str,
+        requested: usize,
+        limit: usize,
+    },
+    #[error("{site}: stack overflow")]
+    StackOverflow { site: Site },
+    #[error("{site}: the guest trapped: {reason}")]
+    Trap { site: Site, reason: String },
+    #[error("{site}: output of {size} bytes is over the limit of {limit} bytes")]
+    OutputTooLarge {
+        site: Site,
+        size: usize,
+        limit: usize,
+    },
+    #[error("{site}: {message}")]
+    Guest {
+        site: Site,
+        kind: ErrorKind,
+        message: String,
+    },
+    #[error("{site}: denied: {reason}")]
+    Denied { site: Site, reason: String },
+    #[error("{site}: internal host error: {reason}")]
+    Internal { site: Site, reason: String },
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+impl CallError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CallError::UnknownAgent { .. } => ErrorKind::Unavailable,
+            CallError::UnknownOperation { .. } | CallError::InvalidJson { .. } => {
+                ErrorKind::InvalidInput
+            }
+            CallError::Timeout { .. } => ErrorKind::Timeout,
+            CallError::FuelExhausted { .. } => ErrorKind::FuelExhausted,
+            CallError::MemoryLimit { .. } | CallError::OutputTooLarge { .. } => {
+                ErrorKind::MemoryLimit
+            }
+            CallError::StackOverflow { .. } => ErrorKind::StackOverflow,
+            CallError::Trap { .. } => ErrorKind::Trap,
+            CallError::Guest { kind, .. } => *kind,
+            CallError::Denied { .. } => ErrorKind::Denied,
+            CallError::Internal { .. } => ErrorKind::Internal,
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! # Tandem: a host that runs agents as sandboxed WebAssembly components
+//!
+//! An agent is a component of the WIT world `tandem:agent/agent` (see `wit/agent.wit`). The [`Host`]
+//! compiles it once (cached on disk), reads its `describe()`, registers it by id, and runs each call
+//! in a store with a deadline, fuel, memory limits and only the capabilities its [`Policy`] grants.
+//!
+//! # Layout
+//! - [`host`]: the [`Host`]: load agents, call them.
+//! - [`agent`]: one loaded agent: its info, warm instances and the path of a call.
+//! - [`registry`]: the loaded agents by id.
+//! - [`component`]: checks that turn a file into a component known to be an agent.
+//! - [`cache`]: the on-disk cache of compiled code.
+//! - [`engine`]: the wasmtime engine's configuration and the epoch ticker behind deadlines.
+//! - [`sandbox`]: limits, grants, the per-instance store and trap classification.
+//! - [`capabilities`]: the host functions guests import (`log`, `delegation`, `events`).
+//! - [`bindings`]: the generated bindings of `wit/`.
+//! - [`componentize`]: making a component from a `wasm32-wasip1` core module.
+//! - [`error`]: [`LoadError`], [`CallError`] and their [`ErrorKind`].
+
+pub mod agent;
+pub mod bindings;
+pub mod cache;
+mod capabilities;
+pub mod component;
+pub mod componentize;
+pub mod engine;
+pub mod error;
+pub mod host;
+pub mod registry;
+pub mod sandbox;
+
+pub use agent::{Agent, AgentInfo, OperationInfo, Request, Response};
+pub use error::{CallError, ErrorKind, LoadError};
+pub use host::{Host, HostConfig, Inspection};
+pub use sandbox::{DirGrant, Grants, Isolation, Limits, Policy};

@@ -1,0 +1,29 @@
+//! The `tandem` command: parses arguments and hands each subcommand to `cli`.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    cli::init_tracing(&args.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error[internal]: cannot start the async runtime: {e}");
+            return ExitCode::from(70);
+        }
+    };
+    match runtime.block_on(cli::run(args)) {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("error[{}]: {:#}", failure.kind, failure.error);
+            ExitCode::from(failure.kind.exit_code())
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! What one agent instance may do and use: its [`Limits`] and [`Grants`], the per-instance
+//! [`StoreData`], and the translation of a trap into a classified [`CallError`].
+//!
+//! Everything is denied unless granted: a new [`Grants`] preopens no directory, passes no environment
+//! variable, discards stdout/stderr, has no network, and may delegate to nobody.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::engine::EPOCH_TICK;
+use crate::error::{CallError, Site};
+
+/// How a call's instance is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// Instances are kept warm and reused by later calls (never after a trap or a limit was hit).
+    #[default]
+    Pooled,
+    /// Every call gets a new instance, so no state can pass from one task to the next.
+    Fresh,
+}
+
+/// The hard limits of one agent's calls.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Wall-clock time per call.
+    pub timeout: Duration,
+    /// Fuel (roughly, wasm instructions) per call.
+    pub fuel: u64,
+    /// Linear memory per instance, in bytes.
+    pub max_memory_bytes: usize,
+    /// Elements per table.
+    pub max_table_elements: usize,
+    /// Instances of this agent alive at once: the bound on its concurrent calls.
+    pub max_instances: usize,
+    /// The largest output a call may return, in bytes.
+    pub max_output_bytes: usize,
+    /// Log records one call may write before the rest are dropped.
+    pub max_log_records: u32,
+    pub isolation: Isolation,
+}
+
+impl Default for Limits {
+    /// 5 s, 500 million fuel, 64 MiB of memory, 10 000 table elements, 32 instances, 16 MiB of
+    /// output, 1 000 log records per call, pooled instances.
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_secs(5),
+            fuel: 500_000_000,
+            max_memory_bytes: 64 << 20,
+            max_table_elements: 10_000,
+            max_instances: 32,
+            max_output_bytes: 16 << 20,
+            max_log_records: 1_000,
+            isolation: Isolation::Pooled,
+        }
+    }
+}
+
+/// A directory made visible to the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirGrant {
+    /// The directory on the host.
+    pub host: PathBuf,
+    /// Where the guest sees it, e.g. `data` or `/data`.
+    pub guest: String,
+    /// Read-write when true, read-only otherwise.
+    pub writable: bool,
+}
+
+/// The capabilities granted to one agent. The default grants nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    pub dirs: Vec<DirGrant>,
+    /// Environment variables the guest sees (name, value).
+    pub env: Vec<(String, String)>,
+    /// Agents it may delegate to.
+    pub delegate_to: Vec<String>,
+}
+
+impl Grants {
+    /// The WASI context for one instance: exactly the granted dirs and env, nothing else.
+    pub fn wasi_ctx(&self) -> std::io::Result<WasiCtx> {
+        let mut builder = WasiCtxBuilder::new();
+        for dir in &self.dirs {
+            let perms = if dir.writable {
+                FsPerms::ReadWrite
+            } else {
+                FsPerms::ReadOnly
+            };
+            builder
+                .preopened_dir(&dir.host, &dir.guest, perms)
+                .map_err(|e| {
+                    std::io::Error::other(format!("cannot preopen {}: {e}", dir.host.display()))
+                })?;
+        }
+        builder.envs(&self.env);
+        builder
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        Ok(builder.build())
+    }
+}
+
+/// Everything an agent is allowed: its limits and its grants.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub limits: Limits,
+    pub grants: Grants,
+}
+
+/// The state of the call an instance is running, for host functions to tag and bound what they do.
+#[derive(Debug)]
+pub struct CallState {
+    pub agent: Arc<str>,
+    pub operation: String,
+    pub trace_id: String,
+    pub deadline: Instant,
+    pub logs_left: u32,
+}
+
+/// The data of one instance's [`Store`].
+pub struct StoreData {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: Limiter,
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) call: CallState,
+}
+
+impl WasiView for StoreData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A guest asked for more memory or table space than its limits allow.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} of {requested} over the limit of {limit}")]
+pub struct LimitExceeded {
+    pub what: &'static str,
+    pub requested: usize,
+    pub limit: usize,
+}
+
+struct Limiter {
+    max_memory_bytes: usize,
+    max_table_elements: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_memory_bytes {
+            return Err(wasmtime::Error::new(LimitExceeded {
+                what: "linear memory",
+                requested: desired,
+                limit: self.max_memory_bytes,
+            }));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_table_elements {
+            return Err(wasmtime::Error::new(LimitExceeded {
+                what: "table",
+                requested: desired,
+                limit: self.max_table_elements,
+            }));
+        }
+        Ok(true)
+    }
+}
+
+/// How many ticks a guest runs before it yields to the async executor, so that a long call cannot
+/// starve the other tasks of its worker thread.
+const YIELD_EVERY_TICKS: u64 = 10;
+
+/// A store for one instance of `agent`, with its limits, grants, deadline checks and fuel.
+pub fn new_store(
+    engine: &Engine,
+    agent: Arc<str>,
+    policy: Arc<Policy>,
+) -> std::io::Result<Store<StoreData>> {
+    let fuel = policy.limits.fuel;
+    let data = StoreData {
+        wasi: policy.grants.wasi_ctx()?,
+        table: ResourceTable::new(),
+        limiter: Limiter {
+            max_memory_bytes: policy.limits.max_memory_bytes,
+            max_table_elements: policy.limits.max_table_elements,
+        },
+        call: CallState {
+            agent,
+            operation: String::new(),
+            trace_id: String::new(),
+            deadline: Instant::now() + policy.limits.timeout,
+            logs_left: policy.limits.max_log_records,
+        },
+        policy,
+    };
+    let mut store = Store::new(engine, data);
+    store.limiter(|data| &mut data.limiter);
+    // Instantiation runs guest code (start functions, static constructors): give it the same budget
+    // as a call.
+    store.set_fuel(fuel).map_err(std::io::Error::other)?;
+    store.set_epoch_deadline(YIELD_EVERY_TICKS);
+    // Every few ticks: trap when the call's deadline has passed, otherwise yield and carry on.
+    store.epoch_deadline_callback(|context| {
+        let now = Instant::now();
+        let deadline = context.data().call.deadline;
+        if now >= deadline {
+            Ok(UpdateDeadline::Interrupt)
+        } else {
+            Ok(UpdateDeadline::Yield(ticks_until(now, deadline)))
+        }
+    });
+    Ok(store)
+}
+
+/// Epoch ticks until the next deadline check: the time left, but at most [`YIELD_EVERY_TICKS`] so a
+/// long call yields regularly, and at least one.
+fn ticks_until(now: Instant, deadline: Instant) -> u64 {
+    let left = deadline.saturating_duration_since(now).as_micros() / EPOCH_TICK.as_micros();
+    (left as u64).clamp(1, YIELD_EVERY_TICKS)
+}
+
+/// Arms a store for the next call: its deadline, fuel, log budget and the call's identity.
+pub fn begin_call(
+    store: &mut Store<StoreData>,
+    operation: &str,
+    trace_id: &str,
+    now: Instant,
+    deadline: Instant,
+) -> wasmtime::Result<()> {
+    let fuel = store.data().policy.limits.fuel;
+    store.set_fuel(fuel)?;
+    store.set_epoch_deadline(ticks_until(now, deadline));
+    let data = store.data_mut();
+    data.call.operation.clear();
+    data.call.operation.push_str(operation);
+    data.call.trace_id.clear();
+    data.call.trace_id.push_str(trace_id);
+    data.call.deadline = deadline;
+    data.call.logs_left = data.policy.limits.max_log_records;
+    Ok(())
+}
+
+/// Fuel the last call used.
+pub fn fuel_used(store: &Store<StoreData>) -> u64 {
+    store
+        .data()
+        .policy
+        .limits
+        .fuel
+        .saturating_sub(store.get_fuel().unwrap_or(0))
+}
+
+/// Classifies an error raised while running guest code.
+pub fn classify(error: wasmtime::Error, site: Site, limits: &Limits) -> CallError {
+    if let Some(limit) = error.downcast_ref::<LimitExceeded>() {
+        return CallError::MemoryLimit {
+            site,
+            what: limit.what,
+            requested: limit.requested,
+            limit: limit.limit,
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => CallError::FuelExhausted {
+            site,
+            limit: limits.fuel,
+        },
+        Some(Trap::Interrupt) => CallError::Timeout {
+            site,
+            limit: limits.timeout,
+        },
+        Some(Trap::StackOverflow) => CallError::StackOverflow { site },
+        Some(trap) => CallError::Trap {
+            site,
+            reason: trap.to_string(),
+        },
+        None => CallError::Trap {
+            site,
+            reason: format!("{error:#}"),
+        },
+    }
+}

@@ -1,0 +1,147 @@
+//! The [`Agent`] trait an author implements, and the conveniences around the contract's types:
+//! builders for [`AgentInfo`] and [`Operation`], typed JSON in and out of a [`Task`], and shorthand
+//! constructors for [`AgentError`].
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::bindings::tandem::agent::types::OperationInfo;
+use crate::{AgentError, AgentInfo, CallError, Task};
+
+/// JSON text: the payload type of every input and output.
+pub type Json = String;
+
+/// An agent. Implement it for a (usually empty) type and export that type with
+/// [`export_agent!`](crate::export_agent).
+pub trait Agent {
+    /// Who the agent is and what it offers. Called once by the host when it loads the component.
+    fn describe() -> AgentInfo;
+
+    /// Handles one task: `task.operation` says which operation, `task.input` carries its JSON input.
+    /// [`Task::run`] does the JSON decoding and encoding for you.
+    fn handle(task: Task) -> Result<Json, AgentError>;
+
+    /// A cheap self-check run by the host before it routes calls to a newly loaded version.
+    fn health() -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Runs `A::describe()` and fills in `version` when the agent left it empty.
+#[doc(hidden)]
+pub fn describe_with_version<A: Agent>(crate_version: &str) -> AgentInfo {
+    let mut info = A::describe();
+    if info.version.is_empty() {
+        info.version = crate_version.to_string();
+    }
+    info
+}
+
+impl AgentInfo {
+    /// An agent with this id (lower-kebab-case) and one-sentence description, no operations yet, and
+    /// the crate's version (filled in by `export_agent!`).
+    pub fn new(id: impl Into<String>, description: impl Into<String>) -> Self {
+        AgentInfo {
+            id: id.into(),
+            version: String::new(),
+            description: description.into(),
+            operations: Vec::new(),
+            capabilities: Vec::new(),
+        }
+    }
+
+    /// Sets the version explicitly instead of using the crate's.
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self
+    }
+
+    /// Adds an operation.
+    pub fn operation(mut self, operation: Operation) -> Self {
+        self.operations.push(operation.0);
+        self
+    }
+
+    /// Declares a capability the agent asks for, e.g. `files:read` or `delegate:linter`. Only the
+    /// host's manifest grants it; this is for `tandem inspect` and operators.
+    pub fn capability(mut self, capability: impl Into<String>) -> Self {
+        self.capabilities.push(capability.into());
+        self
+    }
+}
+
+/// Builder for one operation of an agent.
+pub struct Operation(OperationInfo);
+
+impl Operation {
+    /// An operation called `name` (lower-kebab-case) with a one-line description.
+    pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Operation(OperationInfo {
+            name: name.into(),
+            description: description.into(),
+            deterministic: false,
+            input_example: None,
+        })
+    }
+
+    /// Declares that equal inputs always give equal outputs, with no side effects, so that the host
+    /// may cache results.
+    pub fn deterministic(mut self) -> Self {
+        self.0.deterministic = true;
+        self
+    }
+
+    /// An example input, shown by `tandem inspect`.
+    pub fn example(mut self, input: serde_json::Value) -> Self {
+        self.0.input_example = Some(input.to_string());
+        self
+    }
+}
+
+impl Task {
+    /// Decodes the input as `T`; a mismatch is an `invalid-input` error that says what was wrong.
+    pub fn input<T: DeserializeOwned>(&self) -> Result<T, AgentError> {
+        serde_json::from_str(&self.input)
+            .map_err(|e| AgentError::InvalidInput(format!("input of `{}`: {e}", self.operation)))
+    }
+
+    /// Decodes the input as `I`, runs `f`, and encodes its output as JSON.
+    pub fn run<I, O, F>(&self, f: F) -> Result<Json, AgentError>
+    where
+        I: DeserializeOwned,
+        O: Serialize,
+        F: FnOnce(I) -> Result<O, AgentError>,
+    {
+        to_json(&f(self.input()?)?)
+    }
+}
+
+/// Encodes a value as JSON text; a failure (a map with non-string keys, say) is a `failed` error.
+pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Json, AgentError> {
+    serde_json::to_string(value)
+        .map_err(|e| AgentError::Failed(format!("could not encode output: {e}")))
+}
+
+impl AgentError {
+    /// The error for an operation the agent does not offer.
+    pub fn unsupported(operation: &str) -> Self {
+        AgentError::UnsupportedOperation(format!("no operation `{operation}`"))
+    }
+
+    /// An `invalid-input` error.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        AgentError::InvalidInput(message.into())
+    }
+
+    /// A `failed` error.
+    pub fn failed(message: impl Into<String>) -> Self {
+        AgentError::Failed(message.into())
+    }
+}
+
+/// Lets `?` pass a failed delegation on as `dependency-failed`.
+impl From<CallError> for AgentError {
+    fn from(error: CallError) -> Self {
+        AgentError::DependencyFailed(error)
+    }
+}
