@@ -6,11 +6,15 @@ use serde_json::{Value, json};
 use tandem_e2e::{agent, tandem_bin, target_dir};
 
 fn tandem(args: &[&str]) -> Output {
+    tandem_logging(args, "off")
+}
+
+fn tandem_logging(args: &[&str], filter: &str) -> Output {
     Command::new(tandem_bin())
         .args(args)
         .env("TANDEM_CACHE_DIR", target_dir().join("test-cache"))
         .env("TANDEM_AGENTS", target_dir().join("agents"))
-        .env("TANDEM_LOG", "off")
+        .env("TANDEM_LOG", filter)
         .output()
         .expect("tandem runs")
 }
@@ -40,6 +44,40 @@ fn run_lint_on_a_component_file_prints_the_findings() {
     assert_eq!(
         value["findings"],
         json!([{"file": "a.py", "line": 1, "column": 6, "rule": "trailing-whitespace", "severity": "warning", "message": "trailing whitespace"}])
+    );
+}
+
+#[test]
+fn guest_log_records_reach_the_hosts_log_tagged_with_agent_and_operation() {
+    let input = json!({"files": [{"path": "a", "content": "x\n"}, {"path": "b", "content": "y"}]})
+        .to_string();
+    let output = tandem_logging(
+        &["run", "linter", "--op", "lint", "--input", &input],
+        "tandem::guest=info",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = stderr(&output);
+    let line = log
+        .lines()
+        .find(|l| l.contains("linted"))
+        .unwrap_or_else(|| panic!("no guest record in {log:?}"));
+    for part in [
+        "INFO",
+        "tandem::guest",
+        "agent=\"linter\"",
+        "operation=\"lint\"",
+        "fields=\"files=2 findings=1\"",
+    ] {
+        assert!(line.contains(part), "{part} in {line:?}");
+    }
+
+    let quiet = tandem_logging(
+        &["run", "linter", "--op", "lint", "--input", &input],
+        "tandem::guest=warn",
+    );
+    assert!(
+        !stderr(&quiet).contains("linted"),
+        "the filter applies to guest records"
     );
 }
 

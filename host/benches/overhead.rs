@@ -25,7 +25,11 @@ const INPUT: &str = r#"{"message":"a 64-byte payload for the echo benchmark, pad
 /// Calls per case under `cargo bench` (which passes `--bench`); `cargo test` runs every case a few
 /// hundred times as a smoke test.
 fn scale() -> usize {
-    if std::env::args().any(|arg| arg == "--bench") { 100 } else { 1 }
+    if std::env::args().any(|arg| arg == "--bench") {
+        100
+    } else {
+        1
+    }
 }
 
 fn main() {
@@ -75,6 +79,14 @@ fn main() {
     println!(
         "host overhead, fresh p50: {:.2}x raw wasmtime",
         ratio(&tandem_fresh, &raw_fresh)
+    );
+    println!(
+        "host overhead, warm p50:  {:.2}x raw wasmtime with the same fuel and epoch metering",
+        ratio(&tandem_warm, &raw_metered)
+    );
+    println!(
+        "fuel + epoch metering alone, warm p50: {:+.1}% on raw wasmtime",
+        (ratio(&raw_metered, &raw_warm) - 1.0) * 100.0
     );
 
     let (tasks, elapsed) = throughput(&echo);
@@ -193,7 +205,11 @@ async fn raw(path: &Path, fresh: bool, metered: bool) -> Stats {
     linker.instance("tandem:agent/types@0.1.0").unwrap();
     let pre = AgentWorldPre::new(linker.instantiate_pre(&component).unwrap()).unwrap();
 
-    let calls = if fresh { 200 * scale() } else { 2_000 * scale() };
+    let calls = if fresh {
+        200 * scale()
+    } else {
+        2_000 * scale()
+    };
     let mut samples = Vec::with_capacity(calls);
     let mut store = raw_store(&engine);
     if metered {

@@ -2,15 +2,16 @@
 //! instances, and the code path of a call (limits armed, instance checked out, result classified).
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::Semaphore;
-use wasmtime::{Engine, Store};
+use wasmtime::Engine;
 
-use crate::bindings::{AgentWorld, AgentWorldPre, handler, types};
+use crate::bindings::{AgentWorldPre, handler, types};
 use crate::error::{CallError, ErrorKind, LoadError, Site};
-use crate::sandbox::{self, Isolation, Policy, StoreData};
+use crate::pool::{Instance, InstancePool};
+use crate::sandbox::{self, Policy, StoreData};
 
 /// What an agent says about itself (`describe()`), validated.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -118,11 +119,6 @@ pub struct Response {
     pub duration: Duration,
 }
 
-struct Instance {
-    store: Store<StoreData>,
-    world: AgentWorld,
-}
-
 /// A loaded agent.
 pub struct Agent {
     pub info: AgentInfo,
@@ -132,10 +128,7 @@ pub struct Agent {
     pub loaded_at: SystemTime,
     id: Arc<str>,
     policy: Arc<Policy>,
-    engine: Engine,
-    pre: AgentWorldPre<StoreData>,
-    idle: Mutex<Vec<Instance>>,
-    permits: Semaphore,
+    pool: InstancePool,
 }
 
 impl std::fmt::Debug for Agent {
@@ -164,15 +157,16 @@ impl Agent {
             path: source.clone(),
             reason,
         };
-        let mut instance = instantiate(engine, &pre, Arc::from("<loading>"), policy.clone())
+        let mut instance = Instance::new(engine, &pre, Arc::from("<loading>"), policy.clone())
             .await
             .map_err(|e| fail(format!("{e:#}")))?;
+        let now = Instant::now();
         sandbox::begin_call(
             &mut instance.store,
             "describe",
             "",
-            Instant::now(),
-            Instant::now() + policy.limits.timeout,
+            now,
+            now + policy.limits.timeout,
         )
         .map_err(|e| fail(format!("{e:#}")))?;
         let handler = instance.world.tandem_agent_handler();
@@ -193,22 +187,14 @@ impl Agent {
         }
         let id: Arc<str> = Arc::from(info.id.as_str());
         instance.store.data_mut().call.agent = id.clone();
-        let idle = if policy.limits.isolation == Isolation::Pooled {
-            vec![instance]
-        } else {
-            Vec::new()
-        };
         Ok(Agent {
-            permits: Semaphore::new(policy.limits.max_instances),
+            pool: InstancePool::new(engine, pre, id.clone(), policy.clone(), instance),
             info,
             content_hash,
             source,
             loaded_at: SystemTime::now(),
             id,
             policy,
-            engine: engine.clone(),
-            pre,
-            idle: Mutex::new(idle),
         })
     }
 
@@ -222,7 +208,12 @@ impl Agent {
 
     /// Warm instances waiting for a call.
     pub fn idle_instances(&self) -> usize {
-        self.idle.lock().map(|idle| idle.len()).unwrap_or(0)
+        self.pool.idle()
+    }
+
+    /// Instances alive: warm, running a call, or being created.
+    pub fn live_instances(&self) -> usize {
+        self.pool.live()
     }
 
     /// Runs one call within the agent's limits.
@@ -244,29 +235,13 @@ impl Agent {
             agent: self.id.to_string(),
             operation: task.operation.clone(),
         };
-        let _permit = self.permits.acquire().await.map_err(|_| CallError::Guest {
-            site: site(),
-            kind: ErrorKind::Unavailable,
-            message: "the agent is shutting down".to_string(),
-        })?;
-        let pooled = self.policy.limits.isolation == Isolation::Pooled;
-        let reused = if pooled {
-            self.idle.lock().ok().and_then(|mut idle| idle.pop())
-        } else {
-            None
-        };
-        let mut instance = match reused {
-            Some(instance) => instance,
-            None => instantiate(
-                &self.engine,
-                &self.pre,
-                self.id.clone(),
-                self.policy.clone(),
-            )
+        let limits = &self.policy.limits;
+        let mut lease = self
+            .pool
+            .lease()
             .await
-            .map_err(|e| sandbox::classify(e, site(), &self.policy.limits))?,
-        };
-
+            .map_err(|e| sandbox::classify(e, site(), limits))?;
+        let instance = lease.instance();
         sandbox::begin_call(
             &mut instance.store,
             &task.operation,
@@ -279,33 +254,27 @@ impl Agent {
             reason: format!("{e:#}"),
         })?;
         let handler = instance.world.tandem_agent_handler();
-        // Epoch interruption stops a guest that computes past its deadline; this stops one that
-        // waits past it inside a host call (a WASI sleep, say).
-        let result = tokio::time::timeout_at(
-            deadline.into(),
-            handler.call_handle(&mut instance.store, &task),
-        )
-        .await;
-        let result = match result {
-            Err(_elapsed) => {
-                return Err(CallError::Timeout {
-                    site: site(),
-                    limit: deadline.saturating_duration_since(started),
-                });
-            }
-            Ok(Err(trap)) => return Err(sandbox::classify(trap, site(), &self.policy.limits)),
-            Ok(Ok(result)) => result,
-        };
+        let result =
+            match finish_by(deadline, handler.call_handle(&mut instance.store, &task)).await {
+                Err(_elapsed) => {
+                    let limit = deadline.saturating_duration_since(started);
+                    return Err(CallError::Timeout {
+                        site: site(),
+                        limit,
+                    });
+                }
+                // The lease is dropped, not kept: an instance that trapped is never reused.
+                Ok(Err(trap)) => return Err(sandbox::classify(trap, site(), limits)),
+                Ok(Ok(result)) => result,
+            };
         let fuel_used = sandbox::fuel_used(&instance.store);
-        if pooled && let Ok(mut idle) = self.idle.lock() {
-            idle.push(instance);
-        }
+        lease.keep();
         match result {
-            Ok(output) if output.len() > self.policy.limits.max_output_bytes => {
+            Ok(output) if output.len() > limits.max_output_bytes => {
                 Err(CallError::OutputTooLarge {
                     site: site(),
                     size: output.len(),
-                    limit: self.policy.limits.max_output_bytes,
+                    limit: limits.max_output_bytes,
                 })
             }
             Ok(output) => Ok(Response {
@@ -318,15 +287,20 @@ impl Agent {
     }
 }
 
-async fn instantiate(
-    engine: &Engine,
-    pre: &AgentWorldPre<StoreData>,
-    id: Arc<str>,
-    policy: Arc<Policy>,
-) -> wasmtime::Result<Instance> {
-    let mut store = sandbox::new_store(engine, id, policy)?;
-    let world = pre.instantiate_async(&mut store).await?;
-    Ok(Instance { store, world })
+/// Runs `call` to completion or until `deadline`. Epoch interruption stops a guest that computes past
+/// its deadline; this also stops one that waits past it inside a host call (a WASI sleep, say). A
+/// call that finishes without ever waiting, as most do, never registers a timer.
+async fn finish_by<F: Future>(
+    deadline: Instant,
+    call: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut call = std::pin::pin!(call);
+    if let Poll::Ready(output) =
+        std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await
+    {
+        return Ok(output);
+    }
+    tokio::time::timeout_at(deadline.into(), call).await
 }
 
 /// Maps an error the guest returned to the host's classification.

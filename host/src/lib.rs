@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`host`]: the [`Host`]: load agents, call them.
 //! - [`agent`]: one loaded agent: its info, warm instances and the path of a call.
+//! - `pool`: an agent's warm instances and the bound on how many are alive.
 //! - [`registry`]: the loaded agents by id.
 //! - [`component`]: checks that turn a file into a component known to be an agent.
 //! - [`cache`]: the on-disk cache of compiled code.
@@ -26,6 +27,7 @@ pub mod componentize;
 pub mod engine;
 pub mod error;
 pub mod host;
+mod pool;
 pub mod registry;
 pub mod sandbox;
 

@@ -1,7 +1,8 @@
 //! Structured logging into the host's tracing. Each record is tagged by the host with the agent id,
-//! the operation and the trace id.
+//! the operation and the trace id; a call may write a bounded number of records.
 
-use crate::bindings::tandem::agent::log::{Level, log};
+pub use crate::bindings::tandem::agent::log::Level;
+use crate::bindings::tandem::agent::log::log;
 
 /// Logs `message` at `level` with key/value fields.
 pub fn with_fields(level: Level, message: &str, fields: &[(&str, &str)]) {
@@ -11,8 +12,6 @@ pub fn with_fields(level: Level, message: &str, fields: &[(&str, &str)]) {
         .collect();
     log(level, message, &fields);
 }
-
-pub use crate::bindings::tandem::agent::log::Level as LogLevel;
 
 /// Logs at `debug`.
 pub fn debug(message: &str) {

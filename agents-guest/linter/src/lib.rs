@@ -124,6 +124,14 @@ fn lint(input: LintInput) -> Result<LintOutput, AgentError> {
             Severity::Info => summary.infos += 1,
         }
     }
+    tandem_sdk::log::with_fields(
+        tandem_sdk::log::Level::Info,
+        "linted",
+        &[
+            ("files", &summary.files.to_string()),
+            ("findings", &summary.findings.to_string()),
+        ],
+    );
     Ok(LintOutput {
         findings,
         skipped,

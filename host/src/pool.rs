@@ -1,0 +1,199 @@
+//! The instances of one agent: warm ones kept for reuse, and the bound on how many are alive at once.
+//!
+//! A call takes a [`Lease`] on an instance: a warm one when there is one, a new one when fewer than
+//! `limits.max_instances` are alive, otherwise it waits until one is returned or dropped. Only a
+//! lease the caller [`keep`](Lease::keep)s (the call finished without a trap or limit) goes back to
+//! the pool; any other, including one whose call was cancelled, is dropped with its instance.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+use wasmtime::{Engine, Store};
+
+use crate::bindings::{AgentWorld, AgentWorldPre};
+use crate::sandbox::{self, Isolation, Policy, StoreData};
+
+/// A live instance of the agent's component in its own store.
+pub(crate) struct Instance {
+    pub store: Store<StoreData>,
+    pub world: AgentWorld,
+}
+
+impl Instance {
+    pub async fn new(
+        engine: &Engine,
+        pre: &AgentWorldPre<StoreData>,
+        agent: Arc<str>,
+        policy: Arc<Policy>,
+    ) -> wasmtime::Result<Instance> {
+        let mut store = sandbox::new_store(engine, agent, policy)?;
+        let world = pre.instantiate_async(&mut store).await?;
+        Ok(Instance { store, world })
+    }
+}
+
+struct State {
+    idle: Vec<Instance>,
+    /// Instances alive: idle ones, leased ones, and ones being created.
+    live: usize,
+}
+
+pub(crate) struct InstancePool {
+    engine: Engine,
+    pre: AgentWorldPre<StoreData>,
+    agent: Arc<str>,
+    policy: Arc<Policy>,
+    state: Mutex<State>,
+    /// Signalled when an instance is returned or dropped while a call waits for one.
+    available: Notify,
+    /// Calls waiting in [`lease`](InstancePool::lease), so that a release only signals when needed.
+    waiting: AtomicUsize,
+}
+
+impl InstancePool {
+    /// A pool that starts with `warm` (the instance used to describe the agent), when isolation
+    /// allows keeping it.
+    pub fn new(
+        engine: &Engine,
+        pre: AgentWorldPre<StoreData>,
+        agent: Arc<str>,
+        policy: Arc<Policy>,
+        warm: Instance,
+    ) -> InstancePool {
+        let idle = if policy.limits.isolation == Isolation::Pooled {
+            vec![warm]
+        } else {
+            Vec::new()
+        };
+        InstancePool {
+            engine: engine.clone(),
+            pre,
+            agent,
+            state: Mutex::new(State {
+                live: idle.len(),
+                idle,
+            }),
+            policy,
+            available: Notify::new(),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // The state is consistent at every unlock: a panic elsewhere cannot leave it half-updated.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Warm instances waiting for a call.
+    pub fn idle(&self) -> usize {
+        self.state().idle.len()
+    }
+
+    /// Instances alive: idle, in use, or being created.
+    pub fn live(&self) -> usize {
+        self.state().live
+    }
+
+    /// An instance for one call; waits while `max_instances` are in use.
+    pub async fn lease(&self) -> wasmtime::Result<Lease<'_>> {
+        loop {
+            {
+                let mut state = self.state();
+                if let Some(instance) = state.idle.pop() {
+                    return Ok(Lease {
+                        pool: self,
+                        instance: Some(instance),
+                        keep: false,
+                    });
+                }
+                if state.live < self.policy.limits.max_instances {
+                    state.live += 1;
+                    break;
+                }
+            }
+            self.wait_for_release().await;
+        }
+        // A slot is reserved: create the instance outside the lock. If this fails, the lease's drop
+        // gives the slot back.
+        let mut lease = Lease {
+            pool: self,
+            instance: None,
+            keep: false,
+        };
+        lease.instance = Some(
+            Instance::new(
+                &self.engine,
+                &self.pre,
+                self.agent.clone(),
+                self.policy.clone(),
+            )
+            .await?,
+        );
+        Ok(lease)
+    }
+}
+
+impl InstancePool {
+    /// Waits until a leased instance is released. The count is raised before the state is looked at
+    /// again, so a release that happens in between leaves a `notify_one` permit and is not missed.
+    async fn wait_for_release(&self) {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        // Counted down however this ends, including when the waiting call is cancelled.
+        let _counted = Waiting(&self.waiting);
+        let released = {
+            let state = self.state();
+            !state.idle.is_empty() || state.live < self.policy.limits.max_instances
+        };
+        if !released {
+            self.available.notified().await;
+        }
+    }
+}
+
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One instance, lent to one call.
+pub(crate) struct Lease<'a> {
+    pool: &'a InstancePool,
+    instance: Option<Instance>,
+    keep: bool,
+}
+
+impl Lease<'_> {
+    pub fn instance(&mut self) -> &mut Instance {
+        self.instance
+            .as_mut()
+            .expect("a lease holds its instance until dropped")
+    }
+
+    /// Returns the instance to the pool for reuse (when the agent's isolation is pooled).
+    pub fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let pooled = self.pool.policy.limits.isolation == Isolation::Pooled;
+        let instance = self.instance.take();
+        {
+            let mut state = self.pool.state();
+            match instance {
+                Some(instance) if self.keep && pooled => state.idle.push(instance),
+                _ => state.live -= 1,
+            }
+        }
+        if self.pool.waiting.load(Ordering::SeqCst) > 0 {
+            self.pool.available.notify_one();
+        }
+    }
+}
