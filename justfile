@@ -23,6 +23,10 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
+# Many thousands of hostile calls against one host; prints its resident memory before and after.
+soak: agents
+    cargo bench -p tandem --bench soak
+
 # Benchmarks in release mode: the host's overhead against raw wasmtime, throughput, cold start.
 bench: agents
     cargo build --release -p tandem --bin tandem

@@ -80,7 +80,7 @@ impl AgentInfo {
 
 /// Ids and operation names: 1 to 64 characters of lower-case ASCII letters, digits and `-`,
 /// starting with a letter.
-fn check_name(what: &str, name: &str) -> Result<(), String> {
+pub(crate) fn check_name(what: &str, name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
         && name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -117,6 +117,8 @@ pub struct Response {
     pub output: String,
     pub fuel_used: u64,
     pub duration: Duration,
+    /// Log records the call wrote past its limit, which were dropped.
+    pub logs_dropped: u32,
 }
 
 /// A loaded agent.
@@ -184,6 +186,16 @@ impl Agent {
             .map_err(|e| fail(format!("{e:#}")))?
         {
             return Err(fail(format!("the health probe failed: {reason}")));
+        }
+        if let Some(expected) = policy.expected_id.as_deref().filter(|id| *id != info.id) {
+            let reason = format!(
+                "its manifest says it is `{expected}`, but it describes itself as `{}`",
+                info.id
+            );
+            return Err(LoadError::InvalidInfo {
+                path: source.clone(),
+                reason,
+            });
         }
         let id: Arc<str> = Arc::from(info.id.as_str());
         instance.store.data_mut().call.agent = id.clone();
@@ -268,6 +280,7 @@ impl Agent {
                 Ok(Ok(result)) => result,
             };
         let fuel_used = sandbox::fuel_used(&instance.store);
+        let logs_dropped = instance.store.data().call.logs_dropped;
         lease.keep();
         match result {
             Ok(output) if output.len() > limits.max_output_bytes => {
@@ -281,6 +294,7 @@ impl Agent {
                 output,
                 fuel_used,
                 duration: started.elapsed(),
+                logs_dropped,
             }),
             Err(error) => Err(guest_error(site(), error)),
         }

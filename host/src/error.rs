@@ -122,6 +122,8 @@ pub enum LoadError {
     },
     #[error("{}: {reason}", path.display())]
     Host { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Manifest(#[from] crate::manifest::ManifestError),
 }
 
 impl LoadError {

@@ -56,6 +56,7 @@ pub struct Host {
     linker: Linker<StoreData>,
     cache: CodeCache,
     registry: Registry,
+    engine_limits: EngineLimits,
     next_task_id: AtomicU64,
     trace_seed: u64,
     _ticker: EpochTicker,
@@ -65,7 +66,7 @@ impl Host {
     pub fn new(config: HostConfig) -> Result<Host, HostError> {
         let engine = engine::build(&config.engine).map_err(HostError::Engine)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(HostError::Engine)?;
+        crate::capabilities::wasi::add_to_linker(&mut linker).map_err(HostError::Engine)?;
         crate::bindings::add_to_linker(&mut linker).map_err(HostError::Engine)?;
         let ticker = EpochTicker::start(&engine).map_err(HostError::Ticker)?;
         let trace_seed = std::time::SystemTime::now()
@@ -78,6 +79,7 @@ impl Host {
             engine,
             linker,
             registry: Registry::default(),
+            engine_limits: config.engine.clone(),
             next_task_id: AtomicU64::new(1),
             trace_seed,
             _ticker: ticker,
@@ -86,6 +88,11 @@ impl Host {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The limits of the engine's pool: no manifest may ask for more.
+    pub fn engine_limits(&self) -> &EngineLimits {
+        &self.engine_limits
     }
 
     /// Reads, checks, compiles and describes the component at `path`, returning the agent without
@@ -126,13 +133,26 @@ impl Host {
         Ok(agent)
     }
 
-    /// Loads every `*.wasm` file in `dir` (sorted by name), each with the policy `policy_for` gives
-    /// it. Returns the agents loaded and an error for each file that failed; one bad file does not
-    /// stop the others.
+    /// The policy for the component at `path`: from the manifest beside it (`x.wasm` -> `x.toml`),
+    /// or the defaults, which grant nothing.
+    pub fn policy_for(&self, path: &Path) -> Result<Policy, LoadError> {
+        Ok(crate::manifest::policy_for_component(
+            path,
+            &self.engine_limits,
+        )?)
+    }
+
+    /// Loads the component at `path` with the policy of the manifest beside it.
+    pub async fn load_component(&self, path: &Path) -> Result<Arc<Agent>, LoadError> {
+        let policy = self.policy_for(path)?;
+        self.load(path, policy).await
+    }
+
+    /// Loads every `*.wasm` file in `dir` (sorted by name), each with its manifest. Returns the agents
+    /// loaded and an error for each file that failed; one bad file does not stop the others.
     pub async fn load_dir(
         &self,
         dir: &Path,
-        policy_for: impl Fn(&Path) -> Policy,
     ) -> Result<(Vec<Arc<Agent>>, Vec<LoadError>), LoadError> {
         let io = |source| LoadError::Io {
             path: dir.to_path_buf(),
@@ -146,7 +166,7 @@ impl Host {
         files.sort();
         let (mut loaded, mut failed) = (Vec::new(), Vec::new());
         for file in files {
-            match self.load(&file, policy_for(&file)).await {
+            match self.load_component(&file).await {
                 Ok(agent) => loaded.push(agent),
                 Err(error) => failed.push(error),
             }

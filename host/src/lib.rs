@@ -12,6 +12,7 @@
 //! - [`component`]: checks that turn a file into a component known to be an agent.
 //! - [`cache`]: the on-disk cache of compiled code.
 //! - [`engine`]: the wasmtime engine's configuration and the epoch ticker behind deadlines.
+//! - [`manifest`]: the TOML manifest beside a component: limits and capabilities, checked.
 //! - [`sandbox`]: limits, grants, the per-instance store and trap classification.
 //! - [`capabilities`]: the host functions guests import (`log`, `delegation`, `events`).
 //! - [`bindings`]: the generated bindings of `wit/`.
@@ -27,6 +28,7 @@ pub mod componentize;
 pub mod engine;
 pub mod error;
 pub mod host;
+pub mod manifest;
 mod pool;
 pub mod registry;
 pub mod sandbox;
@@ -34,4 +36,5 @@ pub mod sandbox;
 pub use agent::{Agent, AgentInfo, OperationInfo, Request, Response};
 pub use error::{CallError, ErrorKind, LoadError};
 pub use host::{Host, HostConfig, Inspection};
-pub use sandbox::{DirGrant, Grants, Isolation, Limits, Policy};
+pub use manifest::{Manifest, ManifestError};
+pub use sandbox::{DirGrant, Grants, Isolation, Limits, Policy, Stdio};

@@ -22,7 +22,8 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(args)) {
         Ok(code) => code,
         Err(failure) => {
-            eprintln!("error[{}]: {:#}", failure.kind, failure.error);
+            // Our errors carry their causes in their own message, so the chain is not printed again.
+            eprintln!("error[{}]: {}", failure.kind, failure.error);
             ExitCode::from(failure.kind.exit_code())
         }
     }

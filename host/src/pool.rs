@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use wasmtime::{Engine, Store};
 
 use crate::bindings::{AgentWorld, AgentWorldPre};
-use crate::sandbox::{self, Isolation, Policy, StoreData};
+use crate::sandbox::{self, Isolation, Policy, Stdio, StoreData};
 
 /// A live instance of the agent's component in its own store.
 pub(crate) struct Instance {
@@ -53,7 +53,7 @@ pub(crate) struct InstancePool {
 
 impl InstancePool {
     /// A pool that starts with `warm` (the instance used to describe the agent), when isolation
-    /// allows keeping it.
+    /// allows keeping it and its stdio is not tagged with a placeholder id.
     pub fn new(
         engine: &Engine,
         pre: AgentWorldPre<StoreData>,
@@ -61,11 +61,9 @@ impl InstancePool {
         policy: Arc<Policy>,
         warm: Instance,
     ) -> InstancePool {
-        let idle = if policy.limits.isolation == Isolation::Pooled {
-            vec![warm]
-        } else {
-            Vec::new()
-        };
+        let keep =
+            policy.limits.isolation == Isolation::Pooled && policy.grants.stdio == Stdio::Discard;
+        let idle = if keep { vec![warm] } else { Vec::new() };
         InstancePool {
             engine: engine.clone(),
             pre,

@@ -12,6 +12,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use crate::capabilities::LogStream;
 use crate::engine::EPOCH_TICK;
 use crate::error::{CallError, Site};
 
@@ -74,20 +75,37 @@ pub struct DirGrant {
     pub writable: bool,
 }
 
-/// The capabilities granted to one agent. The default grants nothing.
+/// Where a guest's stdout and stderr go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stdio {
+    /// Thrown away.
+    #[default]
+    Discard,
+    /// Into the host's log, line by line, rate-limited (target `tandem::stdio`).
+    Log,
+}
+
+/// The capabilities granted to one agent. The default grants nothing: no directory, no environment
+/// variable, stdout/stderr discarded, no network (never linked), no delegation.
 #[derive(Debug, Clone, Default)]
 pub struct Grants {
     pub dirs: Vec<DirGrant>,
     /// Environment variables the guest sees (name, value).
     pub env: Vec<(String, String)>,
+    pub stdio: Stdio,
     /// Agents it may delegate to.
     pub delegate_to: Vec<String>,
 }
 
 impl Grants {
     /// The WASI context for one instance: exactly the granted dirs and env, nothing else.
-    pub fn wasi_ctx(&self) -> std::io::Result<WasiCtx> {
+    pub fn wasi_ctx(&self, agent: &Arc<str>) -> std::io::Result<WasiCtx> {
         let mut builder = WasiCtxBuilder::new();
+        if self.stdio == Stdio::Log {
+            builder.stdout(LogStream::new(agent.clone(), "stdout"));
+            builder.stderr(LogStream::new(agent.clone(), "stderr"));
+        }
         for dir in &self.dirs {
             let perms = if dir.writable {
                 FsPerms::ReadWrite
@@ -109,11 +127,13 @@ impl Grants {
     }
 }
 
-/// Everything an agent is allowed: its limits and its grants.
+/// Everything an agent is allowed: its limits and its grants (from its manifest, or the defaults).
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     pub limits: Limits,
     pub grants: Grants,
+    /// The id the manifest pins: loading fails when the component describes itself otherwise.
+    pub expected_id: Option<String>,
 }
 
 /// The state of the call an instance is running, for host functions to tag and bound what they do.
@@ -124,6 +144,8 @@ pub struct CallState {
     pub trace_id: String,
     pub deadline: Instant,
     pub logs_left: u32,
+    /// Log records dropped because `logs_left` ran out.
+    pub logs_dropped: u32,
 }
 
 /// The data of one instance's [`Store`].
@@ -204,7 +226,7 @@ pub fn new_store(
 ) -> std::io::Result<Store<StoreData>> {
     let fuel = policy.limits.fuel;
     let data = StoreData {
-        wasi: policy.grants.wasi_ctx()?,
+        wasi: policy.grants.wasi_ctx(&agent)?,
         table: ResourceTable::new(),
         limiter: Limiter {
             max_memory_bytes: policy.limits.max_memory_bytes,
@@ -216,6 +238,7 @@ pub fn new_store(
             trace_id: String::new(),
             deadline: Instant::now() + policy.limits.timeout,
             logs_left: policy.limits.max_log_records,
+            logs_dropped: 0,
         },
         policy,
     };
@@ -263,6 +286,7 @@ pub fn begin_call(
     data.call.trace_id.push_str(trace_id);
     data.call.deadline = deadline;
     data.call.logs_left = data.policy.limits.max_log_records;
+    data.call.logs_dropped = 0;
     Ok(())
 }
 

@@ -26,6 +26,17 @@ pub fn agent(id: &str) -> PathBuf {
     path
 }
 
+/// A test-only agent's component, `target/test-agents/<id>.wasm`.
+pub fn test_agent(id: &str) -> PathBuf {
+    let path = target_dir().join("test-agents").join(format!("{id}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the guests with `just agents` (or run `just test`)",
+        path.display()
+    );
+    path
+}
+
 /// The `tandem` binary built by `just agents`.
 pub fn tandem_bin() -> PathBuf {
     let path = target_dir().join("debug").join("tandem");

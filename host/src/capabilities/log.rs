@@ -16,6 +16,7 @@ impl Host for StoreData {
     async fn log(&mut self, level: Level, message: String, fields: Vec<(String, String)>) {
         let call = &mut self.call;
         if call.logs_left == 0 {
+            call.logs_dropped = call.logs_dropped.saturating_add(1);
             return;
         }
         call.logs_left -= 1;

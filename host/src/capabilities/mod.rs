@@ -1,4 +1,5 @@
-//! The host functions guests import (`tandem:agent/*`), one module per interface.
+//! The host functions guests import: `tandem:agent/*`, one module per interface, plus the WASI
+//! interfaces that can be granted (`wasi`) and guest stdio into the log (`stdio`).
 //!
 //! Each module implements its generated `Host` trait on [`StoreData`](crate::sandbox::StoreData) and
 //! bounds what a guest can make the host do (log volume, delegation targets).
@@ -6,6 +7,10 @@
 mod delegation;
 mod events;
 mod log;
+mod stdio;
+pub mod wasi;
+
+pub use stdio::LogStream;
 
 impl crate::bindings::types::Host for crate::sandbox::StoreData {}
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use tandem::{ErrorKind, Policy};
+use tandem::ErrorKind;
 
 use super::{Failure, GlobalArgs};
 
@@ -22,7 +22,7 @@ pub struct ListArgs {
 /// code that of an invalid input.
 pub async fn list(global: &GlobalArgs, args: ListArgs) -> Result<ExitCode, Failure> {
     let host = super::host(global)?;
-    let (agents, failed) = host.load_dir(&args.dir, |_| Policy::default()).await?;
+    let (agents, failed) = host.load_dir(&args.dir).await?;
     if args.json {
         let rows: Vec<_> = agents
             .iter()

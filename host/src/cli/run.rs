@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use tandem::{DirGrant, Host, Isolation, Policy};
+use tandem::{CallError, DirGrant, Host, Isolation, LoadError, Manifest, Policy};
 
 use super::{Failure, GlobalArgs};
 
@@ -20,6 +20,9 @@ pub struct RunArgs {
     /// The input: JSON text, `@FILE` to read it from a file, or `-` for stdin.
     #[arg(long, default_value = "{}", value_name = "JSON")]
     input: String,
+    /// The agent's manifest [default: the `.toml` file beside the component, if any].
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
     /// Where agent ids are looked up.
     #[arg(
         long,
@@ -53,10 +56,11 @@ pub struct RunArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Failure> {
-    let policy = policy(&args)?;
     let input = read_input(&args.input)?;
     let host = super::host(global)?;
-    let id = load(&host, &args.agent, &args.agents, policy).await?;
+    let file = resolve(&host, &args.agent, &args.agents).await?;
+    let policy = policy(&host, &file, &args)?;
+    let id = host.load(&file, policy).await?.id().to_string();
     let response = host.invoke(&id, &args.operation, input).await?;
     if args.raw {
         println!("{}", response.output);
@@ -77,34 +81,53 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Failure
     Ok(ExitCode::SUCCESS)
 }
 
-/// Loads the agent named on the command line and returns its id.
-async fn load(
-    host: &Host,
-    agent: &str,
-    agents_dir: &Path,
-    policy: Policy,
-) -> Result<String, Failure> {
+/// The component file named on the command line: a path, `DIR/<id>.wasm`, or the component in `DIR`
+/// that describes itself as `<id>`.
+async fn resolve(host: &Host, agent: &str, agents_dir: &Path) -> Result<PathBuf, Failure> {
     let as_path = Path::new(agent);
     if agent.ends_with(".wasm") || as_path.is_file() {
-        return Ok(host.load(as_path, policy).await?.id().to_string());
+        return Ok(as_path.to_path_buf());
     }
     let file = agents_dir.join(format!("{agent}.wasm"));
     if file.is_file() {
-        return Ok(host.load(&file, policy).await?.id().to_string());
+        return Ok(file);
     }
-    // Not under its own name: load the directory and look the id up among what the files declare.
-    if agents_dir.is_dir() {
-        let (_loaded, failed) = host.load_dir(agents_dir, |_| policy.clone()).await?;
-        for error in failed {
-            tracing::warn!("{error}");
+    let mut found = Vec::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(agents_dir)
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|f| f.extension().is_some_and(|ext| ext == "wasm"));
+    files.sort();
+    for file in files {
+        match host.prepare(&file, Policy::default()).await {
+            Ok(inspection) if inspection.agent.id() == agent => return Ok(file),
+            Ok(inspection) => found.push(inspection.agent.id().to_string()),
+            Err(error) => tracing::warn!("{error}"),
         }
     }
-    host.agent(agent)?;
-    Ok(agent.to_string())
+    Err(CallError::UnknownAgent {
+        agent: agent.to_string(),
+        loaded: found,
+    }
+    .into())
 }
 
-fn policy(args: &RunArgs) -> Result<Policy, Failure> {
-    let mut policy = Policy::default();
+/// The manifest's policy (`--manifest`, or the one beside the component), with the command line's
+/// grants added and its limits taking precedence.
+fn policy(host: &Host, file: &Path, args: &RunArgs) -> Result<Policy, Failure> {
+    let mut policy = match &args.manifest {
+        Some(manifest) => {
+            let base = manifest.parent().unwrap_or(Path::new("."));
+            Manifest::read(manifest)
+                .and_then(|m| {
+                    m.policy(manifest, base, host.engine_limits(), |name| {
+                        std::env::var(name).ok()
+                    })
+                })
+                .map_err(LoadError::from)?
+        }
+        None => host.policy_for(file)?,
+    };
     for (spec, writable) in args
         .dirs
         .iter()
@@ -168,26 +191,15 @@ fn read_input(spec: &str) -> Result<String, Failure> {
     Ok(text)
 }
 
-/// `250ms`, `5s`, `2m`, or a bare number of seconds.
+/// `250ms`, `5s`, `2m`: a duration greater than zero.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 500ms, 5s or 2m"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" => value * 60.0,
-        _ => return Err(format!("`{text}`: unknown unit `{unit}` (use ms, s or m)")),
-    };
-    if !(seconds > 0.0 && seconds.is_finite()) {
-        return Err(format!("`{text}`: must be greater than zero"));
+    match humantime::parse_duration(text) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        Ok(_) => Err(format!("`{text}`: must be greater than zero")),
+        Err(e) => Err(format!(
+            "`{text}` is not a duration like 500ms, 5s or 2m: {e}"
+        )),
     }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 #[cfg(test)]
@@ -198,9 +210,13 @@ mod tests {
     #[test]
     fn durations_parse_with_units_and_reject_nonsense() {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("5h").unwrap_err().contains("unknown unit"));
+        assert!(
+            parse_duration("5 parsecs")
+                .unwrap_err()
+                .contains("not a duration")
+        );
+        assert!(parse_duration("5").is_err(), "a unit is required");
         assert!(
             parse_duration("0s")
                 .unwrap_err()

@@ -1,0 +1,488 @@
+//! The agent manifest: a TOML file beside the component (`linter.wasm` + `linter.toml`) that sets
+//! the agent's limits and grants its capabilities. Everything not granted is denied; a missing
+//! manifest means the defaults below and no capabilities at all.
+//!
+//! Unknown keys are rejected by name, and every value is range-checked with an error that names the
+//! key. Relative host paths are resolved against the manifest's directory.
+//!
+//! ```toml
+//! [agent]
+//! id = "linter"              # optional: the component's describe() must return this id
+//!
+//! [limits]
+//! timeout = "5s"             # wall clock per call: "250ms", "5s", "2m"
+//! fuel = 500_000_000         # fuel per call
+//! memory = "64MiB"           # linear memory per instance
+//! table-elements = 10_000
+//! max-instances = 32         # instances alive at once: the agent's concurrency bound
+//! max-output = "16MiB"
+//! log-records = 1_000        # per call; the rest are dropped
+//! isolation = "pooled"       # "pooled": warm instances reused; "fresh": a new instance per call
+//!
+//! [capabilities]
+//! env = ["LANG"]             # host environment variables passed through by name
+//! stdio = "discard"          # or "log": the guest's stdout/stderr go to the host's log
+//! delegate = ["security"]    # agents it may call
+//! dirs = [
+//!     { host = "samples", guest = "samples", mode = "read-only" },
+//!     { host = "/var/tmp/out", guest = "/out", mode = "read-write" },
+//! ]
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::engine::EngineLimits;
+use crate::sandbox::{DirGrant, Isolation, Policy, Stdio};
+
+/// A manifest as written, before it is checked and resolved into a [`Policy`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    #[serde(default)]
+    pub agent: AgentSection,
+    #[serde(default)]
+    pub limits: LimitsSection,
+    #[serde(default)]
+    pub capabilities: CapabilitiesSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSection {
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LimitsSection {
+    pub timeout: Option<String>,
+    pub fuel: Option<u64>,
+    pub memory: Option<Size>,
+    pub table_elements: Option<u64>,
+    pub max_instances: Option<u64>,
+    pub max_output: Option<Size>,
+    pub log_records: Option<u64>,
+    pub isolation: Option<Isolation>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilitiesSection {
+    #[serde(default)]
+    pub env: Vec<String>,
+    #[serde(default)]
+    pub stdio: Stdio,
+    #[serde(default)]
+    pub delegate: Vec<String>,
+    #[serde(default)]
+    pub dirs: Vec<DirEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirEntry {
+    pub host: PathBuf,
+    pub guest: String,
+    pub mode: DirMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DirMode {
+    ReadOnly,
+    ReadWrite,
+}
+
+/// A byte size: a number of bytes, or text such as `"64MiB"` or `"512 KiB"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Size {
+    Bytes(u64),
+    Text(String),
+}
+
+/// A manifest that could not be read or is invalid. `key` names the offending setting.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {}{message}", path.display(), key.as_ref().map(|k| format!("`{k}`: ")).unwrap_or_default())]
+pub struct ManifestError {
+    pub path: PathBuf,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+/// The ranges values must fall in.
+const TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_millis(1), Duration::from_secs(3600));
+const MIN_MEMORY: u64 = 64 * 1024;
+const MAX_TABLE_ELEMENTS: u64 = 10_000_000;
+const MAX_LOG_RECORDS: u64 = 1_000_000;
+
+impl Manifest {
+    /// The manifest beside `component` (same name, `.toml`), if there is one.
+    pub fn path_beside(component: &Path) -> PathBuf {
+        component.with_extension("toml")
+    }
+
+    /// Reads and parses a manifest file; unknown keys and type errors name the key and line.
+    pub fn read(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
+            path: path.to_path_buf(),
+            key: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        Manifest::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
+        toml::from_str(text).map_err(|e| ManifestError {
+            path: path.to_path_buf(),
+            key: None,
+            message: e.to_string().trim_end().replace('\n', "\n  "),
+        })
+    }
+
+    /// Checks every value and resolves the manifest into a [`Policy`]: relative directories against
+    /// `base`, environment variables from `env` (a name the host does not have is an error).
+    pub fn policy(
+        &self,
+        path: &Path,
+        base: &Path,
+        engine: &EngineLimits,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Policy, ManifestError> {
+        let fail = |key: &str, message: String| ManifestError {
+            path: path.to_path_buf(),
+            key: Some(key.to_string()),
+            message,
+        };
+        let mut policy = Policy::default();
+        let (l, limits) = (&self.limits, &mut policy.limits);
+
+        if let Some(id) = &self.agent.id {
+            crate::agent::check_name("agent id", id).map_err(|m| fail("agent.id", m))?;
+            policy.expected_id = Some(id.clone());
+        }
+        if let Some(text) = &l.timeout {
+            let timeout = humantime::parse_duration(text).map_err(|e| {
+                fail(
+                    "limits.timeout",
+                    format!("`{text}` is not a duration like \"500ms\", \"5s\" or \"2m\": {e}"),
+                )
+            })?;
+            check_range(timeout, TIMEOUT_RANGE.0, TIMEOUT_RANGE.1, |d| {
+                format!("{d:?}")
+            })
+            .map_err(|m| fail("limits.timeout", m))?;
+            limits.timeout = timeout;
+        }
+        if let Some(fuel) = l.fuel {
+            check_range(fuel, 1, u64::MAX / 2, |v| v.to_string())
+                .map_err(|m| fail("limits.fuel", m))?;
+            limits.fuel = fuel;
+        }
+        if let Some(memory) = &l.memory {
+            let bytes = memory.bytes().map_err(|m| fail("limits.memory", m))?;
+            check_range(
+                bytes,
+                MIN_MEMORY,
+                engine.max_memory_bytes as u64,
+                human_size,
+            )
+            .map_err(|m| fail("limits.memory", m))?;
+            limits.max_memory_bytes = bytes as usize;
+        }
+        if let Some(elements) = l.table_elements {
+            check_range(elements, 1, MAX_TABLE_ELEMENTS, |v| v.to_string())
+                .map_err(|m| fail("limits.table-elements", m))?;
+            limits.max_table_elements = elements as usize;
+        }
+        if let Some(instances) = l.max_instances {
+            check_range(instances, 1, u64::from(engine.max_instances), |v| {
+                v.to_string()
+            })
+            .map_err(|m| fail("limits.max-instances", m))?;
+            limits.max_instances = instances as usize;
+        }
+        if let Some(output) = &l.max_output {
+            let bytes = output.bytes().map_err(|m| fail("limits.max-output", m))?;
+            check_range(bytes, 1, limits.max_memory_bytes as u64, human_size)
+                .map_err(|m| fail("limits.max-output", m))?;
+            limits.max_output_bytes = bytes as usize;
+        }
+        if let Some(records) = l.log_records {
+            check_range(records, 0, MAX_LOG_RECORDS, |v| v.to_string())
+                .map_err(|m| fail("limits.log-records", m))?;
+            limits.max_log_records = records as u32;
+        }
+        if let Some(isolation) = l.isolation {
+            limits.isolation = isolation;
+        }
+
+        let (c, grants) = (&self.capabilities, &mut policy.grants);
+        for name in &c.env {
+            let value = env(name).ok_or_else(|| {
+                fail(
+                    "capabilities.env",
+                    format!("`{name}` is not set in the host's environment"),
+                )
+            })?;
+            grants.env.push((name.clone(), value));
+        }
+        grants.stdio = c.stdio;
+        for agent in &c.delegate {
+            crate::agent::check_name("agent id", agent)
+                .map_err(|m| fail("capabilities.delegate", m))?;
+            grants.delegate_to.push(agent.clone());
+        }
+        for dir in &c.dirs {
+            let host = if dir.host.is_absolute() {
+                dir.host.clone()
+            } else {
+                base.join(&dir.host)
+            };
+            if !host.is_dir() {
+                return Err(fail(
+                    "capabilities.dirs",
+                    format!("{} is not a directory", host.display()),
+                ));
+            }
+            if dir.guest.is_empty() {
+                return Err(fail(
+                    "capabilities.dirs",
+                    format!("the guest path for {} is empty", host.display()),
+                ));
+            }
+            grants.dirs.push(DirGrant {
+                host,
+                guest: dir.guest.clone(),
+                writable: dir.mode == DirMode::ReadWrite,
+            });
+        }
+        Ok(policy)
+    }
+}
+
+impl Size {
+    fn bytes(&self) -> Result<u64, String> {
+        match self {
+            Size::Bytes(bytes) => Ok(*bytes),
+            Size::Text(text) => text
+                .parse::<bytesize::ByteSize>()
+                .map(|size| size.as_u64())
+                .map_err(|e| format!("`{text}` is not a size like \"64MiB\" or 1048576: {e}")),
+        }
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    bytesize::ByteSize::b(bytes).display().iec().to_string()
+}
+
+fn check_range<T: PartialOrd + Copy>(
+    value: T,
+    min: T,
+    max: T,
+    show: impl Fn(T) -> String,
+) -> Result<(), String> {
+    if value < min || value > max {
+        return Err(format!(
+            "{} is out of range ({} to {})",
+            show(value),
+            show(min),
+            show(max)
+        ));
+    }
+    Ok(())
+}
+
+/// The policy for the component at `path`: from the manifest beside it, or the defaults (which
+/// grant nothing) when there is none.
+pub fn policy_for_component(path: &Path, engine: &EngineLimits) -> Result<Policy, ManifestError> {
+    let manifest_path = Manifest::path_beside(path);
+    if !manifest_path.is_file() {
+        return Ok(Policy::default());
+    }
+    let manifest = Manifest::read(&manifest_path)?;
+    let base = manifest_path.parent().unwrap_or(Path::new("."));
+    manifest.policy(&manifest_path, base, engine, |name| {
+        std::env::var(name).ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(text: &str) -> Result<Policy, String> {
+        let path = Path::new("agent.toml");
+        let env = |name: &str| (name == "LANG").then(|| "C.UTF-8".to_string());
+        Manifest::parse(path, text)
+            .and_then(|m| m.policy(path, Path::new("/"), &EngineLimits::default(), env))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_empty_manifest_grants_nothing_and_keeps_the_defaults() {
+        let p = policy("").unwrap();
+        assert_eq!(p.limits.timeout, crate::Limits::default().timeout);
+        assert!(
+            p.grants.dirs.is_empty() && p.grants.env.is_empty() && p.grants.delegate_to.is_empty()
+        );
+        assert_eq!(p.grants.stdio, Stdio::Discard);
+        assert_eq!(p.expected_id, None);
+    }
+
+    #[test]
+    fn a_full_manifest_sets_every_limit_and_grant() {
+        let p = policy(
+            r#"
+            [agent]
+            id = "linter"
+            [limits]
+            timeout = "250ms"
+            fuel = 1000
+            memory = "32MiB"
+            table-elements = 500
+            max-instances = 4
+            max-output = 65536
+            log-records = 10
+            isolation = "fresh"
+            [capabilities]
+            env = ["LANG"]
+            stdio = "log"
+            delegate = ["security"]
+            dirs = [{ host = "/tmp", guest = "/scratch", mode = "read-write" }, { host = "/", guest = "root", mode = "read-only" }]
+            "#,
+        )
+        .unwrap();
+        let l = &p.limits;
+        assert_eq!(
+            (
+                l.timeout,
+                l.fuel,
+                l.max_memory_bytes,
+                l.max_table_elements,
+                l.max_instances,
+                l.max_output_bytes,
+                l.max_log_records,
+                l.isolation
+            ),
+            (
+                Duration::from_millis(250),
+                1000,
+                32 << 20,
+                500,
+                4,
+                65536,
+                10,
+                Isolation::Fresh
+            )
+        );
+        assert_eq!(p.grants.env, [("LANG".to_string(), "C.UTF-8".to_string())]);
+        assert_eq!(p.grants.stdio, Stdio::Log);
+        assert_eq!(p.grants.delegate_to, ["security"]);
+        assert_eq!(
+            p.grants.dirs,
+            [
+                DirGrant {
+                    host: "/tmp".into(),
+                    guest: "/scratch".into(),
+                    writable: true
+                },
+                DirGrant {
+                    host: "/".into(),
+                    guest: "root".into(),
+                    writable: false
+                },
+            ]
+        );
+        assert_eq!(p.expected_id.as_deref(), Some("linter"));
+    }
+
+    #[test]
+    fn bad_manifests_are_rejected_with_the_key_named() {
+        let cases = [
+            (
+                "[limits]\ntimeout = \"5s\"\nfule = 3",
+                "unknown field `fule`",
+            ),
+            ("[limit]\n", "unknown field `limit`"),
+            ("[capabilities]\nnetwork = true", "unknown field `network`"),
+            (
+                "[limits]\ntimeout = \"soon\"",
+                "`limits.timeout`: `soon` is not a duration",
+            ),
+            (
+                "[limits]\ntimeout = \"2h\"",
+                "`limits.timeout`: 7200s is out of range",
+            ),
+            (
+                "[limits]\nmemory = \"8GiB\"",
+                "`limits.memory`: 8.0 GiB is out of range (64.0 KiB to 1.0 GiB)",
+            ),
+            (
+                "[limits]\nmemory = \"lots\"",
+                "`limits.memory`: `lots` is not a size",
+            ),
+            (
+                "[limits]\nmax-instances = 0",
+                "`limits.max-instances`: 0 is out of range (1 to 256)",
+            ),
+            ("[limits]\nfuel = 0", "`limits.fuel`: 0 is out of range"),
+            (
+                "[limits]\nmemory = \"1MiB\"\nmax-output = \"2MiB\"",
+                "`limits.max-output`: 2.0 MiB is out of range",
+            ),
+            (
+                "[limits]\nisolation = \"shared\"",
+                "unknown variant `shared`",
+            ),
+            (
+                "[capabilities]\nenv = [\"SECRET_TOKEN\"]",
+                "`capabilities.env`: `SECRET_TOKEN` is not set",
+            ),
+            (
+                "[capabilities]\ndelegate = [\"Bad Id\"]",
+                "`capabilities.delegate`: agent id `Bad Id` must be",
+            ),
+            (
+                "[capabilities]\ndirs = [{ host = \"/nonexistent\", guest = \"x\", mode = \"read-only\" }]",
+                "/nonexistent is not a directory",
+            ),
+            (
+                "[capabilities]\ndirs = [{ host = \"/tmp\", guest = \"x\", mode = \"rw\" }]",
+                "unknown variant `rw`",
+            ),
+            (
+                "[agent]\nid = \"UPPER\"",
+                "`agent.id`: agent id `UPPER` must be",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = policy(text).unwrap_err();
+            assert!(error.starts_with("agent.toml: "), "{error}");
+            assert!(
+                error.contains(expected),
+                "{text:?}: expected {expected:?} in {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn relative_dirs_resolve_against_the_manifest_directory() {
+        let dir = std::env::temp_dir();
+        let manifest = Manifest::parse(
+            Path::new("m.toml"),
+            "[capabilities]\ndirs = [{ host = \".\", guest = \"d\", mode = \"read-only\" }]",
+        )
+        .unwrap();
+        let p = manifest
+            .policy(Path::new("m.toml"), &dir, &EngineLimits::default(), |_| {
+                None
+            })
+            .unwrap();
+        assert_eq!(p.grants.dirs[0].host, dir.join("."));
+    }
+}

@@ -1,0 +1,132 @@
+//! `hostile`: a test-only agent whose operations attack the host, one attack each. Never shipped:
+//! it is built into `target/test-agents/` and used by `tests/hostile.rs`.
+
+use std::hint::black_box;
+
+use serde::Deserialize;
+use tandem_sdk::delegation::delegate_json;
+use tandem_sdk::{Agent, AgentError, AgentInfo, ErrorKind, Json, Operation, Task};
+
+/// Every attack, with what the host should answer.
+const ATTACKS: &[(&str, &str)] = &[
+    ("spin", "an infinite loop"),
+    ("spin-on-host", "an infinite loop of host calls"),
+    ("grow", "allocates until memory runs out"),
+    ("recurse", "unbounded recursion"),
+    ("big-output", "returns 100 MB"),
+    ("panic", "panics"),
+    ("unreachable", "executes `unreachable`"),
+    ("sleep", "sleeps on the WASI clock for a minute"),
+    ("read", "reads the file at `path`"),
+    ("write", "writes to the file at `path`"),
+    ("env", "reads the environment variable `name`"),
+    ("delegate", "calls agent `agent`"),
+    ("log-flood", "writes `count` log records"),
+    ("print", "prints `count` lines to stdout"),
+];
+
+struct Hostile;
+
+#[derive(Deserialize)]
+struct Target {
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    agent: String,
+    #[serde(default)]
+    count: u64,
+}
+
+impl Agent for Hostile {
+    fn describe() -> AgentInfo {
+        ATTACKS.iter().fold(
+            AgentInfo::new("hostile", "Misbehaves on purpose (tests only)"),
+            |info, (name, what)| info.operation(Operation::new(*name, *what)),
+        )
+    }
+
+    fn handle(task: Task) -> Result<Json, AgentError> {
+        let target: Target = task.input()?;
+        match task.operation.as_str() {
+            "spin" => {
+                let mut x: u64 = 0;
+                loop {
+                    x = black_box(x.wrapping_add(1));
+                }
+            }
+            "spin-on-host" => loop {
+                tandem_sdk::log::debug("still here");
+            },
+            "grow" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(black_box(vec![1u8; 1 << 20]));
+                }
+            }
+            "recurse" => Ok(recurse(u64::MAX).to_string()),
+            "big-output" => Ok("x".repeat(100 << 20)),
+            "panic" => panic!("the hostile guest panics"),
+            "unreachable" => unreachable_instruction(),
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+                Ok("\"woke up\"".into())
+            }
+            "read" => std::fs::read_to_string(&target.path)
+                .map(|text| serde_json::Value::String(text).to_string())
+                .map_err(|e| AgentError::Denied(format!("cannot read {}: {e}", target.path))),
+            "write" => std::fs::write(&target.path, "owned")
+                .map(|()| "\"written\"".to_string())
+                .map_err(|e| AgentError::Denied(format!("cannot write {}: {e}", target.path))),
+            "env" => std::env::var(&target.name)
+                .map(|value| serde_json::Value::String(value).to_string())
+                .map_err(|e| AgentError::Denied(format!("cannot read ${}: {e}", target.name))),
+            "delegate" => match delegate_json(&target.agent, "echo", "{}") {
+                Ok(output) => Ok(output),
+                Err(e) if e.kind == ErrorKind::Denied => Err(AgentError::Denied(e.message)),
+                Err(e) => Err(e.into()),
+            },
+            "log-flood" => {
+                for i in 0..target.count {
+                    tandem_sdk::log::with_fields(
+                        tandem_sdk::log::Level::Info,
+                        "flood",
+                        &[("i", &i.to_string())],
+                    );
+                }
+                Ok(target.count.to_string())
+            }
+            "print" => {
+                for i in 0..target.count {
+                    println!("line {i}");
+                }
+                Ok(target.count.to_string())
+            }
+            other => Err(AgentError::unsupported(other)),
+        }
+    }
+}
+
+tandem_sdk::export_agent!(Hostile);
+
+/// Recursion through a function table, so the compiler can turn it neither into a loop nor into a
+/// tail call: each level is a real wasm call frame.
+fn recurse(depth: u64) -> u64 {
+    static NEXT: [fn(u64) -> u64; 2] = [recurse, recurse];
+    if depth == 0 {
+        return 0;
+    }
+    let next = NEXT[(depth % 2) as usize];
+    black_box(next(depth - 1))
+        .wrapping_mul(3)
+        .wrapping_add(depth)
+}
+
+/// Executes wasm's `unreachable` instruction (natively, for clippy and unit builds: an abort).
+fn unreachable_instruction() -> ! {
+    #[cfg(target_arch = "wasm32")]
+    core::arch::wasm32::unreachable();
+    #[cfg(not(target_arch = "wasm32"))]
+    std::process::abort();
+}
