@@ -19,8 +19,13 @@ async fn host_with(policy: Policy) -> Arc<Host> {
     host
 }
 
+/// The hostile agent's policy: the defaults with `edit` applied, but no retries and a breaker that
+/// never opens, so that every attack runs exactly once and ends in its own class.
 fn policy(edit: impl FnOnce(&mut Policy)) -> Policy {
     let mut policy = Policy::default();
+    policy.resilience.retry.max_attempts = 1;
+    policy.resilience.breaker.consecutive_failures = u32::MAX;
+    policy.resilience.breaker.failure_rate = f64::INFINITY;
     edit(&mut policy);
     policy
 }
@@ -154,7 +159,7 @@ async fn a_memory_bomb_hits_the_memory_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unbounded_recursion_overflows_the_stack() {
-    let host = host_with(Policy::default()).await;
+    let host = host_with(policy(|_| {})).await;
     assert_kind(
         &attack(&host, "recurse", json!({})).await,
         ErrorKind::StackOverflow,
@@ -174,7 +179,7 @@ async fn a_100_mb_output_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_and_unreachable_are_traps() {
-    let host = host_with(Policy::default()).await;
+    let host = host_with(policy(|_| {})).await;
     assert_kind(
         &attack(&host, "panic", json!({})).await,
         ErrorKind::Trap,
@@ -292,7 +297,7 @@ async fn only_granted_environment_variables_are_visible() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delegating_without_a_grant_is_denied() {
-    let host = host_with(Policy::default()).await;
+    let host = host_with(policy(|_| {})).await;
     assert_kind(
         &attack(&host, "delegate", json!({"agent": "echo"})).await,
         ErrorKind::Denied,
@@ -325,7 +330,7 @@ async fn a_log_flood_is_cut_off_at_the_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trapped_instance_is_never_reused() {
-    let host = host_with(Policy::default()).await;
+    let host = host_with(policy(|_| {})).await;
     let hostile = host.agent("hostile").unwrap();
     assert_eq!(
         (hostile.live_instances(), hostile.idle_instances()),

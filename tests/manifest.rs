@@ -166,3 +166,19 @@ fn guest_stdout_goes_to_the_log_only_when_granted_and_is_rate_limited() {
         .count();
     assert!((1..=1_000).contains(&kept), "{kept} lines kept of 5000");
 }
+
+#[test]
+fn the_readme_example_manifest_is_a_valid_manifest() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let start = readme
+        .find("```toml\n[agent]")
+        .expect("the README has the full manifest example")
+        + "```toml\n".len();
+    let example = &readme[start..start + readme[start..].find("```").unwrap()];
+    let manifest = tandem::Manifest::parse(Path::new("README.md"), example).unwrap();
+    assert_eq!(manifest.agent.id.as_deref(), Some("linter"));
+    assert_eq!(manifest.capabilities.dirs.len(), 2);
+    assert_eq!(manifest.resilience.max_attempts, Some(3));
+}

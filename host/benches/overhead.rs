@@ -89,6 +89,20 @@ fn main() {
         (ratio(&raw_metered, &raw_warm) - 1.0) * 100.0
     );
 
+    let flaky = root.join("target/test-agents/flaky.wasm");
+    let (direct, delegated) = runtime.block_on(delegation(&flaky, 2_000 * scale()));
+    report("agent call, no delegation", &direct);
+    report("agent call delegating once (round trip)", &delegated);
+    println!(
+        "delegation round trip, p50: {:.2?} (p99 {:.2?}; aim: p50 under 14us)",
+        delegated.p50.saturating_sub(direct.p50),
+        delegated.p99.saturating_sub(direct.p99)
+    );
+    let recovery = runtime.block_on(recovery(&flaky));
+    println!(
+        "error recovery, fault cleared -> breaker closed, default settings: {recovery:.2?} (aim: under 1s)"
+    );
+
     let (tasks, elapsed) = throughput(&echo);
     println!(
         "throughput, warm, 2 workers, 64 callers: {:.0} tasks/s ({tasks} tasks in {elapsed:.2?})",
@@ -247,6 +261,78 @@ async fn raw(path: &Path, fresh: bool, metered: bool) -> Stats {
         .elapsed()
         .mul_f64(calls as f64 / (calls + calls / 10) as f64);
     stats(samples, total)
+}
+
+/// Loads the `flaky` test agent as `id`, allowed to delegate to `delegate_to`.
+async fn load_flaky(
+    host: &Host,
+    path: &Path,
+    id: &str,
+    delegate_to: &[&str],
+    edit: impl FnOnce(&mut Policy),
+) {
+    let mut policy = Policy::default();
+    policy.grants.env.push(("AGENT_ID".into(), id.into()));
+    policy.grants.delegate_to = delegate_to.iter().map(|a| a.to_string()).collect();
+    edit(&mut policy);
+    host.load(path, policy).await.unwrap();
+}
+
+/// `a.echo` against `a.call` -> `b.echo`: the difference is one delegation's round trip.
+async fn delegation(flaky: &Path, calls: usize) -> (Stats, Stats) {
+    let host = bench_host();
+    load_flaky(&host, flaky, "a", &["b"], |_| {}).await;
+    load_flaky(&host, flaky, "b", &[], |_| {}).await;
+    let measure = async |operation: &str, input: &str| {
+        let mut samples = Vec::with_capacity(calls);
+        let started = Instant::now();
+        for _ in 0..calls + calls / 10 {
+            let t = Instant::now();
+            let response = host
+                .invoke("a", operation, input.to_string())
+                .await
+                .unwrap();
+            samples.push(t.elapsed());
+            assert_eq!(response.output, "{}");
+        }
+        samples.drain(..calls / 10);
+        stats(samples, started.elapsed())
+    };
+    let direct = measure("echo", "{}").await;
+    let delegated = measure("call", r#"{"agent":"b","op":"echo"}"#).await;
+    (direct, delegated)
+}
+
+/// Trips an agent's breaker with the default settings, clears the fault, and times how long until a
+/// caller retrying every millisecond gets an answer again.
+async fn recovery(flaky: &Path) -> Duration {
+    let state = std::env::temp_dir().join(format!("tandem-bench-recovery-{}", std::process::id()));
+    std::fs::create_dir_all(&state).unwrap();
+    let host = bench_host();
+    load_flaky(&host, flaky, "a", &[], |p| {
+        p.grants.dirs.push(tandem::DirGrant {
+            host: state.clone(),
+            guest: "state".into(),
+            writable: false,
+        });
+    })
+    .await;
+    std::fs::write(state.join("down"), "").unwrap();
+    // Call until the breaker refuses: it is open.
+    while !matches!(
+        host.invoke("a", "flag", "{}".into())
+            .await
+            .map_err(|e| e.kind()),
+        Err(tandem::ErrorKind::CircuitOpen)
+    ) {}
+    std::fs::remove_file(state.join("down")).unwrap();
+    let cleared = Instant::now();
+    while host.invoke("a", "flag", "{}".into()).await.is_err() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let elapsed = cleared.elapsed();
+    let _ = std::fs::remove_dir_all(&state);
+    elapsed
 }
 
 fn bench_host() -> Host {

@@ -50,6 +50,11 @@ fn main() {
         policy.limits.fuel = 20_000_000;
         policy.limits.max_memory_bytes = 4 << 20;
         policy.limits.timeout = Duration::from_secs(2);
+        // Every call fails on purpose: no retries, and a breaker that never opens, so that each one
+        // really runs the guest.
+        policy.resilience.retry.max_attempts = 1;
+        policy.resilience.breaker.consecutive_failures = u32::MAX;
+        policy.resilience.breaker.failure_rate = f64::INFINITY;
         host.load(&hostile, policy).await.unwrap();
         host.load(&echo, Policy::default()).await.unwrap();
 

@@ -2,13 +2,15 @@
 //! instances, and the code path of a call (limits armed, instance checked out, result classified).
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use wasmtime::Engine;
 
 use crate::bindings::{AgentWorldPre, handler, types};
+use crate::breaker::Breaker;
+use crate::dispatch::Dispatcher;
 use crate::error::{CallError, ErrorKind, LoadError, Site};
 use crate::pool::{Instance, InstancePool};
 use crate::sandbox::{self, Policy, StoreData};
@@ -131,6 +133,7 @@ pub struct Agent {
     id: Arc<str>,
     policy: Arc<Policy>,
     pool: InstancePool,
+    breaker: Breaker,
 }
 
 impl std::fmt::Debug for Agent {
@@ -153,20 +156,29 @@ impl Agent {
         source: PathBuf,
         content_hash: String,
         policy: Policy,
+        dispatcher: Weak<Dispatcher>,
     ) -> Result<Agent, LoadError> {
         let policy = Arc::new(policy);
         let fail = |reason: String| LoadError::Describe {
             path: source.clone(),
             reason,
         };
-        let mut instance = Instance::new(engine, &pre, Arc::from("<loading>"), policy.clone())
-            .await
-            .map_err(|e| fail(format!("{e:#}")))?;
+        let placeholder = Arc::from("<loading>");
+        let mut instance = Instance::new(
+            engine,
+            &pre,
+            placeholder,
+            policy.clone(),
+            dispatcher.clone(),
+        )
+        .await
+        .map_err(|e| fail(format!("{e:#}")))?;
         let now = Instant::now();
         sandbox::begin_call(
             &mut instance.store,
             "describe",
             "",
+            &[],
             now,
             now + policy.limits.timeout,
         )
@@ -200,7 +212,15 @@ impl Agent {
         let id: Arc<str> = Arc::from(info.id.as_str());
         instance.store.data_mut().call.agent = id.clone();
         Ok(Agent {
-            pool: InstancePool::new(engine, pre, id.clone(), policy.clone(), instance),
+            pool: InstancePool::new(
+                engine,
+                pre,
+                id.clone(),
+                policy.clone(),
+                dispatcher,
+                instance,
+            ),
+            breaker: Breaker::new(policy.resilience.breaker.clone()),
             info,
             content_hash,
             source,
@@ -218,6 +238,11 @@ impl Agent {
         &self.policy
     }
 
+    /// The agent's circuit breaker.
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+
     /// Warm instances waiting for a call.
     pub fn idle_instances(&self) -> usize {
         self.pool.idle()
@@ -228,12 +253,25 @@ impl Agent {
         self.pool.live()
     }
 
-    /// Runs one call within the agent's limits.
+    /// The most instances that were alive at once: how many calls ran concurrently at the peak.
+    pub fn peak_instances(&self) -> usize {
+        self.pool.peak()
+    }
+
+    /// Runs one call within the agent's limits: no breaker, no retries (see
+    /// [`Dispatcher::call`](crate::dispatch::Dispatcher::call) for those).
     pub async fn call(&self, request: Request) -> Result<Response, CallError> {
+        self.attempt(request).await.map_err(|(error, _)| error)
+    }
+
+    /// One attempt at a call. On failure the request comes back with the error, so that a retry
+    /// needs no copy of it.
+    pub(crate) async fn attempt(&self, request: Request) -> Result<Response, (CallError, Request)> {
         let started = Instant::now();
+        let own_deadline = started + self.policy.limits.timeout;
         let deadline = request
             .deadline
-            .unwrap_or(started + self.policy.limits.timeout);
+            .map_or(own_deadline, |caller| caller.min(own_deadline));
         let task = types::Task {
             id: request.task_id,
             operation: request.operation,
@@ -243,61 +281,79 @@ impl Agent {
             trace_id: request.trace_id,
             chain: request.chain,
         };
-        let site = || Site {
+        let give_back = |task: types::Task| Request {
+            task_id: task.id,
+            operation: task.operation,
+            input: task.input,
+            trace_id: task.trace_id,
+            chain: task.chain,
+            attempt: task.attempt,
+            deadline: request.deadline,
+        };
+        let site = |task: &types::Task| Site {
             agent: self.id.to_string(),
             operation: task.operation.clone(),
         };
         let limits = &self.policy.limits;
-        let mut lease = self
-            .pool
-            .lease()
-            .await
-            .map_err(|e| sandbox::classify(e, site(), limits))?;
+        let mut lease = match self.pool.lease().await {
+            Ok(lease) => lease,
+            Err(e) => return Err((sandbox::classify(e, site(&task), limits), give_back(task))),
+        };
         let instance = lease.instance();
-        sandbox::begin_call(
+        if let Err(e) = sandbox::begin_call(
             &mut instance.store,
             &task.operation,
             &task.trace_id,
+            &task.chain,
             started,
             deadline,
-        )
-        .map_err(|e| CallError::Internal {
-            site: site(),
-            reason: format!("{e:#}"),
-        })?;
-        let handler = instance.world.tandem_agent_handler();
-        let result =
-            match finish_by(deadline, handler.call_handle(&mut instance.store, &task)).await {
-                Err(_elapsed) => {
-                    let limit = deadline.saturating_duration_since(started);
-                    return Err(CallError::Timeout {
-                        site: site(),
-                        limit,
-                    });
-                }
-                // The lease is dropped, not kept: an instance that trapped is never reused.
-                Ok(Err(trap)) => return Err(sandbox::classify(trap, site(), limits)),
-                Ok(Ok(result)) => result,
+        ) {
+            let error = CallError::Internal {
+                site: site(&task),
+                reason: format!("{e:#}"),
             };
+            return Err((error, give_back(task)));
+        }
+        let handler = instance.world.tandem_agent_handler();
+        let outcome = finish_by(deadline, handler.call_handle(&mut instance.store, &task)).await;
+        let result = match outcome {
+            Err(_elapsed) => {
+                let limit = deadline.saturating_duration_since(started);
+                let error = CallError::Timeout {
+                    site: site(&task),
+                    limit,
+                };
+                return Err((error, give_back(task)));
+            }
+            // The lease is dropped, not kept: an instance that trapped is never reused.
+            Ok(Err(trap)) => {
+                return Err((
+                    sandbox::classify(trap, site(&task), limits),
+                    give_back(task),
+                ));
+            }
+            Ok(Ok(result)) => result,
+        };
         let fuel_used = sandbox::fuel_used(&instance.store);
         let logs_dropped = instance.store.data().call.logs_dropped;
         lease.keep();
-        match result {
-            Ok(output) if output.len() > limits.max_output_bytes => {
-                Err(CallError::OutputTooLarge {
-                    site: site(),
-                    size: output.len(),
-                    limit: limits.max_output_bytes,
-                })
+        let error = match result {
+            Ok(output) if output.len() <= limits.max_output_bytes => {
+                return Ok(Response {
+                    output,
+                    fuel_used,
+                    duration: started.elapsed(),
+                    logs_dropped,
+                });
             }
-            Ok(output) => Ok(Response {
-                output,
-                fuel_used,
-                duration: started.elapsed(),
-                logs_dropped,
-            }),
-            Err(error) => Err(guest_error(site(), error)),
-        }
+            Ok(output) => CallError::OutputTooLarge {
+                site: site(&task),
+                size: output.len(),
+                limit: limits.max_output_bytes,
+            },
+            Err(error) => guest_error(site(&task), error),
+        };
+        Err((error, give_back(task)))
     }
 }
 

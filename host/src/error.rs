@@ -195,6 +195,8 @@ pub enum CallError {
         kind: ErrorKind,
         message: String,
     },
+    #[error("{site}: the circuit breaker is open; the next probe in {retry_in:?}")]
+    CircuitOpen { site: Site, retry_in: Duration },
     #[error("{site}: denied: {reason}")]
     Denied { site: Site, reason: String },
     #[error("{site}: internal host error: {reason}")]
@@ -225,6 +227,7 @@ impl CallError {
             CallError::Trap { .. } => ErrorKind::Trap,
             CallError::Guest { kind, .. } => *kind,
             CallError::Denied { .. } => ErrorKind::Denied,
+            CallError::CircuitOpen { .. } => ErrorKind::CircuitOpen,
             CallError::Internal { .. } => ErrorKind::Internal,
         }
     }

@@ -3,18 +3,16 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-use crate::agent::{Agent, Request, Response};
+use crate::agent::{Agent, Response};
 use crate::cache::{self, CodeCache};
 use crate::component::{self, Shape};
+use crate::dispatch::{Dispatcher, Origin};
 use crate::engine::{self, EngineLimits, EpochTicker};
-use crate::error::{CallError, LoadError, Site};
-use crate::registry::Registry;
+use crate::error::{CallError, LoadError};
 use crate::sandbox::{Policy, StoreData};
 
 /// How to build a [`Host`].
@@ -55,10 +53,8 @@ pub struct Host {
     engine: Engine,
     linker: Linker<StoreData>,
     cache: CodeCache,
-    registry: Registry,
+    dispatcher: Arc<Dispatcher>,
     engine_limits: EngineLimits,
-    next_task_id: AtomicU64,
-    trace_seed: u64,
     _ticker: EpochTicker,
 }
 
@@ -69,19 +65,12 @@ impl Host {
         crate::capabilities::wasi::add_to_linker(&mut linker).map_err(HostError::Engine)?;
         crate::bindings::add_to_linker(&mut linker).map_err(HostError::Engine)?;
         let ticker = EpochTicker::start(&engine).map_err(HostError::Ticker)?;
-        let trace_seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0)
-            ^ (u64::from(std::process::id()) << 32);
         Ok(Host {
             cache: CodeCache::new(&engine, config.cache_dir),
             engine,
             linker,
-            registry: Registry::default(),
+            dispatcher: Arc::new(Dispatcher::new()),
             engine_limits: config.engine.clone(),
-            next_task_id: AtomicU64::new(1),
-            trace_seed,
             _ticker: ticker,
         })
     }
@@ -121,14 +110,23 @@ impl Host {
         let (component, hash) = compiled?;
         let shape = Shape::of(&self.engine, &component);
         let pre = component::prepare(&self.engine, &self.linker, path, &component)?;
-        let agent = Agent::load(&self.engine, pre, path.to_path_buf(), hash, policy).await?;
+        let dispatcher = Arc::downgrade(&self.dispatcher);
+        let agent = Agent::load(
+            &self.engine,
+            pre,
+            path.to_path_buf(),
+            hash,
+            policy,
+            dispatcher,
+        )
+        .await?;
         Ok(Inspection { shape, agent })
     }
 
     /// Loads the component at `path` and registers it under the id its `describe()` returns.
     pub async fn load(&self, path: &Path, policy: Policy) -> Result<Arc<Agent>, LoadError> {
         let agent = Arc::new(self.prepare(path, policy).await?.agent);
-        self.registry.insert(agent.clone())?;
+        self.dispatcher.registry().insert(agent.clone())?;
         tracing::info!(agent = agent.id(), version = %agent.info.version, path = %path.display(), "agent loaded");
         Ok(agent)
     }
@@ -176,93 +174,35 @@ impl Host {
 
     /// The agent registered as `id`.
     pub fn agent(&self, id: &str) -> Result<Arc<Agent>, CallError> {
-        self.registry.get(id)
+        self.dispatcher.registry().get(id)
     }
 
     /// Every registered agent, ordered by id.
     pub fn agents(&self) -> Vec<Arc<Agent>> {
-        self.registry.all()
+        self.dispatcher.registry().all()
     }
 
-    /// Calls `operation` of agent `agent` with JSON `input`, as a new trace.
+    /// Calls `operation` of agent `agent` with JSON `input`, as a new trace, behind the agent's
+    /// breaker and with its retries.
     pub async fn invoke(
         &self,
         agent: &str,
         operation: &str,
         input: String,
     ) -> Result<Response, CallError> {
-        let agent = self.registry.get(agent)?;
-        let request = self.request(&agent, operation, input, None)?;
-        agent.call(request).await
+        self.dispatcher
+            .call(agent, operation, input, Origin::default())
+            .await
     }
 
-    /// Checks a call against the agent (the operation exists, the input is JSON) and stamps it with a
-    /// task id and a new trace id.
-    pub fn request(
+    /// Like [`invoke`](Host::invoke), within an existing trace, chain or deadline.
+    pub async fn invoke_from(
         &self,
-        agent: &Agent,
+        agent: &str,
         operation: &str,
         input: String,
-        deadline: Option<Instant>,
-    ) -> Result<Request, CallError> {
-        if agent.info.operation(operation).is_none() {
-            return Err(CallError::UnknownOperation {
-                agent: agent.id().to_string(),
-                operation: operation.to_string(),
-                offered: agent
-                    .info
-                    .operations
-                    .iter()
-                    .map(|o| o.name.clone())
-                    .collect(),
-            });
-        }
-        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&input) {
-            let site = Site {
-                agent: agent.id().to_string(),
-                operation: operation.to_string(),
-            };
-            return Err(CallError::InvalidJson {
-                site,
-                reason: e.to_string(),
-            });
-        }
-        let task_id = self.next_task_id.fetch_add(1, Ordering::Relaxed);
-        Ok(Request {
-            task_id,
-            operation: operation.to_string(),
-            input,
-            trace_id: trace_id(self.trace_seed, task_id),
-            chain: Vec::new(),
-            attempt: 1,
-            deadline,
-        })
-    }
-}
-
-/// A trace id: 32 hex digits, the host's per-process seed then the task id. Written by hand because
-/// `format!` costs more than the rest of a warm call's bookkeeping.
-fn trace_id(seed: u64, task_id: u64) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let value = (u128::from(seed) << 64) | u128::from(task_id);
-    let mut digits = [0u8; 32];
-    for (i, digit) in digits.iter_mut().enumerate() {
-        *digit = HEX[((value >> (124 - 4 * i)) & 0xf) as usize];
-    }
-    String::from_utf8_lossy(&digits).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn trace_ids_are_32_hex_digits() {
-        assert_eq!(
-            super::trace_id(0xdead_beef, 42),
-            "00000000deadbeef000000000000002a"
-        );
-        assert_eq!(
-            super::trace_id(u64::MAX, 0),
-            "ffffffffffffffff0000000000000000"
-        );
+        origin: Origin,
+    ) -> Result<Response, CallError> {
+        self.dispatcher.call(agent, operation, input, origin).await
     }
 }

@@ -8,6 +8,10 @@
 //! - [`host`]: the [`Host`]: load agents, call them.
 //! - [`agent`]: one loaded agent: its info, warm instances and the path of a call.
 //! - `pool`: an agent's warm instances and the bound on how many are alive.
+//! - [`dispatch`]: routing a call to its agent with breaker, retries and the inherited deadline.
+//! - [`breaker`]: the per-agent circuit breaker.
+//! - [`retry`]: which failures are retried, and the backoff.
+//! - [`delegation`]: the rules of one agent calling another (grants, cycles, depth, deadline).
 //! - [`registry`]: the loaded agents by id.
 //! - [`component`]: checks that turn a file into a component known to be an agent.
 //! - [`cache`]: the on-disk cache of compiled code.
@@ -21,20 +25,25 @@
 
 pub mod agent;
 pub mod bindings;
+pub mod breaker;
 pub mod cache;
 mod capabilities;
 pub mod component;
 pub mod componentize;
+pub mod delegation;
+pub mod dispatch;
 pub mod engine;
 pub mod error;
 pub mod host;
 pub mod manifest;
 mod pool;
 pub mod registry;
+pub mod retry;
 pub mod sandbox;
 
 pub use agent::{Agent, AgentInfo, OperationInfo, Request, Response};
+pub use dispatch::Origin;
 pub use error::{CallError, ErrorKind, LoadError};
 pub use host::{Host, HostConfig, Inspection};
 pub use manifest::{Manifest, ManifestError};
-pub use sandbox::{DirGrant, Grants, Isolation, Limits, Policy, Stdio};
+pub use sandbox::{DirGrant, Grants, Isolation, Limits, Policy, Resilience, Stdio};

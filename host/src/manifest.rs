@@ -27,6 +27,17 @@
 //!     { host = "samples", guest = "samples", mode = "read-only" },
 //!     { host = "/var/tmp/out", guest = "/out", mode = "read-write" },
 //! ]
+//!
+//! [resilience]
+//! consecutive-failures = 5   # the breaker opens after this many failures in a row,
+//! failure-rate = 0.5         # or when this share of the last `window` calls failed,
+//! window = 20                #   (at most 64)
+//! minimum-calls = 10         #   once at least this many were made;
+//! open-for = "500ms"         # then it fails fast this long before letting probes through
+//! half-open-probes = 1       # probe calls that must succeed to close it again
+//! max-attempts = 3           # attempts per call (timeouts, traps, `retryable` errors)
+//! backoff = "10ms"           # before the first retry, doubling, with full jitter,
+//! max-backoff = "1s"         #   up to this
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -47,6 +58,22 @@ pub struct Manifest {
     pub limits: LimitsSection,
     #[serde(default)]
     pub capabilities: CapabilitiesSection,
+    #[serde(default)]
+    pub resilience: ResilienceSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ResilienceSection {
+    pub consecutive_failures: Option<u32>,
+    pub failure_rate: Option<f64>,
+    pub window: Option<u32>,
+    pub minimum_calls: Option<u32>,
+    pub open_for: Option<String>,
+    pub half_open_probes: Option<u32>,
+    pub max_attempts: Option<u32>,
+    pub backoff: Option<String>,
+    pub max_backoff: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -220,6 +247,68 @@ impl Manifest {
             limits.isolation = isolation;
         }
 
+        let (r, breaker) = (&self.resilience, &mut policy.resilience.breaker);
+        let duration = |key: &str, text: &str| {
+            humantime::parse_duration(text).map_err(|e| {
+                fail(
+                    key,
+                    format!("`{text}` is not a duration like \"500ms\" or \"5s\": {e}"),
+                )
+            })
+        };
+        if let Some(n) = r.consecutive_failures {
+            check_range(n, 1, 1_000, |v| v.to_string())
+                .map_err(|m| fail("resilience.consecutive-failures", m))?;
+            breaker.consecutive_failures = n;
+        }
+        if let Some(rate) = r.failure_rate {
+            check_range(rate, 0.01, 1.0, |v| v.to_string())
+                .map_err(|m| fail("resilience.failure-rate", m))?;
+            breaker.failure_rate = rate;
+        }
+        if let Some(window) = r.window {
+            check_range(window, 1, 64, |v| v.to_string())
+                .map_err(|m| fail("resilience.window", m))?;
+            breaker.window = window;
+        }
+        if let Some(n) = r.minimum_calls {
+            check_range(n, 1, breaker.window, |v| v.to_string())
+                .map_err(|m| fail("resilience.minimum-calls", m))?;
+            breaker.minimum_calls = n;
+        }
+        if let Some(text) = &r.open_for {
+            let open_for = duration("resilience.open-for", text)?;
+            check_range(open_for, Duration::ZERO, Duration::from_secs(3600), |d| {
+                format!("{d:?}")
+            })
+            .map_err(|m| fail("resilience.open-for", m))?;
+            breaker.open_for = open_for;
+        }
+        if let Some(n) = r.half_open_probes {
+            check_range(n, 1, 100, |v| v.to_string())
+                .map_err(|m| fail("resilience.half-open-probes", m))?;
+            breaker.half_open_probes = n;
+        }
+        let retry = &mut policy.resilience.retry;
+        if let Some(n) = r.max_attempts {
+            check_range(n, 1, 10, |v| v.to_string())
+                .map_err(|m| fail("resilience.max-attempts", m))?;
+            retry.max_attempts = n;
+        }
+        if let Some(text) = &r.backoff {
+            retry.backoff = duration("resilience.backoff", text)?;
+        }
+        if let Some(text) = &r.max_backoff {
+            retry.max_backoff = duration("resilience.max-backoff", text)?;
+        }
+        if retry.backoff > retry.max_backoff {
+            let message = format!(
+                "{:?} is longer than max-backoff {:?}",
+                retry.backoff, retry.max_backoff
+            );
+            return Err(fail("resilience.backoff", message));
+        }
+
         let (c, grants) = (&self.capabilities, &mut policy.grants);
         for name in &c.env {
             let value = env(name).ok_or_else(|| {
@@ -354,6 +443,16 @@ mod tests {
             stdio = "log"
             delegate = ["security"]
             dirs = [{ host = "/tmp", guest = "/scratch", mode = "read-write" }, { host = "/", guest = "root", mode = "read-only" }]
+            [resilience]
+            consecutive-failures = 3
+            failure-rate = 0.25
+            window = 8
+            minimum-calls = 4
+            open-for = "2s"
+            half-open-probes = 2
+            max-attempts = 5
+            backoff = "1ms"
+            max-backoff = "50ms"
             "#,
         )
         .unwrap();
@@ -399,6 +498,23 @@ mod tests {
             ]
         );
         assert_eq!(p.expected_id.as_deref(), Some("linter"));
+        let b = &p.resilience.breaker;
+        assert_eq!(
+            (
+                b.consecutive_failures,
+                b.failure_rate,
+                b.window,
+                b.minimum_calls,
+                b.open_for,
+                b.half_open_probes
+            ),
+            (3, 0.25, 8, 4, Duration::from_secs(2), 2)
+        );
+        let r = &p.resilience.retry;
+        assert_eq!(
+            (r.max_attempts, r.backoff, r.max_backoff),
+            (5, Duration::from_millis(1), Duration::from_millis(50))
+        );
     }
 
     #[test]
@@ -459,6 +575,19 @@ mod tests {
                 "[agent]\nid = \"UPPER\"",
                 "`agent.id`: agent id `UPPER` must be",
             ),
+            (
+                "[resilience]\nwindow = 100",
+                "`resilience.window`: 100 is out of range (1 to 64)",
+            ),
+            (
+                "[resilience]\nmax-attempts = 0",
+                "`resilience.max-attempts`: 0 is out of range",
+            ),
+            (
+                "[resilience]\nbackoff = \"2s\"",
+                "`resilience.backoff`: 2s is longer than max-backoff 1s",
+            ),
+            ("[resilience]\nretries = 3", "unknown field `retries`"),
         ];
         for (text, expected) in cases {
             let error = policy(text).unwrap_err();

@@ -6,12 +6,13 @@
 //! the pool; any other, including one whose call was cancelled, is dropped with its instance.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tokio::sync::Notify;
 use wasmtime::{Engine, Store};
 
 use crate::bindings::{AgentWorld, AgentWorldPre};
+use crate::dispatch::Dispatcher;
 use crate::sandbox::{self, Isolation, Policy, Stdio, StoreData};
 
 /// A live instance of the agent's component in its own store.
@@ -26,8 +27,9 @@ impl Instance {
         pre: &AgentWorldPre<StoreData>,
         agent: Arc<str>,
         policy: Arc<Policy>,
+        dispatcher: Weak<Dispatcher>,
     ) -> wasmtime::Result<Instance> {
-        let mut store = sandbox::new_store(engine, agent, policy)?;
+        let mut store = sandbox::new_store(engine, agent, policy, dispatcher)?;
         let world = pre.instantiate_async(&mut store).await?;
         Ok(Instance { store, world })
     }
@@ -37,6 +39,8 @@ struct State {
     idle: Vec<Instance>,
     /// Instances alive: idle ones, leased ones, and ones being created.
     live: usize,
+    /// The most that were alive at once.
+    peak: usize,
 }
 
 pub(crate) struct InstancePool {
@@ -44,6 +48,7 @@ pub(crate) struct InstancePool {
     pre: AgentWorldPre<StoreData>,
     agent: Arc<str>,
     policy: Arc<Policy>,
+    dispatcher: Weak<Dispatcher>,
     state: Mutex<State>,
     /// Signalled when an instance is returned or dropped while a call waits for one.
     available: Notify,
@@ -59,6 +64,7 @@ impl InstancePool {
         pre: AgentWorldPre<StoreData>,
         agent: Arc<str>,
         policy: Arc<Policy>,
+        dispatcher: Weak<Dispatcher>,
         warm: Instance,
     ) -> InstancePool {
         let keep =
@@ -70,9 +76,11 @@ impl InstancePool {
             agent,
             state: Mutex::new(State {
                 live: idle.len(),
+                peak: idle.len(),
                 idle,
             }),
             policy,
+            dispatcher,
             available: Notify::new(),
             waiting: AtomicUsize::new(0),
         }
@@ -95,6 +103,11 @@ impl InstancePool {
         self.state().live
     }
 
+    /// The most instances alive at once so far.
+    pub fn peak(&self) -> usize {
+        self.state().peak
+    }
+
     /// An instance for one call; waits while `max_instances` are in use.
     pub async fn lease(&self) -> wasmtime::Result<Lease<'_>> {
         loop {
@@ -109,6 +122,7 @@ impl InstancePool {
                 }
                 if state.live < self.policy.limits.max_instances {
                     state.live += 1;
+                    state.peak = state.peak.max(state.live);
                     break;
                 }
             }
@@ -127,6 +141,7 @@ impl InstancePool {
                 &self.pre,
                 self.agent.clone(),
                 self.policy.clone(),
+                self.dispatcher.clone(),
             )
             .await?,
         );

@@ -5,16 +5,19 @@
 //! variable, discards stdout/stderr, has no network, and may delegate to nobody.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use crate::breaker::BreakerSettings;
 use crate::capabilities::LogStream;
+use crate::dispatch::Dispatcher;
 use crate::engine::EPOCH_TICK;
 use crate::error::{CallError, Site};
+use crate::retry::RetryPolicy;
 
 /// How a call's instance is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -127,11 +130,19 @@ impl Grants {
     }
 }
 
+/// How calls to an agent are protected: its circuit breaker and its retries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resilience {
+    pub breaker: BreakerSettings,
+    pub retry: RetryPolicy,
+}
+
 /// Everything an agent is allowed: its limits and its grants (from its manifest, or the defaults).
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     pub limits: Limits,
     pub grants: Grants,
+    pub resilience: Resilience,
     /// The id the manifest pins: loading fails when the component describes itself otherwise.
     pub expected_id: Option<String>,
 }
@@ -143,6 +154,8 @@ pub struct CallState {
     pub operation: String,
     pub trace_id: String,
     pub deadline: Instant,
+    /// The agents that delegated down to this call.
+    pub chain: Vec<String>,
     pub logs_left: u32,
     /// Log records dropped because `logs_left` ran out.
     pub logs_dropped: u32,
@@ -155,6 +168,8 @@ pub struct StoreData {
     limiter: Limiter,
     pub(crate) policy: Arc<Policy>,
     pub(crate) call: CallState,
+    /// For delegated calls; weak, because the dispatcher owns the agents that own these stores.
+    pub(crate) dispatcher: Weak<Dispatcher>,
 }
 
 impl WasiView for StoreData {
@@ -223,6 +238,7 @@ pub fn new_store(
     engine: &Engine,
     agent: Arc<str>,
     policy: Arc<Policy>,
+    dispatcher: Weak<Dispatcher>,
 ) -> std::io::Result<Store<StoreData>> {
     let fuel = policy.limits.fuel;
     let data = StoreData {
@@ -237,10 +253,12 @@ pub fn new_store(
             operation: String::new(),
             trace_id: String::new(),
             deadline: Instant::now() + policy.limits.timeout,
+            chain: Vec::new(),
             logs_left: policy.limits.max_log_records,
             logs_dropped: 0,
         },
         policy,
+        dispatcher,
     };
     let mut store = Store::new(engine, data);
     store.limiter(|data| &mut data.limiter);
@@ -273,6 +291,7 @@ pub fn begin_call(
     store: &mut Store<StoreData>,
     operation: &str,
     trace_id: &str,
+    chain: &[String],
     now: Instant,
     deadline: Instant,
 ) -> wasmtime::Result<()> {
@@ -285,6 +304,8 @@ pub fn begin_call(
     data.call.trace_id.clear();
     data.call.trace_id.push_str(trace_id);
     data.call.deadline = deadline;
+    data.call.chain.clear();
+    data.call.chain.extend_from_slice(chain);
     data.call.logs_left = data.policy.limits.max_log_records;
     data.call.logs_dropped = 0;
     Ok(())
