@@ -55,6 +55,16 @@ fn main() {
         "case", "p50", "p99", "calls/s"
     );
 
+    if std::env::var_os("BENCH_THROUGHPUT_ONLY").is_some() {
+        for _ in 0..3 {
+            let (tasks, elapsed) = throughput(&echo);
+            println!(
+                "throughput: {:.0} tasks/s",
+                tasks as f64 / elapsed.as_secs_f64()
+            );
+        }
+        return;
+    }
     if std::env::var_os("BENCH_PROFILE_WARM").is_some() {
         // Only the Tandem warm loop, for a profiler.
         runtime.block_on(tandem(&echo, Isolation::Pooled, 1_000_000));

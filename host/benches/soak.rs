@@ -58,7 +58,8 @@ fn main() {
         host.load(&hostile, policy).await.unwrap();
         host.load(&echo, Policy::default()).await.unwrap();
 
-        let warmup = (calls / 10).max(ATTACKS.len() * 10);
+        // Long enough for the allocator and the instance pool to reach their working set.
+        let warmup = if full { (calls / 5).max(20_000) } else { calls / 4 };
         run(&host, warmup).await;
         let before = rss_kib();
         let started = Instant::now();

@@ -163,13 +163,17 @@ impl Breaker {
         } else {
             (1u64 << window) - 1
         };
-        let history = self
-            .history
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| {
-                Some(((h << 1) | u64::from(failed)) & mask)
-            })
-            .map(|h| ((h << 1) | u64::from(failed)) & mask)
-            .unwrap_or(0);
+        // Shifting a success into a history of successes changes nothing: skip the write, so that a
+        // healthy agent's calls do not contend on this cache line.
+        let history = if !failed && self.history.load(Ordering::Acquire) == 0 {
+            0
+        } else {
+            let shift = |h: u64| ((h << 1) | u64::from(failed)) & mask;
+            self.history
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| Some(shift(h)))
+                .map(shift)
+                .unwrap_or(0)
+        };
         let seen = if self.seen.load(Ordering::Relaxed) < window {
             self.seen.fetch_add(1, Ordering::Relaxed) + 1
         } else {
