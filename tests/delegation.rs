@@ -225,3 +225,36 @@ async fn a_fan_out_of_100_calls_runs_concurrently() {
         "at the peak {peak} of the 100 calls ran at once"
     );
 }
+
+#[tokio::test]
+async fn a_callee_is_stopped_at_the_callers_deadline() {
+    let host = host();
+    load(&host, "a", |p| {
+        p.limits.timeout = Duration::from_millis(300);
+        p.resilience.retry.max_attempts = 1;
+        p.grants.delegate_to = vec!["b".into()];
+    })
+    .await;
+    load(&host, "b", |p| p.limits.timeout = Duration::from_secs(30)).await;
+    let error = host
+        .invoke(
+            "a",
+            "fan-out",
+            r#"{"agent": "b", "count": 3, "ms": 20000}"#.into(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("a.fan-out: timed out after 300ms"),
+        "{error}"
+    );
+    let b = host.agent("b").unwrap();
+    assert_eq!(
+        b.live_instances(),
+        b.idle_instances(),
+        "no call of b is still running"
+    );
+}

@@ -272,11 +272,12 @@ impl Agent {
         let deadline = request
             .deadline
             .map_or(own_deadline, |caller| caller.min(own_deadline));
+        let budget = deadline.saturating_duration_since(started);
         let task = types::Task {
             id: request.task_id,
             operation: request.operation,
             input: request.input,
-            time_left_ms: deadline.saturating_duration_since(started).as_millis() as u64,
+            time_left_ms: budget.as_millis() as u64,
             attempt: request.attempt,
             trace_id: request.trace_id,
             chain: request.chain,
@@ -297,7 +298,12 @@ impl Agent {
         let limits = &self.policy.limits;
         let mut lease = match self.pool.lease().await {
             Ok(lease) => lease,
-            Err(e) => return Err((sandbox::classify(e, site(&task), limits), give_back(task))),
+            Err(e) => {
+                return Err((
+                    sandbox::classify(e, site(&task), limits, budget),
+                    give_back(task),
+                ));
+            }
         };
         let instance = lease.instance();
         if let Err(e) = sandbox::begin_call(
@@ -318,17 +324,16 @@ impl Agent {
         let outcome = finish_by(deadline, handler.call_handle(&mut instance.store, &task)).await;
         let result = match outcome {
             Err(_elapsed) => {
-                let limit = deadline.saturating_duration_since(started);
                 let error = CallError::Timeout {
                     site: site(&task),
-                    limit,
+                    limit: budget,
                 };
                 return Err((error, give_back(task)));
             }
             // The lease is dropped, not kept: an instance that trapped is never reused.
             Ok(Err(trap)) => {
                 return Err((
-                    sandbox::classify(trap, site(&task), limits),
+                    sandbox::classify(trap, site(&task), limits, budget),
                     give_back(task),
                 ));
             }

@@ -152,16 +152,10 @@ impl Host {
         &self,
         dir: &Path,
     ) -> Result<(Vec<Arc<Agent>>, Vec<LoadError>), LoadError> {
-        let io = |source| LoadError::Io {
+        let files = component_files(dir).map_err(|source| LoadError::Io {
             path: dir.to_path_buf(),
             source,
-        };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(io)?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| path.extension().is_some_and(|ext| ext == "wasm") && path.is_file())
-            .collect();
-        files.sort();
+        })?;
         let (mut loaded, mut failed) = (Vec::new(), Vec::new());
         for file in files {
             match self.load_component(&file).await {
@@ -205,4 +199,14 @@ impl Host {
     ) -> Result<Response, CallError> {
         self.dispatcher.call(agent, operation, input, origin).await
     }
+}
+
+/// The `*.wasm` files in `dir`, sorted by name.
+pub fn component_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wasm") && path.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
 }

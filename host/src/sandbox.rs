@@ -321,8 +321,14 @@ pub fn fuel_used(store: &Store<StoreData>) -> u64 {
         .saturating_sub(store.get_fuel().unwrap_or(0))
 }
 
-/// Classifies an error raised while running guest code.
-pub fn classify(error: wasmtime::Error, site: Site, limits: &Limits) -> CallError {
+/// Classifies an error raised while running guest code; `timeout` is the time the call had (its own
+/// limit, or less when it inherited a caller's deadline).
+pub fn classify(
+    error: wasmtime::Error,
+    site: Site,
+    limits: &Limits,
+    timeout: Duration,
+) -> CallError {
     if let Some(limit) = error.downcast_ref::<LimitExceeded>() {
         return CallError::MemoryLimit {
             site,
@@ -338,7 +344,7 @@ pub fn classify(error: wasmtime::Error, site: Site, limits: &Limits) -> CallErro
         },
         Some(Trap::Interrupt) => CallError::Timeout {
             site,
-            limit: limits.timeout,
+            limit: timeout,
         },
         Some(Trap::StackOverflow) => CallError::StackOverflow { site },
         Some(trap) => CallError::Trap {

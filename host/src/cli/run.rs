@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use tandem::{CallError, DirGrant, Host, Isolation, LoadError, Manifest, Policy};
+use tandem::{CallError, DirGrant, ErrorKind, Host, Isolation, LoadError, Manifest, Policy};
 
 use super::{Failure, GlobalArgs};
 
@@ -93,11 +93,13 @@ async fn resolve(host: &Host, agent: &str, agents_dir: &Path) -> Result<PathBuf,
         return Ok(file);
     }
     let mut found = Vec::new();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(agents_dir)
-        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    files.retain(|f| f.extension().is_some_and(|ext| ext == "wasm"));
-    files.sort();
+    let files = tandem::host::component_files(agents_dir).map_err(|e| {
+        let dir = agents_dir.display();
+        Failure::new(
+            ErrorKind::Unavailable,
+            anyhow::anyhow!("no agent `{agent}`: cannot read the agents directory {dir} ({e}); set --agents or TANDEM_AGENTS"),
+        )
+    })?;
     for file in files {
         match host.prepare(&file, Policy::default()).await {
             Ok(inspection) if inspection.agent.id() == agent => return Ok(file),
