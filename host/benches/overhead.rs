@@ -57,6 +57,20 @@ fn main() {
 
     if std::env::var_os("BENCH_THROUGHPUT_ONLY").is_some() {
         for _ in 0..3 {
+            let graphs = multi_thread().block_on(graphs(&echo));
+            for (name, tasks, elapsed) in &graphs {
+                println!(
+                    "scheduler, {name}: {tasks} echo tasks in {elapsed:.2?}: {:.0} tasks/s ({:.2?} per task)",
+                    *tasks as f64 / elapsed.as_secs_f64(),
+                    *elapsed / *tasks as u32
+                );
+            }
+            println!(
+                "scheduler, layered against wide: {:.2}x the throughput (aim: within 10%)",
+                (graphs[1].1 as f64 / graphs[1].2.as_secs_f64())
+                    / (graphs[0].1 as f64 / graphs[0].2.as_secs_f64())
+            );
+
             let (tasks, elapsed) = throughput(&echo);
             println!(
                 "throughput: {:.0} tasks/s",
@@ -111,6 +125,20 @@ fn main() {
     let recovery = runtime.block_on(recovery(&flaky));
     println!(
         "error recovery, fault cleared -> breaker closed, default settings: {recovery:.2?} (aim: under 1s)"
+    );
+
+    let graphs = multi_thread().block_on(graphs(&echo));
+    for (name, tasks, elapsed) in &graphs {
+        println!(
+            "scheduler, {name}: {tasks} echo tasks in {elapsed:.2?}: {:.0} tasks/s ({:.2?} per task)",
+            *tasks as f64 / elapsed.as_secs_f64(),
+            *elapsed / *tasks as u32
+        );
+    }
+    println!(
+        "scheduler, layered against wide: {:.2}x the throughput (aim: within 10%)",
+        (graphs[1].1 as f64 / graphs[1].2.as_secs_f64())
+            / (graphs[0].1 as f64 / graphs[0].2.as_secs_f64())
     );
 
     let (tasks, elapsed) = throughput(&echo);
@@ -345,6 +373,78 @@ async fn recovery(flaky: &Path) -> Duration {
     elapsed
 }
 
+/// Wide (independent nodes), layered (each node depends on the whole previous layer) and chain
+/// graphs of `echo` calls, run on the scheduler.
+async fn graphs(echo: &Path) -> Vec<(&'static str, usize, Duration)> {
+    use tandem::scheduler::{Node, Plan};
+    let host = bench_host();
+    host.load(echo, Policy::default()).await.unwrap();
+    let node = |id: String, deps: Vec<String>| Node {
+        id,
+        agent: "echo".into(),
+        op: "echo".into(),
+        input: serde_json::json!({"message": "hello"}),
+        depends_on: deps,
+        priority: 0,
+        max_attempts: None,
+        timeout: None,
+    };
+    let (wide, layers, width, chain) = if scale() == 1 {
+        (200, 4, 50, 50)
+    } else {
+        (10_000, 20, 500, 1_000)
+    };
+    let wide_plan: Vec<Node> = (0..wide).map(|i| node(format!("w{i}"), vec![])).collect();
+    let mut layered_plan = Vec::with_capacity(layers * width);
+    for layer in 0..layers {
+        let previous: Vec<String> = if layer == 0 {
+            vec![]
+        } else {
+            (0..width).map(|i| format!("l{}-{i}", layer - 1)).collect()
+        };
+        for i in 0..width {
+            layered_plan.push(node(format!("l{layer}-{i}"), previous.clone()));
+        }
+    }
+    let chain_plan: Vec<Node> = (0..chain)
+        .map(|i| {
+            node(
+                format!("c{i}"),
+                if i == 0 {
+                    vec![]
+                } else {
+                    vec![format!("c{}", i - 1)]
+                },
+            )
+        })
+        .collect();
+    let mut results = Vec::new();
+    for (name, nodes) in [
+        ("wide", wide_plan),
+        ("layered", layered_plan),
+        ("chain", chain_plan),
+    ] {
+        let tasks = nodes.len();
+        let plan = Plan {
+            nodes,
+            ..Plan::default()
+        };
+        let validating = Instant::now();
+        let graph = host.check_plan(plan).unwrap();
+        let validated = validating.elapsed();
+        let started = Instant::now();
+        let report = host.run_graph(graph, std::future::pending(), |_| {}).await;
+        let elapsed = started.elapsed();
+        println!("scheduler, {name}: validating {tasks} nodes took {validated:.2?}");
+        assert_eq!(
+            report.count(|o| matches!(o, tandem::scheduler::Outcome::Succeeded { .. })),
+            tasks
+        );
+        results.push((name, tasks, elapsed));
+    }
+    results
+}
+
 fn bench_host() -> Host {
     let cache = std::env::temp_dir().join("tandem-bench-cache");
     Host::new(HostConfig {
@@ -380,13 +480,17 @@ async fn tandem(path: &Path, isolation: Isolation, calls: usize) -> Stats {
     stats(samples, total)
 }
 
-fn throughput(path: &Path) -> (usize, Duration) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// The runtime of the throughput figures: two workers, one per core.
+fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
-    runtime.block_on(async {
+        .unwrap()
+}
+
+fn throughput(path: &Path) -> (usize, Duration) {
+    multi_thread().block_on(async {
         let host = Arc::new(bench_host());
         host.load(path, Policy::default()).await.unwrap();
         let callers = 64;

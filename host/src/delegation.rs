@@ -52,6 +52,7 @@ impl Caller<'_> {
             trace_id: Some(self.trace_id.to_string()),
             chain,
             deadline: Some(self.deadline),
+            max_attempts: None,
         })
     }
 }

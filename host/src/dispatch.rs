@@ -10,7 +10,7 @@ use crate::agent::{Agent, Request, Response};
 use crate::breaker::counts_against;
 use crate::error::{CallError, Site};
 use crate::registry::Registry;
-use crate::retry::is_retryable;
+use crate::retry::{RetryPolicy, is_retryable};
 
 /// What a call inherits from whoever made it.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +21,8 @@ pub struct Origin {
     pub chain: Vec<String>,
     /// The caller's deadline: the call must end by then whatever its own timeout.
     pub deadline: Option<Instant>,
+    /// Overrides the agent's `max-attempts` (a graph node's own setting).
+    pub max_attempts: Option<u32>,
 }
 
 /// The registry and the per-process counters behind every call.
@@ -57,9 +59,38 @@ impl Dispatcher {
         input: String,
         origin: Origin,
     ) -> Result<Response, CallError> {
-        let agent: Arc<Agent> = self.registry.get(agent)?;
-        let mut request = self.request(&agent, operation, input, origin)?;
-        let retry = &agent.policy().resilience.retry;
+        self.call_counting(agent, operation, input, origin).await.0
+    }
+
+    /// Like [`call`](Dispatcher::call), also returning how many attempts were made (0 when the call
+    /// was refused before any).
+    pub async fn call_counting(
+        &self,
+        agent: &str,
+        operation: &str,
+        input: String,
+        origin: Origin,
+    ) -> (Result<Response, CallError>, u32) {
+        let agent: Arc<Agent> = match self.registry.get(agent) {
+            Ok(agent) => agent,
+            Err(error) => return (Err(error), 0),
+        };
+        let policy_retry = &agent.policy().resilience.retry;
+        let overridden;
+        let retry = match origin.max_attempts {
+            Some(max_attempts) => {
+                overridden = RetryPolicy {
+                    max_attempts,
+                    ..policy_retry.clone()
+                };
+                &overridden
+            }
+            None => policy_retry,
+        };
+        let mut request = match self.request(&agent, operation, input, origin) {
+            Ok(request) => request,
+            Err(error) => return (Err(error), 0),
+        };
         loop {
             let admission =
                 agent
@@ -71,11 +102,16 @@ impl Dispatcher {
                             operation: request.operation.clone(),
                         },
                         retry_in,
-                    })?;
+                    });
+            let admission = match admission {
+                Ok(admission) => admission,
+                Err(error) => return (Err(error), request.attempt - 1),
+            };
+            let request_attempt = request.attempt;
             let (error, returned) = match agent.attempt(request).await {
                 Ok(response) => {
                     agent.breaker().record(agent.id(), admission, false);
-                    return Ok(response);
+                    return (Ok(response), request_attempt);
                 }
                 Err(failure) => failure,
             };
@@ -88,7 +124,7 @@ impl Dispatcher {
                 .then(|| retry.backoff_before(next, request.deadline))
             {
                 Some(Some(wait)) => wait,
-                _ => return Err(error),
+                _ => return (Err(error), request.attempt),
             };
             tracing::info!(agent = agent.id(), operation = request.operation, attempt = next, ?wait, error = %error, "retrying");
             tokio::time::sleep(wait).await;

@@ -1,6 +1,7 @@
 //! [`Host`]: the engine, the linker with every host import, the compiled-code cache and the registry,
 //! and the entry points that load agents and call them.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use crate::dispatch::{Dispatcher, Origin};
 use crate::engine::{self, EngineLimits, EpochTicker};
 use crate::error::{CallError, LoadError};
 use crate::sandbox::{Policy, StoreData};
+use crate::scheduler::{Graph, Plan, PlanError, Progress, RunReport};
 
 /// How to build a [`Host`].
 #[derive(Debug, Clone)]
@@ -187,6 +189,37 @@ impl Host {
         self.dispatcher
             .call(agent, operation, input, Origin::default())
             .await
+    }
+
+    /// Validates `plan` against the loaded agents.
+    pub fn check_plan(&self, plan: Plan) -> Result<Graph, PlanError> {
+        plan.validate(&self.dispatcher)
+    }
+
+    /// Runs a graph that [`check_plan`](Host::check_plan) validated.
+    pub async fn run_graph(
+        &self,
+        graph: Graph,
+        cancel: impl Future<Output = ()>,
+        progress: impl FnMut(&Progress),
+    ) -> RunReport {
+        graph
+            .run(self.dispatcher.clone(), Origin::default(), cancel, progress)
+            .await
+    }
+
+    /// Validates and runs `plan` on the scheduler; `cancel` resolving stops it, `progress` hears of
+    /// every node that ends.
+    pub async fn run_plan(
+        &self,
+        plan: Plan,
+        cancel: impl Future<Output = ()>,
+        progress: impl FnMut(&Progress),
+    ) -> Result<RunReport, PlanError> {
+        let graph = plan.validate(&self.dispatcher)?;
+        Ok(graph
+            .run(self.dispatcher.clone(), Origin::default(), cancel, progress)
+            .await)
     }
 
     /// Like [`invoke`](Host::invoke), within an existing trace, chain or deadline.

@@ -13,6 +13,7 @@
 //! - [`retry`]: which failures are retried, and the backoff.
 //! - [`delegation`]: the rules of one agent calling another (grants, cycles, depth, deadline).
 //! - [`registry`]: the loaded agents by id.
+//! - [`scheduler`]: dependency graphs of calls, run with a ready queue.
 //! - [`component`]: checks that turn a file into a component known to be an agent.
 //! - [`cache`]: the on-disk cache of compiled code.
 //! - [`engine`]: the wasmtime engine's configuration and the epoch ticker behind deadlines.
@@ -40,6 +41,7 @@ mod pool;
 pub mod registry;
 pub mod retry;
 pub mod sandbox;
+pub mod scheduler;
 
 pub use agent::{Agent, AgentInfo, OperationInfo, Request, Response};
 pub use dispatch::Origin;

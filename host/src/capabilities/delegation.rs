@@ -3,16 +3,18 @@
 //! Each hop is checked by [`crate::delegation::Caller::hop`] (grant, cycle, depth) and refused hops
 //! are `denied` errors, logged; allowed hops go through the dispatcher like any call (breaker,
 //! retries) with the caller's trace, chain and remaining deadline. `delegate-all` runs its calls
-//! concurrently; while a guest waits, it holds no OS thread.
+//! concurrently; `run-graph` hands a whole graph to the scheduler (every node's agent must be
+//! granted). While a guest waits, it holds no OS thread.
 
 use std::sync::Arc;
 
-use crate::bindings::delegation::{Call, Graph, Host, NodeResult};
+use crate::bindings::delegation::{Call, FailurePolicy, Graph, Host, NodeOutcome, NodeResult};
 use crate::bindings::types::{CallError as WitCallError, ErrorKind as WitKind};
 use crate::delegation::Caller;
 use crate::dispatch::{Dispatcher, Origin};
 use crate::error::ErrorKind;
 use crate::sandbox::StoreData;
+use crate::scheduler::{self, Outcome};
 
 fn wit_kind(kind: ErrorKind) -> WitKind {
     match kind {
@@ -104,12 +106,83 @@ impl Host for StoreData {
     }
 
     async fn run_graph(&mut self, graph: Graph) -> Result<Vec<NodeResult>, WitCallError> {
-        let first = graph.nodes.first();
-        Err(WitCallError {
-            kind: WitKind::Unavailable,
-            agent: first.map(|n| n.agent.clone()).unwrap_or_default(),
-            operation: first.map(|n| n.operation.clone()).unwrap_or_default(),
-            message: "this host has no task-graph scheduler yet".to_string(),
-        })
+        let graph_error = |kind, message: String| WitCallError {
+            kind,
+            agent: String::new(),
+            operation: "run-graph".to_string(),
+            message,
+        };
+        // Every node's agent must be one this agent may delegate to.
+        let mut origin = None;
+        let mut nodes = Vec::with_capacity(graph.nodes.len());
+        for node in graph.nodes {
+            let call = Call {
+                agent: node.agent.clone(),
+                operation: node.operation.clone(),
+                input: String::new(),
+            };
+            let (dispatcher, hop) = self.hop(&call)?;
+            origin.get_or_insert((dispatcher, hop));
+            let input = serde_json::from_str(&node.input).map_err(|e| {
+                graph_error(
+                    WitKind::InvalidInput,
+                    format!("node `{}`: the input is not JSON: {e}", node.id),
+                )
+            })?;
+            nodes.push(scheduler::Node {
+                id: node.id,
+                agent: node.agent,
+                op: node.operation,
+                input,
+                depends_on: node.depends_on,
+                priority: node.priority,
+                max_attempts: node.max_attempts,
+                timeout: node.timeout_ms.map(|ms| format!("{ms}ms")),
+            });
+        }
+        let Some((dispatcher, origin)) = origin else {
+            return Ok(Vec::new());
+        };
+        let policy = match graph.policy {
+            FailurePolicy::FailFast => scheduler::FailurePolicy::FailFast,
+            FailurePolicy::ContinueIndependent => scheduler::FailurePolicy::Continue,
+        };
+        let plan = scheduler::Plan {
+            policy,
+            nodes,
+            ..scheduler::Plan::default()
+        };
+        let agents: Vec<(String, String)> = plan
+            .nodes
+            .iter()
+            .map(|n| (n.agent.clone(), n.op.clone()))
+            .collect();
+        let graph = plan
+            .validate(&dispatcher)
+            .map_err(|e| graph_error(WitKind::InvalidInput, e.to_string()))?;
+        let report = graph
+            .run(dispatcher.clone(), origin, std::future::pending(), |_| {})
+            .await;
+        Ok(report
+            .nodes
+            .into_iter()
+            .zip(agents)
+            .map(|(node, (agent, operation))| NodeResult {
+                outcome: match node.outcome {
+                    Outcome::Succeeded { output } => NodeOutcome::Succeeded(output.to_string()),
+                    Outcome::Failed { kind, error } => NodeOutcome::Failed(WitCallError {
+                        kind: wit_kind(kind),
+                        agent,
+                        operation,
+                        message: error,
+                    }),
+                    Outcome::Skipped { reason } => NodeOutcome::Skipped(reason),
+                    Outcome::Cancelled { reason } => NodeOutcome::Cancelled(reason),
+                },
+                id: node.id,
+                attempts: node.attempts,
+                duration_us: node.duration_us,
+            })
+            .collect())
     }
 }

@@ -1,6 +1,7 @@
 //! The `tandem` subcommands: argument definitions and one module per command.
 
 mod componentize;
+mod graph;
 mod inspect;
 mod list;
 mod run;
@@ -51,6 +52,8 @@ enum Command {
     List(list::ListArgs),
     /// Make a component from a core module built for wasm32-wasip1 (adds the WASI adapter).
     Componentize(componentize::ComponentizeArgs),
+    /// Run or check a plan: a dependency graph of agent calls.
+    Graph(graph::GraphArgs),
 }
 
 /// A command's failure: the error and how it is classified (which sets the exit code).
@@ -114,5 +117,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Inspect(args) => inspect::inspect(&cli.global, args).await,
         Command::List(args) => list::list(&cli.global, args).await,
         Command::Componentize(args) => componentize::componentize(args),
+        Command::Graph(args) => graph::graph(&cli.global, args).await,
     }
 }

@@ -8,7 +8,9 @@ use std::cell::Cell;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tandem_sdk::delegation::{Call, delegate, delegate_all};
+use tandem_sdk::delegation::{
+    Call, FailurePolicy, Graph, GraphNode, NodeOutcome, delegate, delegate_all, run_graph,
+};
 use tandem_sdk::{Agent, AgentError, AgentInfo, ErrorKind, Json, Operation, Task};
 
 thread_local! {
@@ -38,6 +40,10 @@ const OPERATIONS: &[(&str, &str)] = &[
     (
         "call",
         "calls `op` on `agent` with `{}` and returns its output",
+    ),
+    (
+        "graph",
+        "runs a chain of `count` `echo` nodes on `agent` through the host's scheduler",
     ),
 ];
 
@@ -130,6 +136,43 @@ impl Agent for Flaky {
                 Err(e) if e.kind == ErrorKind::Denied => Err(AgentError::Denied(e.message)),
                 Err(e) => Err(e.into()),
             },
+            "graph" => {
+                let nodes = (0..input.count)
+                    .map(|i| GraphNode {
+                        id: format!("n{i}"),
+                        agent: input.agent.clone(),
+                        operation: "echo".into(),
+                        input: if i == 0 {
+                            json!({"step": 0}).to_string()
+                        } else {
+                            format!("\"${{n{}}}\"", i - 1)
+                        },
+                        depends_on: if i == 0 {
+                            Vec::new()
+                        } else {
+                            vec![format!("n{}", i - 1)]
+                        },
+                        priority: 0,
+                        max_attempts: None,
+                        timeout_ms: None,
+                    })
+                    .collect();
+                let results = run_graph(&Graph {
+                    nodes,
+                    policy: FailurePolicy::FailFast,
+                })?;
+                let summary: Vec<Value> = results
+                    .into_iter()
+                    .map(|r| match r.outcome {
+                        NodeOutcome::Succeeded(output) => json!({"id": r.id, "output": output}),
+                        NodeOutcome::Failed(e) => json!({"id": r.id, "failed": e.message}),
+                        NodeOutcome::Skipped(why) | NodeOutcome::Cancelled(why) => {
+                            json!({"id": r.id, "not-run": why})
+                        }
+                    })
+                    .collect();
+                tandem_sdk::to_json(&summary)
+            }
             other => Err(AgentError::unsupported(other)),
         }
     }

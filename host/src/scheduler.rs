@@ -1,0 +1,575 @@
+//! The parallel scheduler: a plan of agent calls with dependencies, validated as a whole, then run
+//! with a ready queue: each node starts the moment its last dependency has succeeded, highest priority
+//! first among the ready ones, within a global concurrency bound and a per-agent bound (bulkhead).
+//!
+//! A node's input may take outputs of its dependencies: a string value `"${id}"` is replaced by the
+//! whole output of node `id`, and `"${id/pointer}"` by the part of it at that JSON pointer (RFC 6901,
+//! e.g. `"${lint/summary/findings}"`). Only whole string values are replaced, and `id` must be among
+//! the node's `depends-on`.
+//!
+//! Failure policy: `fail-fast` cancels running nodes and skips the rest at the first failure;
+//! `continue` skips only the nodes that depend (transitively) on a failed one. Every node ends
+//! `succeeded`, `failed` (with its classified error), `skipped` or `cancelled`.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use crate::dispatch::{Dispatcher, Origin};
+use crate::error::ErrorKind;
+
+/// A plan as written in a file (TOML or JSON) or handed over by a guest.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Plan {
+    #[serde(default)]
+    pub policy: FailurePolicy,
+    /// Nodes running at once, across all agents (default 64).
+    pub max_concurrency: Option<usize>,
+    /// Nodes of one agent running at once (default: the agent's `max-instances`).
+    pub max_per_agent: Option<usize>,
+    /// A deadline for the whole run, e.g. `"30s"`: nodes still running then are cancelled.
+    pub timeout: Option<String>,
+    pub nodes: Vec<Node>,
+}
+
+/// One call in a plan.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Node {
+    pub id: String,
+    pub agent: String,
+    pub op: String,
+    #[serde(default = "empty_object")]
+    pub input: Value,
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// Higher runs first among nodes ready at the same time.
+    #[serde(default)]
+    pub priority: i32,
+    /// Overrides the agent's `max-attempts` for this node.
+    pub max_attempts: Option<u32>,
+    /// Caps the node's time, e.g. `"2s"` (the agent's own timeout still applies).
+    pub timeout: Option<String>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// What the rest of a run does when a node fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailurePolicy {
+    #[default]
+    FailFast,
+    Continue,
+}
+
+/// Why a plan cannot run. Every message names the nodes concerned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid plan: {0}")]
+pub struct PlanError(pub String);
+
+/// How a node ended.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Outcome {
+    Succeeded { output: Value },
+    Failed { kind: ErrorKind, error: String },
+    Skipped { reason: String },
+    Cancelled { reason: String },
+}
+
+/// The result of one node.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeReport {
+    pub id: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub attempts: u32,
+    pub duration_us: u64,
+    /// The order in which nodes started (0 first), absent for nodes that never ran.
+    pub started: Option<usize>,
+}
+
+/// The result of a run: one report per node, in the plan's order.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub nodes: Vec<NodeReport>,
+    pub duration_us: u64,
+    /// The most nodes that ran at once.
+    pub peak_concurrency: usize,
+}
+
+impl RunReport {
+    pub fn count(&self, status: fn(&Outcome) -> bool) -> usize {
+        self.nodes.iter().filter(|n| status(&n.outcome)).count()
+    }
+}
+
+/// A plan that passed validation: dependencies as indices, inputs with their templates located.
+pub struct Graph {
+    plan: Plan,
+    /// For each node, the indices of the nodes it depends on, and of the nodes that depend on it.
+    deps: Vec<Vec<usize>>,
+    dependents: Vec<Vec<usize>>,
+    indegree: Vec<usize>,
+    /// Whether a node's input has templates to fill.
+    templated: Vec<bool>,
+    timeouts: Vec<Option<Duration>>,
+    run_timeout: Option<Duration>,
+}
+
+impl Plan {
+    /// Reads a plan file: JSON when the name ends in `.json`, TOML otherwise.
+    pub fn read(path: &std::path::Path) -> Result<Plan, PlanError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PlanError(format!("{}: {e}", path.display())))?;
+        let parsed = if path.extension().is_some_and(|ext| ext == "json") {
+            serde_json::from_str(&text).map_err(|e| e.to_string())
+        } else {
+            toml::from_str(&text).map_err(|e| e.to_string())
+        };
+        parsed.map_err(|e| PlanError(format!("{}: {}", path.display(), e.trim_end())))
+    }
+
+    /// Checks the plan against the loaded agents: ids unique and well-formed, dependencies known,
+    /// agents and operations known, templates referring to dependencies, no cycle.
+    pub fn validate(self, dispatcher: &Dispatcher) -> Result<Graph, PlanError> {
+        let mut index = HashMap::with_capacity(self.nodes.len());
+        for (i, node) in self.nodes.iter().enumerate() {
+            if node.id.is_empty() {
+                return Err(PlanError(format!("node #{} has an empty id", i + 1)));
+            }
+            if index.insert(node.id.as_str(), i).is_some() {
+                return Err(PlanError(format!("duplicate node id `{}`", node.id)));
+            }
+        }
+        let mut deps = vec![Vec::new(); self.nodes.len()];
+        let mut dependents = vec![Vec::new(); self.nodes.len()];
+        let mut indegree = vec![0; self.nodes.len()];
+        let mut templated = Vec::with_capacity(self.nodes.len());
+        let mut timeouts = Vec::with_capacity(self.nodes.len());
+        for (i, node) in self.nodes.iter().enumerate() {
+            let agent = dispatcher
+                .registry()
+                .get(&node.agent)
+                .map_err(|e| PlanError(format!("node `{}`: {e}", node.id)))?;
+            if agent.info.operation(&node.op).is_none() {
+                return Err(PlanError(format!(
+                    "node `{}`: agent `{}` has no operation `{}`",
+                    node.id, node.agent, node.op
+                )));
+            }
+            for dep in &node.depends_on {
+                let &d = index.get(dep.as_str()).ok_or_else(|| {
+                    PlanError(format!(
+                        "node `{}` depends on unknown node `{dep}`",
+                        node.id
+                    ))
+                })?;
+                dependents[d].push(i);
+                deps[i].push(d);
+                indegree[i] += 1;
+            }
+            templated.push(check_templates(node, &node.input)?);
+            timeouts.push(
+                node.timeout
+                    .as_deref()
+                    .map(|t| duration(&format!("node `{}`: timeout", node.id), t))
+                    .transpose()?,
+            );
+        }
+        if let Some(cycle) = find_cycle(&self.nodes, &dependents) {
+            return Err(PlanError(format!(
+                "dependency cycle: {}",
+                cycle.join(" -> ")
+            )));
+        }
+        let run_timeout = self
+            .timeout
+            .as_deref()
+            .map(|t| duration("timeout", t))
+            .transpose()?;
+        Ok(Graph {
+            plan: self,
+            deps,
+            dependents,
+            indegree,
+            templated,
+            timeouts,
+            run_timeout,
+        })
+    }
+}
+
+fn duration(what: &str, text: &str) -> Result<Duration, PlanError> {
+    humantime::parse_duration(text)
+        .map_err(|e| PlanError(format!("{what}: `{text}` is not a duration: {e}")))
+}
+
+/// The `${id}` or `${id/pointer}` reference in a string value, if it is one.
+fn template(text: &str) -> Option<(&str, &str)> {
+    let inner = text.strip_prefix("${")?.strip_suffix('}')?;
+    Some(match inner.find('/') {
+        Some(slash) => (&inner[..slash], &inner[slash..]),
+        None => (inner, ""),
+    })
+}
+
+/// Checks that every template in `value` refers to a dependency; true when there is at least one.
+fn check_templates(node: &Node, value: &Value) -> Result<bool, PlanError> {
+    match value {
+        Value::String(text) => match template(text) {
+            Some((id, _)) if !node.depends_on.iter().any(|d| d == id) => Err(PlanError(format!(
+                "node `{}`: its input refers to `{id}`, which is not among its depends-on",
+                node.id
+            ))),
+            Some(_) => Ok(true),
+            None => Ok(false),
+        },
+        Value::Array(items) => items
+            .iter()
+            .try_fold(false, |any, v| Ok(check_templates(node, v)? || any)),
+        Value::Object(map) => map
+            .values()
+            .try_fold(false, |any, v| Ok(check_templates(node, v)? || any)),
+        _ => Ok(false),
+    }
+}
+
+/// Replaces the templates in `value` with the outputs of finished dependencies.
+fn fill(value: &Value, outputs: &HashMap<&str, &Value>, node: &str) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(text) => match template(text) {
+            Some((id, pointer)) => {
+                let output = outputs
+                    .get(id)
+                    .ok_or_else(|| format!("node `{node}`: no output from `{id}`"))?;
+                output.pointer(pointer).cloned().ok_or_else(|| {
+                    format!("node `{node}`: the output of `{id}` has nothing at `{pointer}`")
+                })?
+            }
+            None => value.clone(),
+        },
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| fill(v, outputs, node))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), fill(v, outputs, node)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+/// A cycle among the nodes, as ids with the first repeated at the end, if there is one.
+fn find_cycle(nodes: &[Node], dependents: &[Vec<usize>]) -> Option<Vec<String>> {
+    // Iterative depth-first search: 0 = unvisited, 1 = on the current path, 2 = done.
+    let mut state = vec![0u8; nodes.len()];
+    for start in 0..nodes.len() {
+        if state[start] != 0 {
+            continue;
+        }
+        let mut stack = vec![(start, 0usize)];
+        state[start] = 1;
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            if let Some(&child) = dependents[node].get(*next) {
+                *next += 1;
+                match state[child] {
+                    0 => {
+                        state[child] = 1;
+                        stack.push((child, 0));
+                    }
+                    1 => {
+                        let from = stack.iter().position(|(n, _)| *n == child).unwrap_or(0);
+                        let mut cycle: Vec<String> = stack[from..]
+                            .iter()
+                            .map(|(n, _)| nodes[*n].id.clone())
+                            .collect();
+                        cycle.push(nodes[child].id.clone());
+                        return Some(cycle);
+                    }
+                    _ => {}
+                }
+            } else {
+                state[node] = 2;
+                stack.pop();
+            }
+        }
+    }
+    None
+}
+
+impl Graph {
+    pub fn len(&self) -> usize {
+        self.plan.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.plan.nodes.is_empty()
+    }
+
+    /// Runs the graph. `origin` is what every node inherits (a guest's trace and chain); `cancel`
+    /// resolving stops the run: running nodes are cancelled (their guests stopped) and the rest
+    /// skipped. `progress` is told after every node that ends.
+    pub async fn run(
+        self,
+        dispatcher: Arc<Dispatcher>,
+        origin: Origin,
+        cancel: impl Future<Output = ()>,
+        mut progress: impl FnMut(&Progress),
+    ) -> RunReport {
+        let started = Instant::now();
+        let Graph {
+            plan,
+            deps,
+            dependents,
+            mut indegree,
+            templated,
+            timeouts,
+            run_timeout,
+        } = self;
+        let n = plan.nodes.len();
+        let deadline = earliest(run_timeout.map(|t| started + t), origin.deadline);
+        let max_concurrency = plan.max_concurrency.unwrap_or(64).max(1);
+        // Ready nodes wait in one queue per agent, so that an agent at its bound (its bulkhead: the
+        // plan's `max-per-agent`, never above the agent's own instance limit) holds back only its
+        // own nodes. The next node to start is the best head among the agents with room.
+        let mut agent_of = Vec::with_capacity(n);
+        let mut agents: Vec<AgentQueue> = Vec::new();
+        let mut agent_index: HashMap<&str, usize> = HashMap::new();
+        for node in &plan.nodes {
+            let a = *agent_index.entry(node.agent.as_str()).or_insert_with(|| {
+                let own = dispatcher
+                    .registry()
+                    .get(&node.agent)
+                    .map(|a| a.policy().limits.max_instances)
+                    .unwrap_or(1);
+                let limit = plan
+                    .max_per_agent
+                    .map_or(own, |limit| limit.min(own))
+                    .max(1);
+                agents.push(AgentQueue {
+                    limit,
+                    busy: 0,
+                    ready: BinaryHeap::new(),
+                });
+                agents.len() - 1
+            });
+            agent_of.push(a);
+        }
+        for i in (0..n).filter(|&i| indegree[i] == 0) {
+            agents[agent_of[i]]
+                .ready
+                .push((plan.nodes[i].priority, Reverse(i)));
+        }
+        let mut outcomes: Vec<Option<(Outcome, u32, u64)>> = vec![None; n];
+        let mut outputs: Vec<Option<Value>> = vec![None; n];
+        let mut start_order: Vec<Option<usize>> = vec![None; n];
+        // Each node runs as its own task, so a graph uses every worker thread.
+        let mut running = JoinSet::new();
+        let mut counters = Progress {
+            total: n,
+            ..Progress::default()
+        };
+        // Set when the run must stop: a failure under fail-fast, cancellation, or the deadline.
+        let mut stopping: Option<String> = None;
+        let mut peak = 0usize;
+        let mut cancel = std::pin::pin!(futures::FutureExt::fuse(cancel));
+        let far = started + Duration::from_secs(100 * 365 * 24 * 3600);
+        let mut sleep = std::pin::pin!(tokio::time::sleep_until(deadline.unwrap_or(far).into()));
+
+        loop {
+            // Start what is ready, best priority first, within the bounds.
+            while stopping.is_none() && running.len() < max_concurrency {
+                let best = agents
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, q)| q.busy < q.limit)
+                    .filter_map(|(a, q)| q.ready.peek().map(|head| (*head, a)))
+                    .max();
+                let Some((_, a)) = best else { break };
+                let Some((_, Reverse(i))) = agents[a].ready.pop() else {
+                    break;
+                };
+                let node = &plan.nodes[i];
+                let input = if templated[i] {
+                    let done: HashMap<&str, &Value> = deps[i]
+                        .iter()
+                        .filter_map(|&d| {
+                            outputs[d].as_ref().map(|o| (plan.nodes[d].id.as_str(), o))
+                        })
+                        .collect();
+                    match fill(&node.input, &done, &node.id) {
+                        Ok(input) => input.to_string(),
+                        Err(error) => {
+                            outcomes[i] = Some((
+                                Outcome::Failed {
+                                    kind: ErrorKind::InvalidInput,
+                                    error,
+                                },
+                                0,
+                                0,
+                            ));
+                            counters.failed += 1;
+                            progress(&counters);
+                            if plan.policy == FailurePolicy::FailFast {
+                                stopping = Some(format!("node `{}` failed", node.id));
+                            }
+                            continue;
+                        }
+                    }
+                } else {
+                    node.input.to_string()
+                };
+                agents[a].busy += 1;
+                start_order[i] = Some(counters.started);
+                counters.started += 1;
+                let mut node_origin = origin.clone();
+                node_origin.max_attempts = node.max_attempts;
+                node_origin.deadline = earliest(timeouts[i].map(|t| Instant::now() + t), deadline);
+                let dispatcher = dispatcher.clone();
+                let (agent, op) = (node.agent.clone(), node.op.clone());
+                running.spawn(async move {
+                    let began = Instant::now();
+                    let (result, attempts) = dispatcher
+                        .call_counting(&agent, &op, input, node_origin)
+                        .await;
+                    (i, result, attempts, began.elapsed())
+                });
+            }
+            peak = peak.max(running.len());
+            counters.running = running.len();
+            if running.is_empty() || stopping.is_some() {
+                // Aborting a node's task drops its call, which stops its guest; wait until each has.
+                running.abort_all();
+                while running.join_next().await.is_some() {}
+                break;
+            }
+            tokio::select! {
+                Some(joined) = running.join_next() => {
+                    let Ok((i, result, attempts, took)) = joined else {
+                        // A node's task panicked: a host bug. The node is reported as cancelled.
+                        tracing::error!("a graph node's task failed: {joined:?}");
+                        continue;
+                    };
+                    agents[agent_of[i]].busy -= 1;
+                    let micros = took.as_micros() as u64;
+                    match result {
+                        Ok(response) => {
+                            let output = serde_json::from_str(&response.output).unwrap_or(Value::String(response.output));
+                            outputs[i] = Some(output);
+                            outcomes[i] = Some((Outcome::Succeeded { output: Value::Null }, attempts, micros));
+                            counters.succeeded += 1;
+                            for &d in &dependents[i] {
+                                indegree[d] -= 1;
+                                if indegree[d] == 0 {
+                                    agents[agent_of[d]].ready.push((plan.nodes[d].priority, Reverse(d)));
+                                }
+                            }
+                        }
+                        Err(error) => {
+                            outcomes[i] = Some((Outcome::Failed { kind: error.kind(), error: error.to_string() }, attempts, micros));
+                            counters.failed += 1;
+                            if plan.policy == FailurePolicy::FailFast {
+                                stopping = Some(format!("node `{}` failed", plan.nodes[i].id));
+                            }
+                        }
+                    }
+                    counters.running = running.len();
+                    progress(&counters);
+                }
+                () = &mut cancel => stopping = Some("the run was cancelled".to_string()),
+                () = &mut sleep, if deadline.is_some() => stopping = Some("the run's deadline passed".to_string()),
+            }
+        }
+
+        let reason = stopping.unwrap_or_default();
+        let succeeded: Vec<bool> = outputs.iter().map(Option::is_some).collect();
+        let mut nodes = Vec::with_capacity(n);
+        for (i, node) in plan.nodes.iter().enumerate() {
+            let (outcome, attempts, micros) = match outcomes[i].take() {
+                Some((Outcome::Succeeded { .. }, attempts, micros)) => (
+                    Outcome::Succeeded {
+                        output: outputs[i].take().unwrap_or(Value::Null),
+                    },
+                    attempts,
+                    micros,
+                ),
+                Some(done) => done,
+                None if start_order[i].is_some() => (
+                    Outcome::Cancelled {
+                        reason: reason.clone(),
+                    },
+                    0,
+                    0,
+                ),
+                None => match deps[i].iter().find(|&&d| !succeeded[d]) {
+                    Some(&d) => {
+                        let reason = format!("dependency `{}` did not succeed", plan.nodes[d].id);
+                        (Outcome::Skipped { reason }, 0, 0)
+                    }
+                    None => (
+                        Outcome::Skipped {
+                            reason: reason.clone(),
+                        },
+                        0,
+                        0,
+                    ),
+                },
+            };
+            nodes.push(NodeReport {
+                id: node.id.clone(),
+                outcome,
+                attempts,
+                duration_us: micros,
+                started: start_order[i],
+            });
+        }
+        let report = RunReport {
+            nodes,
+            duration_us: started.elapsed().as_micros() as u64,
+            peak_concurrency: peak,
+        };
+        // A large plan (millions of dependency ids) takes a while to free: not on the caller's time.
+        drop(agent_index);
+        tokio::task::spawn_blocking(move || drop((plan, deps, dependents)));
+        report
+    }
+}
+
+/// The ready nodes of one agent, and its bulkhead.
+struct AgentQueue {
+    limit: usize,
+    busy: usize,
+    ready: BinaryHeap<(i32, Reverse<usize>)>,
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Counts reported while a graph runs.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    pub total: usize,
+    pub started: usize,
+    pub running: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+}
