@@ -276,3 +276,82 @@ fn help_is_there_for_every_command() {
         assert!(stdout(&output).contains("Usage: tandem"), "{command}");
     }
 }
+
+#[test]
+fn graph_run_prints_every_node_and_check_names_a_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.toml");
+    std::fs::write(
+        &plan,
+        r#"
+policy = "continue"
+[[nodes]]
+id = "make"
+agent = "echo"
+op = "echo"
+input = { text = "FIXME\n" }
+[[nodes]]
+id = "lint"
+agent = "linter"
+op = "lint"
+input = { text = "${make/text}" }
+depends-on = ["make"]
+[[nodes]]
+id = "bad"
+agent = "linter"
+op = "lint"
+[[nodes]]
+id = "after-bad"
+agent = "echo"
+op = "echo"
+depends-on = ["bad"]
+"#,
+    )
+    .unwrap();
+    let output = tandem(&["graph", "run", plan.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "the first failure is invalid input: {}",
+        stderr(&output)
+    );
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let statuses: Vec<(&str, &str)> = report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["id"].as_str().unwrap(), n["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("make", "succeeded"),
+            ("lint", "succeeded"),
+            ("bad", "failed"),
+            ("after-bad", "skipped")
+        ]
+    );
+    assert_eq!(
+        report["nodes"][1]["output"]["findings"][0]["rule"],
+        "todo-marker"
+    );
+
+    let table = stdout(&tandem(&["graph", "run", plan.to_str().unwrap()]));
+    assert!(
+        table.contains("2 succeeded, 1 failed, 1 skipped, 0 cancelled"),
+        "{table}"
+    );
+
+    std::fs::write(
+        &plan,
+        "[[nodes]]\nid = \"a\"\nagent = \"echo\"\nop = \"echo\"\ndepends-on = [\"a\"]\n",
+    )
+    .unwrap();
+    let output = tandem(&["graph", "check", plan.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("invalid plan: dependency cycle: a -> a"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -425,3 +425,28 @@ async fn plans_read_from_toml_and_json_files() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn the_readme_example_plan_is_valid_and_runs() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
+    )
+    .unwrap();
+    let start = readme
+        .find("```toml\n# plan.toml")
+        .expect("the README has the plan example")
+        + "```toml\n".len();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plan.toml");
+    std::fs::write(
+        &file,
+        &readme[start..start + readme[start..].find("```").unwrap()],
+    )
+    .unwrap();
+    let host = host_with_agents().await;
+    let report = run(&host, Plan::read(&file).unwrap()).await;
+    match &report.nodes[1].outcome {
+        Outcome::Succeeded { output } => assert_eq!(output["findings"][0]["rule"], "todo-marker"),
+        other => panic!("{other:?}"),
+    }
+}
