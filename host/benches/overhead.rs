@@ -56,26 +56,10 @@ fn main() {
     );
 
     if std::env::var_os("BENCH_THROUGHPUT_ONLY").is_some() {
+        // Only the throughput figures, three times, to see how much they vary.
         for _ in 0..3 {
-            let graphs = multi_thread().block_on(graphs(&echo));
-            for (name, tasks, elapsed) in &graphs {
-                println!(
-                    "scheduler, {name}: {tasks} echo tasks in {elapsed:.2?}: {:.0} tasks/s ({:.2?} per task)",
-                    *tasks as f64 / elapsed.as_secs_f64(),
-                    *elapsed / *tasks as u32
-                );
-            }
-            println!(
-                "scheduler, layered against wide: {:.2}x the throughput (aim: within 10%)",
-                (graphs[1].1 as f64 / graphs[1].2.as_secs_f64())
-                    / (graphs[0].1 as f64 / graphs[0].2.as_secs_f64())
-            );
-
-            let (tasks, elapsed) = throughput(&echo);
-            println!(
-                "throughput: {:.0} tasks/s",
-                tasks as f64 / elapsed.as_secs_f64()
-            );
+            report_graphs(&echo);
+            report_throughput(&echo);
         }
         return;
     }
@@ -127,25 +111,8 @@ fn main() {
         "error recovery, fault cleared -> breaker closed, default settings: {recovery:.2?} (aim: under 1s)"
     );
 
-    let graphs = multi_thread().block_on(graphs(&echo));
-    for (name, tasks, elapsed) in &graphs {
-        println!(
-            "scheduler, {name}: {tasks} echo tasks in {elapsed:.2?}: {:.0} tasks/s ({:.2?} per task)",
-            *tasks as f64 / elapsed.as_secs_f64(),
-            *elapsed / *tasks as u32
-        );
-    }
-    println!(
-        "scheduler, layered against wide: {:.2}x the throughput (aim: within 10%)",
-        (graphs[1].1 as f64 / graphs[1].2.as_secs_f64())
-            / (graphs[0].1 as f64 / graphs[0].2.as_secs_f64())
-    );
-
-    let (tasks, elapsed) = throughput(&echo);
-    println!(
-        "throughput, warm, 2 workers, 64 callers: {:.0} tasks/s ({tasks} tasks in {elapsed:.2?})",
-        tasks as f64 / elapsed.as_secs_f64()
-    );
+    report_graphs(&echo);
+    report_throughput(&echo);
 
     let tandem_bin = root.join("target/release/tandem");
     if scale() == 1 {
@@ -493,6 +460,31 @@ async fn tandem(path: &Path, isolation: Isolation, calls: usize) -> Stats {
         .elapsed()
         .mul_f64(calls as f64 / (calls + warmup) as f64);
     stats(samples, total)
+}
+
+fn report_graphs(echo: &Path) {
+    let graphs = multi_thread().block_on(graphs(echo));
+    for (name, tasks, elapsed) in &graphs {
+        println!(
+            "scheduler, {name}: {tasks} echo tasks in {elapsed:.2?}: {:.0} tasks/s ({:.2?} per task)",
+            *tasks as f64 / elapsed.as_secs_f64(),
+            *elapsed / *tasks as u32
+        );
+    }
+    let rate =
+        |(_, tasks, elapsed): &(&str, usize, Duration)| *tasks as f64 / elapsed.as_secs_f64();
+    println!(
+        "scheduler, layered against wide: {:.2}x the throughput (aim: within 10%)",
+        rate(&graphs[1]) / rate(&graphs[0])
+    );
+}
+
+fn report_throughput(echo: &Path) {
+    let (tasks, elapsed) = throughput(echo);
+    println!(
+        "throughput, warm, 2 workers, 64 callers: {:.0} tasks/s ({tasks} tasks in {elapsed:.2?})",
+        tasks as f64 / elapsed.as_secs_f64()
+    );
 }
 
 /// The runtime of the throughput figures: two workers, one per core.

@@ -28,14 +28,8 @@ enum GraphCommand {
 struct CheckArgs {
     /// The plan: TOML, or JSON when the name ends in `.json`.
     plan: PathBuf,
-    /// The agents the plan calls, with their manifests.
-    #[arg(
-        long,
-        env = "TANDEM_AGENTS",
-        default_value = "target/agents",
-        value_name = "DIR"
-    )]
-    agents: PathBuf,
+    #[command(flatten)]
+    agents: super::AgentsDir,
 }
 
 #[derive(Args)]
@@ -67,7 +61,7 @@ pub async fn graph(global: &GlobalArgs, args: GraphArgs) -> Result<ExitCode, Fai
 async fn load(global: &GlobalArgs, args: &CheckArgs) -> Result<(tandem::Host, Plan), Failure> {
     let plan = Plan::read(&args.plan).map_err(|e| Failure::invalid_input(e.to_string()))?;
     let host = super::host(global)?;
-    let (_, failed) = host.load_dir(&args.agents).await?;
+    let (_, failed) = host.load_dir(&args.agents.path).await?;
     for error in failed {
         tracing::warn!("{error}");
     }

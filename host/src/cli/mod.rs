@@ -56,6 +56,19 @@ enum Command {
     Graph(graph::GraphArgs),
 }
 
+/// The directory of components (and their manifests) that agent ids are looked up in.
+#[derive(Args)]
+pub struct AgentsDir {
+    /// The directory of agent components, each with its optional manifest beside it.
+    #[arg(
+        long = "agents",
+        env = "TANDEM_AGENTS",
+        default_value = "target/agents",
+        value_name = "DIR"
+    )]
+    pub path: PathBuf,
+}
+
 /// A command's failure: the error and how it is classified (which sets the exit code).
 pub struct Failure {
     pub kind: ErrorKind,

@@ -23,14 +23,8 @@ pub struct RunArgs {
     /// The agent's manifest [default: the `.toml` file beside the component, if any].
     #[arg(long, value_name = "FILE")]
     manifest: Option<PathBuf>,
-    /// Where agent ids are looked up.
-    #[arg(
-        long,
-        env = "TANDEM_AGENTS",
-        default_value = "target/agents",
-        value_name = "DIR"
-    )]
-    agents: PathBuf,
+    #[command(flatten)]
+    agents: super::AgentsDir,
     /// Grant read-only access to a host directory, seen by the guest at GUEST (default: the same
     /// path). Repeatable.
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
@@ -58,7 +52,7 @@ pub struct RunArgs {
 pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Failure> {
     let input = read_input(&args.input)?;
     let host = super::host(global)?;
-    let file = resolve(&host, &args.agent, &args.agents).await?;
+    let file = resolve(&host, &args.agent, &args.agents.path).await?;
     let policy = policy(&host, &file, &args)?;
     let id = host.load(&file, policy).await?.id().to_string();
     let response = host.invoke(&id, &args.operation, input).await?;
