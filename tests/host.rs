@@ -179,8 +179,17 @@ async fn linter_reads_only_what_its_grants_allow() {
         .invoke("linter", "lint", json!({"paths": [absolute]}).to_string())
         .await
         .unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
-    assert!(error.to_string().contains("No such file"), "{error}");
+    // Outside every preopen an absolute path does not exist for the guest. Which errno says so
+    // depends on the guest's WASI libc: rustup's gives ENOENT, Debian's ENOTCAPABLE.
+    match error.kind() {
+        ErrorKind::InvalidInput => assert!(error.to_string().contains("No such file"), "{error}"),
+        ErrorKind::Denied => assert!(error.to_string().contains("not readable here"), "{error}"),
+        other => panic!("{other}: {error}"),
+    }
+    assert!(
+        !error.to_string().contains("FIXME"),
+        "nothing of the file leaks: {error}"
+    );
 }
 
 #[tokio::test]

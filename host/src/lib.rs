@@ -19,7 +19,8 @@
 //! - [`engine`]: the wasmtime engine's configuration and the epoch ticker behind deadlines.
 //! - [`manifest`]: the TOML manifest beside a component: limits and capabilities, checked.
 //! - [`sandbox`]: limits, grants, the per-instance store and trap classification.
-//! - [`capabilities`]: the host functions guests import (`log`, `delegation`, `events`).
+//! - `capabilities`: the host functions guests import (`log`, `delegation`, `events`), the WASI
+//!   interfaces that can be granted (no sockets), and guest stdio into the log.
 //! - [`bindings`]: the generated bindings of `wit/`.
 //! - [`componentize`]: making a component from a `wasm32-wasip1` core module.
 //! - [`error`]: [`LoadError`], [`CallError`] and their [`ErrorKind`].

@@ -188,11 +188,16 @@ fn read_path(
     Ok(())
 }
 
+/// WASI's `ENOTCAPABLE`: the path is outside every granted directory.
+const ENOTCAPABLE: i32 = 76;
+
 fn io_error(path: &str, error: &std::io::Error) -> AgentError {
-    match error.kind() {
-        std::io::ErrorKind::PermissionDenied => AgentError::Denied(format!(
+    if error.kind() == std::io::ErrorKind::PermissionDenied
+        || error.raw_os_error() == Some(ENOTCAPABLE)
+    {
+        return AgentError::Denied(format!(
             "`{path}`: not readable here (is its directory granted?): {error}"
-        )),
-        _ => AgentError::InvalidInput(format!("`{path}`: {error}")),
+        ));
     }
+    AgentError::InvalidInput(format!("`{path}`: {error}"))
 }
