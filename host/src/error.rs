@@ -197,8 +197,6 @@ pub enum CallError {
     },
     #[error("{site}: the circuit breaker is open; the next probe in {retry_in:?}")]
     CircuitOpen { site: Site, retry_in: Duration },
-    #[error("{site}: denied: {reason}")]
-    Denied { site: Site, reason: String },
     #[error("{site}: internal host error: {reason}")]
     Internal { site: Site, reason: String },
 }
@@ -226,7 +224,6 @@ impl CallError {
             CallError::StackOverflow { .. } => ErrorKind::StackOverflow,
             CallError::Trap { .. } => ErrorKind::Trap,
             CallError::Guest { kind, .. } => *kind,
-            CallError::Denied { .. } => ErrorKind::Denied,
             CallError::CircuitOpen { .. } => ErrorKind::CircuitOpen,
             CallError::Internal { .. } => ErrorKind::Internal,
         }

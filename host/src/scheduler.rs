@@ -361,14 +361,6 @@ fn find_cycle(nodes: &[Node], groups: &Groups) -> Option<Vec<String>> {
 }
 
 impl Graph {
-    pub fn len(&self) -> usize {
-        self.plan.nodes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.plan.nodes.is_empty()
-    }
-
     /// Runs the graph. `origin` is what every node inherits (a guest's trace and chain); `cancel`
     /// resolving stops the run: running nodes are cancelled (their guests stopped) and the rest
     /// skipped. `progress` is told after every node that ends.
