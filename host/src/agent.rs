@@ -12,8 +12,9 @@ use crate::bindings::{AgentWorldPre, handler, types};
 use crate::breaker::Breaker;
 use crate::dispatch::Dispatcher;
 use crate::error::{CallError, ErrorKind, LoadError, Site};
+use crate::metrics::AgentStats;
 use crate::pool::{Instance, InstancePool};
-use crate::sandbox::{self, Policy, StoreData};
+use crate::sandbox::{self, Owner, Policy, StoreData};
 
 /// What an agent says about itself (`describe()`), validated.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -121,6 +122,8 @@ pub struct Response {
     pub duration: Duration,
     /// Log records the call wrote past its limit, which were dropped.
     pub logs_dropped: u32,
+    /// The trace the call belonged to.
+    pub trace_id: String,
 }
 
 /// A loaded agent.
@@ -134,6 +137,7 @@ pub struct Agent {
     policy: Arc<Policy>,
     pool: InstancePool,
     breaker: Breaker,
+    stats: Arc<AgentStats>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -158,21 +162,20 @@ impl Agent {
         policy: Policy,
         dispatcher: Weak<Dispatcher>,
     ) -> Result<Agent, LoadError> {
-        let policy = Arc::new(policy);
+        let owner = Owner {
+            policy: Arc::new(policy),
+            stats: Arc::new(AgentStats::default()),
+            dispatcher,
+        };
+        let policy = owner.policy.clone();
         let fail = |reason: String| LoadError::Describe {
             path: source.clone(),
             reason,
         };
         let placeholder = Arc::from("<loading>");
-        let mut instance = Instance::new(
-            engine,
-            &pre,
-            placeholder,
-            policy.clone(),
-            dispatcher.clone(),
-        )
-        .await
-        .map_err(|e| fail(format!("{e:#}")))?;
+        let mut instance = Instance::new(engine, &pre, placeholder, &owner)
+            .await
+            .map_err(|e| fail(format!("{e:#}")))?;
         let now = Instant::now();
         sandbox::begin_call(
             &mut instance.store,
@@ -212,14 +215,8 @@ impl Agent {
         let id: Arc<str> = Arc::from(info.id.as_str());
         instance.store.data_mut().call.agent = id.clone();
         Ok(Agent {
-            pool: InstancePool::new(
-                engine,
-                pre,
-                id.clone(),
-                policy.clone(),
-                dispatcher,
-                instance,
-            ),
+            stats: owner.stats.clone(),
+            pool: InstancePool::new(engine, pre, id.clone(), owner, instance),
             breaker: Breaker::new(policy.resilience.breaker.clone()),
             info,
             content_hash,
@@ -241,6 +238,11 @@ impl Agent {
     /// The agent's circuit breaker.
     pub fn breaker(&self) -> &Breaker {
         &self.breaker
+    }
+
+    /// The counters of this version's calls.
+    pub fn stats(&self) -> &Arc<AgentStats> {
+        &self.stats
     }
 
     /// Warm instances waiting for a call.
@@ -322,6 +324,8 @@ impl Agent {
         }
         let handler = instance.world.tandem_agent_handler();
         let outcome = finish_by(deadline, handler.call_handle(&mut instance.store, &task)).await;
+        let fuel_used = sandbox::fuel_used(&instance.store);
+        self.stats.add_fuel(fuel_used);
         let result = match outcome {
             Err(_elapsed) => {
                 let error = CallError::Timeout {
@@ -339,7 +343,6 @@ impl Agent {
             }
             Ok(Ok(result)) => result,
         };
-        let fuel_used = sandbox::fuel_used(&instance.store);
         let logs_dropped = instance.store.data().call.logs_dropped;
         lease.keep();
         let error = match result {
@@ -349,6 +352,7 @@ impl Agent {
                     fuel_used,
                     duration: started.elapsed(),
                     logs_dropped,
+                    trace_id: task.trace_id,
                 });
             }
             Ok(output) => CallError::OutputTooLarge {

@@ -52,7 +52,7 @@ pub fn counts_against(kind: ErrorKind) -> bool {
 }
 
 /// The state as reported to operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BreakerState {
     Closed,
@@ -69,6 +69,15 @@ const HALF_OPEN: u8 = 2;
 #[must_use]
 pub struct Admission {
     probe: bool,
+    /// This call's admission moved the breaker from open to half-open.
+    pub half_opened: bool,
+}
+
+/// A change of the breaker's state, for the caller to report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub to: BreakerState,
+    pub reason: &'static str,
 }
 
 /// The breaker of one agent. While closed, admitting and recording a call touch only atomics (every
@@ -122,40 +131,49 @@ impl Breaker {
     }
 
     /// Lets a call through, or says how long until the next probe.
-    pub fn admit(&self, agent: &str) -> Result<Admission, Duration> {
+    pub fn admit(&self) -> Result<Admission, Duration> {
+        const PASS: Admission = Admission {
+            probe: false,
+            half_opened: false,
+        };
         if self.mode.load(Ordering::Acquire) == CLOSED {
-            return Ok(Admission { probe: false });
+            return Ok(PASS);
         }
         let mut t = self.lock();
         match self.mode.load(Ordering::Acquire) {
-            CLOSED => Ok(Admission { probe: false }),
+            CLOSED => Ok(PASS),
             OPEN => {
                 let now = Instant::now();
                 if now < t.open_until {
                     return Err(t.open_until - now);
                 }
-                tracing::info!(agent, "circuit half-open: probing");
                 self.mode.store(HALF_OPEN, Ordering::Release);
                 (t.probes_in_flight, t.probes_passed) = (1, 0);
-                Ok(Admission { probe: true })
+                Ok(Admission {
+                    probe: true,
+                    half_opened: true,
+                })
             }
             _ if t.probes_in_flight + t.probes_passed < self.settings.half_open_probes => {
                 t.probes_in_flight += 1;
-                Ok(Admission { probe: true })
+                Ok(Admission {
+                    probe: true,
+                    half_opened: false,
+                })
             }
             _ => Err(Duration::ZERO),
         }
     }
 
     /// Records the outcome of an admitted call: `failed` is true when it failed in a way that
-    /// [`counts_against`] the agent.
-    pub fn record(&self, agent: &str, admission: Admission, failed: bool) {
+    /// [`counts_against`] the agent. Returns the change of state this caused, if any.
+    pub fn record(&self, admission: Admission, failed: bool) -> Option<Change> {
         if admission.probe {
-            return self.record_probe(agent, failed);
+            return self.record_probe(failed);
         }
         if self.mode.load(Ordering::Acquire) != CLOSED {
             // An outcome from before the breaker opened says nothing about the present.
-            return;
+            return None;
         }
         let window = self.settings.window.clamp(1, 64);
         let mask = if window == 64 {
@@ -183,29 +201,30 @@ impl Breaker {
             if self.consecutive.load(Ordering::Relaxed) != 0 {
                 self.consecutive.store(0, Ordering::Relaxed);
             }
-            return;
+            return None;
         }
         let consecutive = self.consecutive.fetch_add(1, Ordering::AcqRel) + 1;
         let failures = history.count_ones();
         let rate_tripped = seen >= self.settings.minimum_calls
             && f64::from(failures) >= self.settings.failure_rate * f64::from(seen.min(window));
         if consecutive >= self.settings.consecutive_failures {
-            self.open(agent, "consecutive failures");
+            self.open("consecutive failures")
         } else if rate_tripped {
-            self.open(agent, "failure rate over the window");
+            self.open("failure rate over the window")
+        } else {
+            None
         }
     }
 
-    fn record_probe(&self, agent: &str, failed: bool) {
+    fn record_probe(&self, failed: bool) -> Option<Change> {
         let mut t = self.lock();
         if self.mode.load(Ordering::Acquire) != HALF_OPEN {
-            return;
+            return None;
         }
         t.probes_in_flight = t.probes_in_flight.saturating_sub(1);
         if failed {
             drop(t);
-            self.open(agent, "a probe call failed");
-            return;
+            return self.open("a probe call failed");
         }
         t.probes_passed += 1;
         if t.probes_passed >= self.settings.half_open_probes {
@@ -213,19 +232,31 @@ impl Breaker {
             self.history.store(0, Ordering::Relaxed);
             self.seen.store(0, Ordering::Relaxed);
             self.mode.store(CLOSED, Ordering::Release);
-            tracing::info!(agent, "circuit closed: the agent recovered");
+            return Some(Change {
+                to: BreakerState::Closed,
+                reason: "the probe calls succeeded",
+            });
         }
+        None
     }
 
-    fn open(&self, agent: &str, reason: &str) {
+    fn open(&self, reason: &'static str) -> Option<Change> {
         let mut t = self.lock();
         if self.mode.load(Ordering::Acquire) == OPEN {
-            return;
+            return None;
         }
         t.open_until = Instant::now() + self.settings.open_for;
         (t.probes_in_flight, t.probes_passed) = (0, 0);
         self.mode.store(OPEN, Ordering::Release);
-        tracing::warn!(agent, reason, reopens_in = ?self.settings.open_for, "circuit opened");
+        Some(Change {
+            to: BreakerState::Open,
+            reason,
+        })
+    }
+
+    /// How long the breaker stays open before it probes.
+    pub fn open_for(&self) -> Duration {
+        self.settings.open_for
     }
 }
 
@@ -241,8 +272,8 @@ mod tests {
     }
 
     fn call(b: &Breaker, failed: bool) -> Result<(), Duration> {
-        let admission = b.admit("t")?;
-        b.record("t", admission, failed);
+        let admission = b.admit()?;
+        b.record(admission, failed);
         Ok(())
     }
 
@@ -291,15 +322,16 @@ mod tests {
             call(&b, true).unwrap();
         }
         assert_eq!(b.state(), BreakerState::HalfOpen, "open_for has passed");
-        let probe = b.admit("t").unwrap();
+        let probe = b.admit().unwrap();
+        assert!(probe.half_opened);
         assert_eq!(
-            b.admit("t").unwrap_err(),
+            b.admit().unwrap_err(),
             Duration::ZERO,
             "one probe at a time"
         );
-        b.record("t", probe, true);
-        let probe = b.admit("t").unwrap();
-        b.record("t", probe, false);
+        assert_eq!(b.record(probe, true).unwrap().to, BreakerState::Open);
+        let probe = b.admit().unwrap();
+        assert_eq!(b.record(probe, false).unwrap().to, BreakerState::Closed);
         assert_eq!(b.state(), BreakerState::Closed);
     }
 

@@ -2,13 +2,18 @@
 //! HTTP API, another agent, a graph node): the agent's circuit breaker, retries with backoff for the
 //! classes that may pass, and the deadline inherited from the caller.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use tracing::Instrument;
 
 use crate::agent::{Agent, Request, Response};
-use crate::breaker::counts_against;
-use crate::error::{CallError, Site};
+use crate::audit::{AuditLog, AuditRecord};
+use crate::breaker::{BreakerState, Change, counts_against};
+use crate::delegation::Caller;
+use crate::error::{CallError, ErrorKind, Site};
+use crate::events::{EventBus, EventKind};
+use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::retry::{RetryPolicy, is_retryable};
 
@@ -25,15 +30,26 @@ pub struct Origin {
     pub max_attempts: Option<u32>,
 }
 
-/// The registry and the per-process counters behind every call.
+/// The registry, the per-process counters behind every call, and where calls are reported: the
+/// metrics, the live event stream and the audit log.
 pub struct Dispatcher {
     registry: Registry,
     next_task_id: AtomicU64,
     trace_seed: u64,
+    metrics: Metrics,
+    events: EventBus,
+    audit: Option<AuditLog>,
+}
+
+/// What a call's report needs of its request, kept only when someone listens.
+struct Observed {
+    trace_id: String,
+    chain: Vec<String>,
 }
 
 impl Dispatcher {
-    pub fn new() -> Dispatcher {
+    /// A dispatcher with no agents; every call is recorded in `audit` when given.
+    pub fn new(audit: Option<AuditLog>) -> Dispatcher {
         let trace_seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -43,11 +59,26 @@ impl Dispatcher {
             registry: Registry::default(),
             next_task_id: AtomicU64::new(1),
             trace_seed,
+            metrics: Metrics::default(),
+            events: EventBus::default(),
+            audit,
         }
     }
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    pub fn audit(&self) -> Option<&AuditLog> {
+        self.audit.as_ref()
     }
 
     /// Calls `operation` of the agent registered as `agent`, retrying what may pass, with the agent's
@@ -63,21 +94,93 @@ impl Dispatcher {
     }
 
     /// Like [`call`](Dispatcher::call), also returning how many attempts were made (0 when the call
-    /// was refused before any).
+    /// was refused before any). Every call is counted in the agent's stats, traced in a span, and
+    /// reported to the event stream and the audit log when they are on.
     pub async fn call_counting(
         &self,
-        agent: &str,
+        agent_id: &str,
         operation: &str,
         input: String,
         origin: Origin,
     ) -> (Result<Response, CallError>, u32) {
-        let agent: Arc<Agent> = match self.registry.get(agent) {
+        let started = Instant::now();
+        let agent = match self.registry.get(agent_id) {
             Ok(agent) => agent,
-            Err(error) => return (Err(error), 0),
+            Err(error) => return self.refused(None, agent_id, operation, origin, error),
         };
+        if let Err(error) = Self::check(&agent, operation, &input) {
+            agent
+                .stats()
+                .record_call(Err(error.kind()), started.elapsed());
+            return self.refused(Some(&agent), agent_id, operation, origin, error);
+        }
+        let max_attempts = origin.max_attempts;
+        let request = self.request(operation, input, origin);
+        if !request.chain.is_empty() {
+            agent.stats().add_delegation_received();
+        }
+        let observed = (self.audit.is_some() || self.events.active()).then(|| Observed {
+            trace_id: request.trace_id.clone(),
+            chain: request.chain.clone(),
+        });
+        if let Some(observed) = observed.as_ref().filter(|_| self.events.active()) {
+            self.events.publish(EventKind::CallStarted {
+                agent: agent.id().to_string(),
+                operation: operation.to_string(),
+                trace_id: observed.trace_id.clone(),
+                chain: observed.chain.clone(),
+            });
+        }
+        let span = tracing::info_span!("call", agent = agent.id(), operation, trace_id = %request.trace_id);
+        let mut in_flight = InFlight {
+            dispatcher: self,
+            agent: &agent,
+            operation,
+            observed,
+            started,
+            done: false,
+        };
+        let (result, attempts) = self
+            .attempts(&agent, request, max_attempts)
+            .instrument(span)
+            .await;
+        in_flight.finish(&result, attempts);
+        (result, attempts)
+    }
+
+    /// A call refused before any attempt (unknown agent or operation, input not JSON): audited.
+    fn refused(
+        &self,
+        agent: Option<&Agent>,
+        agent_id: &str,
+        operation: &str,
+        origin: Origin,
+        error: CallError,
+    ) -> (Result<Response, CallError>, u32) {
+        if let Some(audit) = &self.audit {
+            let observed = Observed {
+                trace_id: origin.trace_id.unwrap_or_default(),
+                chain: origin.chain,
+            };
+            audit.record(AuditRecord {
+                outcome: error.kind().as_str(),
+                detail: Some(error.to_string()),
+                ..audit_record("call", agent, agent_id, operation, &observed)
+            });
+        }
+        (Err(error), 0)
+    }
+
+    /// The attempts at one call: the breaker in front of each, retries for what may pass.
+    async fn attempts(
+        &self,
+        agent: &Agent,
+        mut request: Request,
+        max_attempts: Option<u32>,
+    ) -> (Result<Response, CallError>, u32) {
         let policy_retry = &agent.policy().resilience.retry;
         let overridden;
-        let retry = match origin.max_attempts {
+        let retry = match max_attempts {
             Some(max_attempts) => {
                 overridden = RetryPolicy {
                     max_attempts,
@@ -87,37 +190,43 @@ impl Dispatcher {
             }
             None => policy_retry,
         };
-        let mut request = match self.request(&agent, operation, input, origin) {
-            Ok(request) => request,
-            Err(error) => return (Err(error), 0),
-        };
         loop {
-            let admission =
-                agent
-                    .breaker()
-                    .admit(agent.id())
-                    .map_err(|retry_in| CallError::CircuitOpen {
-                        site: Site {
-                            agent: agent.id().to_string(),
-                            operation: request.operation.clone(),
-                        },
-                        retry_in,
-                    });
-            let admission = match admission {
+            let admission = match agent.breaker().admit() {
                 Ok(admission) => admission,
-                Err(error) => return (Err(error), request.attempt - 1),
+                Err(retry_in) => {
+                    let site = Site {
+                        agent: agent.id().to_string(),
+                        operation: request.operation.clone(),
+                    };
+                    let error = CallError::CircuitOpen { site, retry_in };
+                    return (Err(error), request.attempt - 1);
+                }
             };
+            if admission.half_opened {
+                self.breaker_changed(
+                    agent,
+                    Change {
+                        to: BreakerState::HalfOpen,
+                        reason: "probing whether the agent recovered",
+                    },
+                );
+            }
             let request_attempt = request.attempt;
             let (error, returned) = match agent.attempt(request).await {
                 Ok(response) => {
-                    agent.breaker().record(agent.id(), admission, false);
+                    if let Some(change) = agent.breaker().record(admission, false) {
+                        self.breaker_changed(agent, change);
+                    }
                     return (Ok(response), request_attempt);
                 }
                 Err(failure) => failure,
             };
-            agent
+            if let Some(change) = agent
                 .breaker()
-                .record(agent.id(), admission, counts_against(error.kind()));
+                .record(admission, counts_against(error.kind()))
+            {
+                self.breaker_changed(agent, change);
+            }
             request = returned;
             let next = request.attempt + 1;
             let wait = match is_retryable(error.kind())
@@ -127,20 +236,120 @@ impl Dispatcher {
                 _ => return (Err(error), request.attempt),
             };
             tracing::info!(agent = agent.id(), operation = request.operation, attempt = next, ?wait, error = %error, "retrying");
+            agent.stats().add_retry();
+            self.events.publish(EventKind::Retry {
+                agent: agent.id().to_string(),
+                operation: request.operation.clone(),
+                trace_id: request.trace_id.clone(),
+                attempt: next,
+                wait_ms: wait.as_millis() as u64,
+                error: error.to_string(),
+            });
             tokio::time::sleep(wait).await;
             request.attempt = next;
         }
     }
 
-    /// Checks a call against the agent (the operation exists, the input is JSON) and stamps it with a
-    /// task id and its trace.
-    pub fn request(
+    fn breaker_changed(&self, agent: &Agent, change: Change) {
+        match change.to {
+            BreakerState::Open => {
+                tracing::warn!(agent = agent.id(), reason = change.reason, reopens_in = ?agent.breaker().open_for(), "circuit opened")
+            }
+            state => tracing::info!(
+                agent = agent.id(),
+                reason = change.reason,
+                ?state,
+                "circuit changed"
+            ),
+        }
+        self.events.publish(EventKind::Breaker {
+            agent: agent.id().to_string(),
+            state: change.to,
+            reason: change.reason.to_string(),
+        });
+    }
+
+    /// Publishes the end of a call and writes its audit line.
+    fn report(
         &self,
         agent: &Agent,
         operation: &str,
-        input: String,
-        origin: Origin,
-    ) -> Result<Request, CallError> {
+        observed: &Observed,
+        result: &Result<Response, CallError>,
+        attempts: u32,
+        elapsed: Duration,
+    ) {
+        let duration_us = elapsed.as_micros() as u64;
+        if self.events.active() {
+            let (agent_id, trace_id) = (agent.id().to_string(), observed.trace_id.clone());
+            self.events.publish(match result {
+                Ok(_) => EventKind::CallFinished {
+                    agent: agent_id,
+                    operation: operation.to_string(),
+                    trace_id,
+                    duration_us,
+                    attempts,
+                },
+                Err(error) => EventKind::CallFailed {
+                    agent: agent_id,
+                    operation: operation.to_string(),
+                    trace_id,
+                    kind: error.kind(),
+                    error: error.to_string(),
+                    attempts,
+                },
+            });
+        }
+        if let Some(audit) = &self.audit {
+            audit.record(AuditRecord {
+                outcome: result.as_ref().map_or_else(|e| e.kind().as_str(), |_| "ok"),
+                duration_us,
+                fuel: result.as_ref().map_or(0, |response| response.fuel_used),
+                attempts,
+                detail: result.as_ref().err().map(ToString::to_string),
+                ..audit_record("call", Some(agent), agent.id(), operation, observed)
+            });
+        }
+    }
+
+    /// Reports a delegation the host refused: an event, a warning and an audit line.
+    pub fn denied_hop(&self, caller: &Caller<'_>, callee: &str, operation: &str, reason: &str) {
+        tracing::warn!(
+            agent = caller.agent,
+            callee,
+            trace_id = caller.trace_id,
+            reason,
+            "delegation denied"
+        );
+        self.events.publish(EventKind::DelegationDenied {
+            agent: caller.agent.to_string(),
+            callee: callee.to_string(),
+            trace_id: caller.trace_id.to_string(),
+            reason: reason.to_string(),
+        });
+        if let Some(audit) = &self.audit {
+            let agent = self.registry.get(caller.agent).ok();
+            let observed = Observed {
+                trace_id: caller.trace_id.to_string(),
+                chain: caller.chain.to_vec(),
+            };
+            let target = format!("{callee}.{operation}");
+            audit.record(AuditRecord {
+                outcome: ErrorKind::Denied.as_str(),
+                detail: Some(reason.to_string()),
+                ..audit_record(
+                    "denied-hop",
+                    agent.as_deref(),
+                    caller.agent,
+                    &target,
+                    &observed,
+                )
+            });
+        }
+    }
+
+    /// Checks a call against the agent: the operation exists, the input is JSON.
+    fn check(agent: &Agent, operation: &str, input: &str) -> Result<(), CallError> {
         if agent.info.operation(operation).is_none() {
             return Err(CallError::UnknownOperation {
                 agent: agent.id().to_string(),
@@ -153,7 +362,7 @@ impl Dispatcher {
                     .collect(),
             });
         }
-        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&input) {
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(input) {
             let site = Site {
                 agent: agent.id().to_string(),
                 operation: operation.to_string(),
@@ -163,8 +372,13 @@ impl Dispatcher {
                 reason: e.to_string(),
             });
         }
+        Ok(())
+    }
+
+    /// Stamps a checked call with a task id and its trace.
+    fn request(&self, operation: &str, input: String, origin: Origin) -> Request {
         let task_id = self.next_task_id.fetch_add(1, Ordering::Relaxed);
-        Ok(Request {
+        Request {
             task_id,
             operation: operation.to_string(),
             input,
@@ -174,13 +388,82 @@ impl Dispatcher {
             chain: origin.chain,
             attempt: 1,
             deadline: origin.deadline,
-        })
+        }
     }
 }
 
 impl Default for Dispatcher {
     fn default() -> Self {
-        Dispatcher::new()
+        Dispatcher::new(None)
+    }
+}
+
+/// A call under way. Its end is counted and reported by [`finish`](InFlight::finish), or, when the
+/// call's future is dropped first (its caller went away, a graph or the server was stopped), by
+/// `drop` as a `cancelled` failure.
+struct InFlight<'a> {
+    dispatcher: &'a Dispatcher,
+    agent: &'a Agent,
+    operation: &'a str,
+    observed: Option<Observed>,
+    started: Instant,
+    done: bool,
+}
+
+impl InFlight<'_> {
+    fn finish(&mut self, result: &Result<Response, CallError>, attempts: u32) {
+        self.done = true;
+        let elapsed = self.started.elapsed();
+        self.agent.stats().record_call(
+            result.as_ref().map(|_| ()).map_err(CallError::kind),
+            elapsed,
+        );
+        if let Some(observed) = &self.observed {
+            self.dispatcher.report(
+                self.agent,
+                self.operation,
+                observed,
+                result,
+                attempts,
+                elapsed,
+            );
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let site = Site {
+                agent: self.agent.id().to_string(),
+                operation: self.operation.to_string(),
+            };
+            self.finish(&Err(CallError::Cancelled { site }), 0);
+        }
+    }
+}
+
+/// An audit line about `agent_id` (`agent` when it is loaded) with no outcome filled in yet.
+fn audit_record(
+    event: &'static str,
+    agent: Option<&Agent>,
+    agent_id: &str,
+    operation: &str,
+    observed: &Observed,
+) -> AuditRecord {
+    AuditRecord {
+        event,
+        trace_id: observed.trace_id.clone(),
+        chain: observed.chain.clone(),
+        agent: agent_id.to_string(),
+        version: agent.map_or_else(String::new, |a| a.info.version.to_string()),
+        agent_hash: agent.map_or_else(String::new, |a| a.content_hash.clone()),
+        operation: operation.to_string(),
+        outcome: "ok",
+        duration_us: 0,
+        fuel: 0,
+        attempts: 0,
+        detail: None,
     }
 }
 

@@ -197,6 +197,8 @@ pub enum CallError {
     },
     #[error("{site}: the circuit breaker is open; the next probe in {retry_in:?}")]
     CircuitOpen { site: Site, retry_in: Duration },
+    #[error("{site}: cancelled before it finished (the caller went away or the host shut down)")]
+    Cancelled { site: Site },
     #[error("{site}: internal host error: {reason}")]
     Internal { site: Site, reason: String },
 }
@@ -225,6 +227,7 @@ impl CallError {
             CallError::Trap { .. } => ErrorKind::Trap,
             CallError::Guest { kind, .. } => *kind,
             CallError::CircuitOpen { .. } => ErrorKind::CircuitOpen,
+            CallError::Cancelled { .. } => ErrorKind::Unavailable,
             CallError::Internal { .. } => ErrorKind::Internal,
         }
     }

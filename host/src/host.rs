@@ -9,11 +9,14 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 
 use crate::agent::{Agent, Response};
+use crate::audit::{AuditError, AuditLog};
 use crate::cache::{self, CodeCache};
 use crate::component::{self, Shape};
 use crate::dispatch::{Dispatcher, Origin};
 use crate::engine::{self, EngineLimits, EpochTicker};
 use crate::error::{CallError, LoadError};
+use crate::events::{EventBus, EventKind};
+use crate::metrics::{LiveState, Metrics};
 use crate::sandbox::{Policy, StoreData};
 use crate::scheduler::{Graph, Plan, PlanError, Progress, RunReport};
 
@@ -23,6 +26,8 @@ pub struct HostConfig {
     pub engine: EngineLimits,
     /// Where compiled components are cached; `None` compiles every time.
     pub cache_dir: Option<PathBuf>,
+    /// The audit log to append every call to; `None` keeps none.
+    pub audit_log: Option<PathBuf>,
 }
 
 impl Default for HostConfig {
@@ -31,6 +36,7 @@ impl Default for HostConfig {
         HostConfig {
             engine: EngineLimits::default(),
             cache_dir: CodeCache::default_dir(),
+            audit_log: None,
         }
     }
 }
@@ -42,6 +48,8 @@ pub enum HostError {
     Engine(wasmtime::Error),
     #[error("cannot start the epoch ticker thread: {0}")]
     Ticker(std::io::Error),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
 }
 
 /// A compiled component that is an agent, not yet instantiated: what `tandem inspect` shows.
@@ -67,11 +75,15 @@ impl Host {
         crate::capabilities::wasi::add_to_linker(&mut linker).map_err(HostError::Engine)?;
         crate::bindings::add_to_linker(&mut linker).map_err(HostError::Engine)?;
         let ticker = EpochTicker::start(&engine).map_err(HostError::Ticker)?;
+        let audit = match &config.audit_log {
+            Some(path) => Some(AuditLog::open(path)?),
+            None => None,
+        };
         Ok(Host {
             cache: CodeCache::new(&engine, config.cache_dir),
             engine,
             linker,
-            dispatcher: Arc::new(Dispatcher::new()),
+            dispatcher: Arc::new(Dispatcher::new(audit)),
             engine_limits: config.engine.clone(),
             _ticker: ticker,
         })
@@ -129,7 +141,17 @@ impl Host {
     pub async fn load(&self, path: &Path, policy: Policy) -> Result<Arc<Agent>, LoadError> {
         let agent = Arc::new(self.prepare(path, policy).await?.agent);
         self.dispatcher.registry().insert(agent.clone())?;
-        tracing::info!(agent = agent.id(), version = %agent.info.version, path = %path.display(), "agent loaded");
+        let version = agent.info.version.to_string();
+        self.dispatcher
+            .metrics()
+            .register(agent.id(), &version, agent.stats().clone());
+        tracing::info!(agent = agent.id(), %version, path = %path.display(), "agent loaded");
+        self.dispatcher.events().publish(EventKind::AgentLoaded {
+            agent: agent.id().to_string(),
+            version,
+            content_hash: agent.content_hash.clone(),
+            source: path.display().to_string(),
+        });
         Ok(agent)
     }
 
@@ -189,6 +211,36 @@ impl Host {
         self.dispatcher
             .call(agent, operation, input, Origin::default())
             .await
+    }
+
+    /// The live event stream.
+    pub fn events(&self) -> &EventBus {
+        self.dispatcher.events()
+    }
+
+    /// Every agent version's call statistics.
+    pub fn metrics(&self) -> &Metrics {
+        self.dispatcher.metrics()
+    }
+
+    /// The metrics in the Prometheus text format, with the loaded agents' instances and breakers.
+    pub fn render_metrics(&self) -> String {
+        let live: Vec<LiveState> = self
+            .agents()
+            .iter()
+            .map(|agent| LiveState {
+                agent: agent.id().to_string(),
+                version: agent.info.version.to_string(),
+                live_instances: agent.live_instances(),
+                breaker: agent.breaker().state(),
+            })
+            .collect();
+        self.metrics().render(&live)
+    }
+
+    /// The audit log, when the host keeps one.
+    pub fn audit(&self) -> Option<&AuditLog> {
+        self.dispatcher.audit()
     }
 
     /// Validates `plan` against the loaded agents.

@@ -13,6 +13,10 @@
 //! - [`retry`]: which failures are retried, and the backoff.
 //! - [`delegation`]: the rules of one agent calling another (grants, cycles, depth, deadline).
 //! - [`registry`]: the loaded agents by id.
+//! - [`metrics`]: per-agent, per-version call statistics and their Prometheus exposition.
+//! - [`events`]: the live event stream.
+//! - [`audit`]: the hash-chained audit log and its verification.
+//! - [`server`]: `tandem serve`'s HTTP API.
 //! - [`scheduler`]: dependency graphs of calls, run with a ready queue.
 //! - [`component`]: checks that turn a file into a component known to be an agent.
 //! - [`cache`]: the on-disk cache of compiled code.
@@ -26,6 +30,7 @@
 //! - [`error`]: [`LoadError`], [`CallError`] and their [`ErrorKind`].
 
 pub mod agent;
+pub mod audit;
 pub mod bindings;
 pub mod breaker;
 pub mod cache;
@@ -36,13 +41,16 @@ pub mod delegation;
 pub mod dispatch;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod host;
 pub mod manifest;
+pub mod metrics;
 mod pool;
 pub mod registry;
 pub mod retry;
 pub mod sandbox;
 pub mod scheduler;
+pub mod server;
 
 pub use agent::{Agent, AgentInfo, OperationInfo, Request, Response};
 pub use dispatch::Origin;

@@ -6,14 +6,13 @@
 //! the pool; any other, including one whose call was cancelled, is dropped with its instance.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 use wasmtime::{Engine, Store};
 
 use crate::bindings::{AgentWorld, AgentWorldPre};
-use crate::dispatch::Dispatcher;
-use crate::sandbox::{self, Isolation, Policy, Stdio, StoreData};
+use crate::sandbox::{self, Isolation, Owner, Stdio, StoreData};
 
 /// A live instance of the agent's component in its own store.
 pub(crate) struct Instance {
@@ -26,10 +25,9 @@ impl Instance {
         engine: &Engine,
         pre: &AgentWorldPre<StoreData>,
         agent: Arc<str>,
-        policy: Arc<Policy>,
-        dispatcher: Weak<Dispatcher>,
+        owner: &Owner,
     ) -> wasmtime::Result<Instance> {
-        let mut store = sandbox::new_store(engine, agent, policy, dispatcher)?;
+        let mut store = sandbox::new_store(engine, agent, owner)?;
         let world = pre.instantiate_async(&mut store).await?;
         Ok(Instance { store, world })
     }
@@ -47,8 +45,7 @@ pub(crate) struct InstancePool {
     engine: Engine,
     pre: AgentWorldPre<StoreData>,
     agent: Arc<str>,
-    policy: Arc<Policy>,
-    dispatcher: Weak<Dispatcher>,
+    owner: Owner,
     state: Mutex<State>,
     /// Signalled when an instance is returned or dropped while a call waits for one.
     available: Notify,
@@ -63,10 +60,10 @@ impl InstancePool {
         engine: &Engine,
         pre: AgentWorldPre<StoreData>,
         agent: Arc<str>,
-        policy: Arc<Policy>,
-        dispatcher: Weak<Dispatcher>,
+        owner: Owner,
         warm: Instance,
     ) -> InstancePool {
+        let policy = &owner.policy;
         let keep =
             policy.limits.isolation == Isolation::Pooled && policy.grants.stdio == Stdio::Discard;
         let idle = if keep { vec![warm] } else { Vec::new() };
@@ -79,8 +76,7 @@ impl InstancePool {
                 peak: idle.len(),
                 idle,
             }),
-            policy,
-            dispatcher,
+            owner,
             available: Notify::new(),
             waiting: AtomicUsize::new(0),
         }
@@ -120,7 +116,7 @@ impl InstancePool {
                         keep: false,
                     });
                 }
-                if state.live < self.policy.limits.max_instances {
+                if state.live < self.owner.policy.limits.max_instances {
                     state.live += 1;
                     state.peak = state.peak.max(state.live);
                     break;
@@ -135,16 +131,8 @@ impl InstancePool {
             instance: None,
             keep: false,
         };
-        lease.instance = Some(
-            Instance::new(
-                &self.engine,
-                &self.pre,
-                self.agent.clone(),
-                self.policy.clone(),
-                self.dispatcher.clone(),
-            )
-            .await?,
-        );
+        lease.instance =
+            Some(Instance::new(&self.engine, &self.pre, self.agent.clone(), &self.owner).await?);
         Ok(lease)
     }
 }
@@ -158,7 +146,7 @@ impl InstancePool {
         let _counted = Waiting(&self.waiting);
         let released = {
             let state = self.state();
-            !state.idle.is_empty() || state.live < self.policy.limits.max_instances
+            !state.idle.is_empty() || state.live < self.owner.policy.limits.max_instances
         };
         if !released {
             self.available.notified().await;
@@ -196,7 +184,7 @@ impl Lease<'_> {
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        let pooled = self.pool.policy.limits.isolation == Isolation::Pooled;
+        let pooled = self.pool.owner.policy.limits.isolation == Isolation::Pooled;
         let instance = self.instance.take();
         {
             let mut state = self.pool.state();

@@ -17,6 +17,7 @@ use crate::capabilities::LogStream;
 use crate::dispatch::Dispatcher;
 use crate::engine::EPOCH_TICK;
 use crate::error::{CallError, Site};
+use crate::metrics::AgentStats;
 use crate::retry::RetryPolicy;
 
 /// How a call's instance is chosen.
@@ -147,6 +148,15 @@ pub struct Policy {
     pub expected_id: Option<String>,
 }
 
+/// What an instance belongs to: its agent's policy and stats, and the dispatcher it delegates
+/// through (weak, because the dispatcher owns the agents that own these instances).
+#[derive(Clone)]
+pub struct Owner {
+    pub policy: Arc<Policy>,
+    pub stats: Arc<AgentStats>,
+    pub dispatcher: Weak<Dispatcher>,
+}
+
 /// The state of the call an instance is running, for host functions to tag and bound what they do.
 #[derive(Debug)]
 pub struct CallState {
@@ -167,6 +177,7 @@ pub struct StoreData {
     table: ResourceTable,
     limiter: Limiter,
     pub(crate) policy: Arc<Policy>,
+    pub(crate) stats: Arc<AgentStats>,
     pub(crate) call: CallState,
     /// For delegated calls; weak, because the dispatcher owns the agents that own these stores.
     pub(crate) dispatcher: Weak<Dispatcher>,
@@ -193,6 +204,7 @@ pub struct LimitExceeded {
 struct Limiter {
     max_memory_bytes: usize,
     max_table_elements: usize,
+    stats: Arc<AgentStats>,
 }
 
 impl ResourceLimiter for Limiter {
@@ -209,6 +221,7 @@ impl ResourceLimiter for Limiter {
                 limit: self.max_memory_bytes,
             }));
         }
+        self.stats.memory_grew_to(desired);
         Ok(true)
     }
 
@@ -237,9 +250,9 @@ const YIELD_EVERY_TICKS: u64 = 10;
 pub fn new_store(
     engine: &Engine,
     agent: Arc<str>,
-    policy: Arc<Policy>,
-    dispatcher: Weak<Dispatcher>,
+    owner: &Owner,
 ) -> std::io::Result<Store<StoreData>> {
+    let policy = owner.policy.clone();
     let fuel = policy.limits.fuel;
     let data = StoreData {
         wasi: policy.grants.wasi_ctx(&agent)?,
@@ -247,6 +260,7 @@ pub fn new_store(
         limiter: Limiter {
             max_memory_bytes: policy.limits.max_memory_bytes,
             max_table_elements: policy.limits.max_table_elements,
+            stats: owner.stats.clone(),
         },
         call: CallState {
             agent,
@@ -258,7 +272,8 @@ pub fn new_store(
             logs_dropped: 0,
         },
         policy,
-        dispatcher,
+        stats: owner.stats.clone(),
+        dispatcher: owner.dispatcher.clone(),
     };
     let mut store = Store::new(engine, data);
     store.limiter(|data| &mut data.limiter);

@@ -92,3 +92,209 @@ pub fn component_of_world(wit: &str, world: &str) -> Vec<u8> {
     encoder.module(&module).expect("module is accepted");
     encoder.encode().expect("component encodes")
 }
+
+/// A `tandem serve` process on a free loopback port, killed when dropped.
+pub struct TestServer {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    http: ureq::Agent,
+}
+
+/// An HTTP answer: status and body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl TestServer {
+    /// Starts `tandem serve --agents <agents> <args>` with `env` added, and waits until `/readyz`
+    /// answers 200.
+    pub fn start(agents: &Path, args: &[&str], env: &[(&str, &str)]) -> TestServer {
+        use std::io::{BufRead, Read};
+        let mut child = std::process::Command::new(tandem_bin())
+            .arg("serve")
+            .arg("--agents")
+            .arg(agents)
+            .args(["--addr", "127.0.0.1:0", "--cache-dir"])
+            .arg(target_dir().join("test-cache"))
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("tandem serve starts");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let url = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| {
+                panic!(
+                    "unexpected first line {first:?}; stderr: {}",
+                    stderr.lock().unwrap()
+                )
+            })
+            .to_string();
+        let http = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(120)))
+            .build()
+            .new_agent();
+        let server = TestServer {
+            child,
+            url,
+            stderr,
+            http,
+        };
+        let started = std::time::Instant::now();
+        while server.get("/readyz").status != 200 {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(120),
+                "the server never got ready: {}",
+                server.stderr()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// What the server wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+        let mut response = response.expect("the server answers");
+        Reply {
+            status: response.status().as_u16(),
+            headers: response
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
+                .collect(),
+            body: response.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        Self::reply(self.http.get(format!("{}{path}", self.url)).call())
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Reply {
+        Self::reply(
+            self.http
+                .post(format!("{}{path}", self.url))
+                .header("content-type", "application/json")
+                .send(body),
+        )
+    }
+
+    /// A request with any method and headers.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Self::reply(self.http.run(request.body(body.to_string()).unwrap()))
+    }
+
+    /// `POST /v1/agents/<agent>/invoke` with `{"op": op, "input": input}`.
+    pub fn invoke(&self, agent: &str, op: &str, input: serde_json::Value) -> Reply {
+        let body = serde_json::json!({"op": op, "input": input}).to_string();
+        self.post(&format!("/v1/agents/{agent}/invoke"), &body)
+    }
+
+    /// Sends SIGTERM and waits (at most a minute) for the process to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        self.signal_term();
+        self.wait(std::time::Duration::from_secs(60))
+    }
+
+    pub fn signal_term(&self) {
+        // SAFETY: kill(2) on our own child's pid.
+        let sent = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        assert_eq!(sent, 0, "SIGTERM sent");
+    }
+
+    /// Waits for the process to exit, failing the test after `limit`.
+    pub fn wait(&mut self, limit: std::time::Duration) -> std::process::ExitStatus {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "the server did not exit within {limit:?}: {}",
+                self.stderr()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Subscribes to `GET /events`; the events arrive, parsed, on the returned channel.
+    pub fn events(&self) -> std::sync::mpsc::Receiver<serde_json::Value> {
+        use std::io::BufRead;
+        let response = ureq::get(format!("{}/events", self.url))
+            .call()
+            .expect("the event stream opens");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let reader = std::io::BufReader::new(response.into_body().into_reader());
+            for line in reader.lines() {
+                let Ok(line) = line else { break };
+                if let Some(data) = line.strip_prefix("data: ") {
+                    let event = serde_json::from_str(data).expect("event data is JSON");
+                    if sender.send(event).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        receiver
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

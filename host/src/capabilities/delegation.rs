@@ -1,7 +1,7 @@
 //! `tandem:agent/delegation`: calls from one agent to another through the host.
 //!
 //! Each hop is checked by [`crate::delegation::Caller::hop`] (grant, cycle, depth) and refused hops
-//! are `denied` errors, logged; allowed hops go through the dispatcher like any call (breaker,
+//! are `denied` errors, logged, published as events and audited; allowed hops go through the dispatcher like any call (breaker,
 //! retries) with the caller's trace, chain and remaining deadline. `delegate-all` runs its calls
 //! concurrently; `run-graph` hands a whole graph to the scheduler (every node's agent must be
 //! granted). While a guest waits, it holds no OS thread.
@@ -45,6 +45,13 @@ fn wit_error(call: &Call, kind: WitKind, message: String) -> WitCallError {
 impl StoreData {
     /// The dispatcher and origin for `call`, or the error the guest gets instead.
     fn hop(&self, call: &Call) -> Result<(Arc<Dispatcher>, Origin), WitCallError> {
+        let dispatcher = self.dispatcher.upgrade().ok_or_else(|| {
+            wit_error(
+                call,
+                WitKind::Unavailable,
+                "the host is shutting down".to_string(),
+            )
+        })?;
         let caller = Caller {
             agent: &self.call.agent,
             chain: &self.call.chain,
@@ -53,22 +60,10 @@ impl StoreData {
             granted: &self.policy.grants.delegate_to,
         };
         let origin = caller.hop(&call.agent).map_err(|reason| {
-            tracing::warn!(
-                agent = caller.agent,
-                callee = call.agent,
-                trace_id = caller.trace_id,
-                reason,
-                "delegation denied"
-            );
+            dispatcher.denied_hop(&caller, &call.agent, &call.operation, &reason);
             wit_error(call, WitKind::Denied, reason)
         })?;
-        let dispatcher = self.dispatcher.upgrade().ok_or_else(|| {
-            wit_error(
-                call,
-                WitKind::Unavailable,
-                "the host is shutting down".to_string(),
-            )
-        })?;
+        self.stats.add_delegation_made();
         Ok((dispatcher, origin))
     }
 }

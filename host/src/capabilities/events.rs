@@ -1,8 +1,10 @@
-//! `tandem:agent/events`: custom events from guests. Until the live event stream lands they are
-//! recorded in the host's tracing (target `tandem::events`); names and payloads are bounded.
+//! `tandem:agent/events`: custom events from guests, published on the host's live event stream
+//! (`GET /events`) and recorded in its tracing (target `tandem::events`); names and payloads are
+//! bounded.
 
 use super::truncate;
 use crate::bindings::events::Host;
+use crate::events::EventKind;
 use crate::sandbox::StoreData;
 
 const MAX_NAME_BYTES: usize = 128;
@@ -16,5 +18,13 @@ impl Host for StoreData {
             truncate(data, MAX_DATA_BYTES),
         );
         tracing::info!(target: "tandem::events", agent = &*call.agent, trace_id = call.trace_id, name, data, "guest event");
+        if let Some(dispatcher) = self.dispatcher.upgrade() {
+            dispatcher.events().publish(EventKind::Guest {
+                agent: call.agent.to_string(),
+                trace_id: call.trace_id.clone(),
+                name,
+                data,
+            });
+        }
     }
 }

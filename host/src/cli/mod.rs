@@ -1,10 +1,13 @@
 //! The `tandem` subcommands: argument definitions and one module per command.
 
+mod audit;
 mod componentize;
 mod graph;
 mod inspect;
 mod list;
 mod run;
+mod serve;
+mod stats;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +57,12 @@ enum Command {
     Componentize(componentize::ComponentizeArgs),
     /// Run or check a plan: a dependency graph of agent calls.
     Graph(graph::GraphArgs),
+    /// Serve the HTTP API: invoke agents, run graphs, metrics, health, live events.
+    Serve(serve::ServeArgs),
+    /// Show a running server's per-agent statistics (calls, latency percentiles, fuel, ...).
+    Stats(stats::StatsArgs),
+    /// Work with audit logs.
+    Audit(audit::AuditArgs),
 }
 
 /// The directory of components (and their manifests) that agent ids are looked up in.
@@ -114,14 +123,29 @@ pub fn init_tracing(global: &GlobalArgs) {
     }
 }
 
-fn host(global: &GlobalArgs) -> Result<Host, Failure> {
+/// The host configuration the global options ask for.
+fn host_config(global: &GlobalArgs) -> HostConfig {
     let mut config = HostConfig::default();
     if global.no_cache {
         config.cache_dir = None;
     } else if let Some(dir) = &global.cache_dir {
         config.cache_dir = Some(dir.clone());
     }
-    Host::new(config).map_err(|e| Failure::new(ErrorKind::Internal, e))
+    config
+}
+
+fn build_host(config: HostConfig) -> Result<Host, Failure> {
+    Host::new(config).map_err(|e| {
+        let kind = match e {
+            tandem::host::HostError::Audit(_) => ErrorKind::InvalidInput,
+            _ => ErrorKind::Internal,
+        };
+        Failure::new(kind, e)
+    })
+}
+
+fn host(global: &GlobalArgs) -> Result<Host, Failure> {
+    build_host(host_config(global))
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
@@ -131,5 +155,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::List(args) => list::list(&cli.global, args).await,
         Command::Componentize(args) => componentize::componentize(args),
         Command::Graph(args) => graph::graph(&cli.global, args).await,
+        Command::Serve(args) => serve::serve(&cli.global, args).await,
+        Command::Stats(args) => stats::stats(args),
+        Command::Audit(args) => audit::audit(args),
     }
 }

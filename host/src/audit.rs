@@ -1,0 +1,441 @@
+//! The tamper-evident audit log: one JSON line per call and per refused delegation, each carrying
+//! the hash of the line before it, so that [`verify`] finds any line that was edited, removed,
+//! inserted or moved.
+//!
+//! A line is the record's JSON object with two more fields: `prev`, the previous line's `hash`
+//! (64 zeros for the first line), and last `hash`, the SHA-256 of the line's text up to `,"hash"`
+//! closed with `}`. Lines are written by one background thread, so callers never wait on the disk;
+//! [`AuditLog::flush`] waits until everything recorded so far is on disk (fsync'd). Opening an
+//! existing log verifies it first and continues its chain.
+//!
+//! What a chain cannot show on its own: the removal of the last lines, or a rewrite of the whole
+//! tail with freshly computed hashes. Keep the head hash that `tandem audit verify` prints somewhere
+//! else to detect those.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::SystemTime;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// The `prev` of the first line.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What one audit line records.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AuditRecord {
+    /// `call` or `denied-hop`.
+    pub event: &'static str,
+    pub trace_id: String,
+    /// The agents that delegated down to this call, outermost first.
+    pub chain: Vec<String>,
+    pub agent: String,
+    /// The agent's version and the SHA-256 of its component (empty when no such agent is loaded).
+    pub version: String,
+    pub agent_hash: String,
+    pub operation: String,
+    /// `ok` or the error class.
+    pub outcome: &'static str,
+    pub duration_us: u64,
+    pub fuel: u64,
+    pub attempts: u32,
+    /// The error message or the reason for a refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Why an audit log could not be opened or verified.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("audit log {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "audit log {path} fails verification, refusing to append to it (move it aside to start a new one):\n{}",
+        list(problems)
+    )]
+    Broken {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Something wrong with one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {what}")]
+pub struct Problem {
+    /// 1-based.
+    pub line: u64,
+    pub what: String,
+}
+
+/// A log that verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub lines: u64,
+    /// The last line's hash ([`GENESIS`] for an empty log): keep it to detect a cut-off tail.
+    pub head: String,
+    pub last_seq: u64,
+}
+
+/// Checks every line of a log: its hash matches its text, its `prev` is the line before's hash,
+/// its `seq` follows. Returns every problem found.
+pub fn verify(reader: impl BufRead) -> Result<Verified, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let (mut head, mut last_seq, mut lines) = (GENESIS.to_string(), 0u64, 0u64);
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let n = i as u64 + 1;
+        lines = n;
+        let mut problem = |what: String| problems.push(Problem { line: n, what });
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                problem(format!("cannot be read: {e}"));
+                break;
+            }
+        };
+        let Ok(text) = std::str::from_utf8(&line) else {
+            problem("is not UTF-8 text".to_string());
+            continue;
+        };
+        let Some((body, hash)) = split_hash(text) else {
+            problem("has no `hash` field at its end (not an audit line, or cut short)".to_string());
+            continue;
+        };
+        let fields: serde_json::Value = match serde_json::from_str(&format!("{body}}}")) {
+            Ok(value) => value,
+            Err(e) => {
+                problem(format!("is not a JSON object: {e}"));
+                continue;
+            }
+        };
+        if line_hash(body) != hash {
+            problem("was edited: its hash does not match its content".to_string());
+        }
+        match fields.get("prev").and_then(|v| v.as_str()) {
+            Some(prev) if prev == head => {}
+            Some(_) if n == 1 => {
+                problem("is not the first line of a log: a line before it was removed".to_string())
+            }
+            Some(_) => problem(format!(
+                "does not follow line {}: a line between them was removed or inserted, or the lines were reordered",
+                n - 1
+            )),
+            None => problem("has no `prev` field".to_string()),
+        }
+        match fields.get("seq").and_then(|v| v.as_u64()) {
+            Some(seq) if n == 1 || seq == last_seq + 1 => last_seq = seq,
+            Some(seq) => {
+                problem(format!("has seq {seq} where {} was due", last_seq + 1));
+                last_seq = seq;
+            }
+            None => problem("has no `seq` field".to_string()),
+        }
+        head = hash.to_string();
+    }
+    if problems.is_empty() {
+        Ok(Verified {
+            lines,
+            head,
+            last_seq,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// Splits `…,"hash":"<64 hex>"}` into the text before `,"hash"` and the hash.
+fn split_hash(line: &str) -> Option<(&str, &str)> {
+    let body = line.strip_suffix("\"}")?;
+    let (body, hash) = body.rsplit_once(",\"hash\":\"")?;
+    (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then_some((body, hash))
+}
+
+/// The hash of a line whose text before `,"hash"` is `body`.
+fn line_hash(body: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(body.as_bytes());
+    hasher.update(b"}");
+    hex::encode(hasher.finalize())
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    seq: u64,
+    time: String,
+    #[serde(flatten)]
+    record: &'a AuditRecord,
+    prev: &'a str,
+}
+
+// Nearly every message is a record, so boxing it would only add an allocation per call.
+#[allow(clippy::large_enum_variant)]
+enum Message {
+    Record(AuditRecord, SystemTime),
+    Flush(mpsc::SyncSender<std::io::Result<()>>),
+}
+
+/// An open audit log, appended to by a background thread.
+pub struct AuditLog {
+    path: PathBuf,
+    sender: mpsc::Sender<Message>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log at `path`, verifying what is already there.
+    pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
+        let io = |source| AuditError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(io)?;
+        let verified = verify(BufReader::new(&file)).map_err(|problems| AuditError::Broken {
+            path: path.to_path_buf(),
+            problems,
+        })?;
+        let (sender, receiver) = mpsc::channel();
+        let chain = Chain {
+            out: BufWriter::with_capacity(64 * 1024, file),
+            path: path.to_path_buf(),
+            seq: verified.last_seq,
+            head: verified.head,
+        };
+        let writer = std::thread::Builder::new()
+            .name("tandem-audit".into())
+            .spawn(move || chain.run(receiver))
+            .map_err(io)?;
+        Ok(AuditLog {
+            path: path.to_path_buf(),
+            sender,
+            writer: Some(writer),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queues a line; it reaches the file within moments, and for sure by the next [`flush`].
+    ///
+    /// [`flush`]: AuditLog::flush
+    pub fn record(&self, record: AuditRecord) {
+        let _ = self.sender.send(Message::Record(record, SystemTime::now()));
+    }
+
+    /// Waits until every line recorded so far is written and synced to disk.
+    pub fn flush(&self) -> std::io::Result<()> {
+        let (done, wait) = mpsc::sync_channel(1);
+        self.sender
+            .send(Message::Flush(done))
+            .map_err(|_| std::io::Error::other("the audit writer thread is gone"))?;
+        wait.recv()
+            .map_err(|_| std::io::Error::other("the audit writer thread is gone"))?
+    }
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::error!(path = %self.path.display(), error = %e, "cannot flush the audit log");
+        }
+        // The thread ends once it has seen the channel close.
+        let (closed, _) = mpsc::channel();
+        drop(std::mem::replace(&mut self.sender, closed));
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// The writer thread's end: the file and the chain so far.
+struct Chain {
+    out: BufWriter<File>,
+    path: PathBuf,
+    seq: u64,
+    head: String,
+}
+
+impl Chain {
+    fn run(mut self, receiver: mpsc::Receiver<Message>) {
+        let mut failed = false;
+        while let Ok(message) = receiver.recv() {
+            let mut next = Some(message);
+            // Write everything queued, then flush once: one write(2) for a burst of calls.
+            while let Some(message) = next {
+                match message {
+                    Message::Record(record, time) => {
+                        if let Err(e) = self.append(&record, time) {
+                            self.report(&mut failed, e);
+                        }
+                    }
+                    Message::Flush(done) => {
+                        let result = self
+                            .out
+                            .flush()
+                            .and_then(|()| self.out.get_ref().sync_data());
+                        let _ = done.send(result);
+                    }
+                }
+                next = receiver.try_recv().ok();
+            }
+            if let Err(e) = self.out.flush() {
+                self.report(&mut failed, e);
+            }
+        }
+        let _ = self.out.flush();
+        let _ = self.out.get_ref().sync_data();
+    }
+
+    fn append(&mut self, record: &AuditRecord, time: SystemTime) -> std::io::Result<()> {
+        let line = Line {
+            seq: self.seq + 1,
+            time: humantime::format_rfc3339_micros(time).to_string(),
+            record,
+            prev: &self.head,
+        };
+        let text = serde_json::to_string(&line).map_err(std::io::Error::other)?;
+        let body = text.strip_suffix('}').unwrap_or(&text);
+        let hash = line_hash(body);
+        writeln!(self.out, "{body},\"hash\":\"{hash}\"}}")?;
+        self.seq += 1;
+        self.head = hash;
+        Ok(())
+    }
+
+    /// Logs a write failure once per run of failures.
+    fn report(&self, failed: &mut bool, error: std::io::Error) {
+        if !*failed {
+            tracing::error!(path = %self.path.display(), %error, "cannot write the audit log");
+        }
+        *failed = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(agent: &str) -> AuditRecord {
+        AuditRecord {
+            event: "call",
+            trace_id: "t1".into(),
+            chain: vec!["director".into()],
+            agent: agent.into(),
+            version: "0.1.0".into(),
+            agent_hash: "ab".into(),
+            operation: "echo".into(),
+            outcome: "ok",
+            duration_us: 12,
+            fuel: 345,
+            attempts: 1,
+            detail: None,
+        }
+    }
+
+    fn write_log(path: &Path, agents: &[&str]) {
+        let log = AuditLog::open(path).unwrap();
+        for agent in agents {
+            log.record(record(agent));
+        }
+        log.flush().unwrap();
+    }
+
+    fn lines_of(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    fn problems(lines: &[String]) -> Vec<Problem> {
+        let text = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+        verify(text.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn a_log_verifies_and_reopening_continues_its_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        write_log(&path, &["a", "b"]);
+        write_log(&path, &["c"]);
+        let lines = lines_of(&path);
+        assert_eq!(lines.len(), 3);
+        let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(first["prev"], GENESIS);
+        assert_eq!(first["agent"], "a");
+        assert_eq!(first["chain"], serde_json::json!(["director"]));
+        let verified = verify(std::fs::read(&path).unwrap().as_slice()).unwrap();
+        assert_eq!(verified.lines, 3);
+        assert_eq!(verified.last_seq, 3);
+        let last: serde_json::Value = serde_json::from_str(&lines[2]).unwrap();
+        assert_eq!(verified.head, last["hash"]);
+    }
+
+    #[test]
+    fn edits_removals_and_reordering_are_named_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        write_log(&path, &["a", "b", "c", "d"]);
+        let lines = lines_of(&path);
+
+        let mut edited = lines.clone();
+        edited[1] = edited[1].replace("\"fuel\":345", "\"fuel\":1");
+        assert_eq!(
+            problems(&edited),
+            [Problem {
+                line: 2,
+                what: "was edited: its hash does not match its content".into()
+            }]
+        );
+
+        let mut removed = lines.clone();
+        removed.remove(2);
+        let found = problems(&removed);
+        assert_eq!(found[0].line, 3, "{found:?}");
+        assert!(
+            found[0].what.contains("does not follow line 2"),
+            "{found:?}"
+        );
+
+        let mut swapped = lines.clone();
+        swapped.swap(1, 2);
+        let found = problems(&swapped);
+        assert_eq!(found[0].line, 2, "{found:?}");
+
+        let head_cut = lines[1..].to_vec();
+        assert!(problems(&head_cut)[0].what.contains("not the first line"));
+
+        let mut torn = lines.clone();
+        torn[3].truncate(40);
+        assert!(problems(&torn)[0].what.contains("no `hash` field"));
+
+        std::fs::write(&path, edited.join("\n") + "\n").unwrap();
+        let error = AuditLog::open(&path)
+            .err()
+            .expect("a broken log is refused");
+        assert!(error.to_string().contains("line 2: was edited"), "{error}");
+    }
+}

@@ -1,0 +1,220 @@
+//! The live event stream: lifecycle events (calls, breakers, retries, denied hops, agents loaded,
+//! guests' own events, shutdown) published to whoever subscribes, such as `GET /events`.
+//!
+//! Publishing is free while nobody listens: callers check [`EventBus::active`] (one atomic load)
+//! before they build an event. A subscriber that falls more than [`CAPACITY`] events behind misses the
+//! oldest and is told how many it missed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::SystemTime;
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::breaker::BreakerState;
+use crate::error::ErrorKind;
+
+/// Events kept for a subscriber that has not read them yet.
+pub const CAPACITY: usize = 4096;
+
+/// One event: its sequence number in this process, when it happened, and what happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub seq: u64,
+    /// RFC 3339, UTC, milliseconds.
+    pub time: String,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened. Serialised with a `type` field in kebab-case (`call-started`, ...).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum EventKind {
+    CallStarted {
+        agent: String,
+        operation: String,
+        trace_id: String,
+        chain: Vec<String>,
+    },
+    CallFinished {
+        agent: String,
+        operation: String,
+        trace_id: String,
+        duration_us: u64,
+        attempts: u32,
+    },
+    CallFailed {
+        agent: String,
+        operation: String,
+        trace_id: String,
+        kind: ErrorKind,
+        error: String,
+        attempts: u32,
+    },
+    Retry {
+        agent: String,
+        operation: String,
+        trace_id: String,
+        attempt: u32,
+        wait_ms: u64,
+        error: String,
+    },
+    Breaker {
+        agent: String,
+        state: BreakerState,
+        reason: String,
+    },
+    DelegationDenied {
+        agent: String,
+        callee: String,
+        trace_id: String,
+        reason: String,
+    },
+    AgentLoaded {
+        agent: String,
+        version: String,
+        content_hash: String,
+        source: String,
+    },
+    AgentSwapped {
+        agent: String,
+        from_version: String,
+        version: String,
+        content_hash: String,
+    },
+    AgentRemoved {
+        agent: String,
+        version: String,
+    },
+    /// An event a guest emitted through `tandem:agent/events`.
+    Guest {
+        agent: String,
+        trace_id: String,
+        name: String,
+        data: String,
+    },
+    Shutdown {
+        grace_ms: u64,
+    },
+}
+
+/// The process's event bus.
+pub struct EventBus {
+    sender: broadcast::Sender<Arc<Event>>,
+    subscribers: Arc<AtomicUsize>,
+    seq: AtomicU64,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        EventBus {
+            sender: broadcast::channel(CAPACITY).0,
+            subscribers: Arc::new(AtomicUsize::new(0)),
+            seq: AtomicU64::new(1),
+        }
+    }
+}
+
+impl EventBus {
+    /// Whether anyone listens; check it before building an event on a hot path.
+    pub fn active(&self) -> bool {
+        self.subscribers.load(Ordering::Relaxed) > 0
+    }
+
+    /// Sends `kind` to every subscriber (nothing happens when there is none).
+    pub fn publish(&self, kind: EventKind) {
+        if !self.active() {
+            return;
+        }
+        let event = Event {
+            seq: self.seq.fetch_add(1, Ordering::Relaxed),
+            time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            kind,
+        };
+        // An error only means the last subscriber left meanwhile.
+        let _ = self.sender.send(Arc::new(event));
+    }
+
+    /// A new subscriber, receiving every event published from now on.
+    pub fn subscribe(&self) -> Subscription {
+        self.subscribers.fetch_add(1, Ordering::Relaxed);
+        Subscription {
+            receiver: self.sender.subscribe(),
+            subscribers: self.subscribers.clone(),
+        }
+    }
+}
+
+/// A subscriber's end of the bus; dropping it unsubscribes.
+pub struct Subscription {
+    receiver: broadcast::Receiver<Arc<Event>>,
+    subscribers: Arc<AtomicUsize>,
+}
+
+/// What a subscriber reads next.
+#[derive(Debug)]
+pub enum Received {
+    Event(Arc<Event>),
+    /// The subscriber fell behind and this many events were dropped for it.
+    Missed(u64),
+    /// The bus is gone (the host shut down).
+    Closed,
+}
+
+impl Subscription {
+    pub async fn recv(&mut self) -> Received {
+        match self.receiver.recv().await {
+            Ok(event) => Received::Event(event),
+            Err(broadcast::error::RecvError::Lagged(n)) => Received::Missed(n),
+            Err(broadcast::error::RecvError::Closed) => Received::Closed,
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.subscribers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn subscribers_get_events_in_order_and_hear_of_what_they_missed() {
+        let bus = EventBus::default();
+        bus.publish(EventKind::Shutdown { grace_ms: 0 });
+        assert!(!bus.active(), "nobody listens yet");
+        let mut sub = bus.subscribe();
+        assert!(bus.active());
+        for grace_ms in 0..3 {
+            bus.publish(EventKind::Shutdown { grace_ms });
+        }
+        for expected in 0..3 {
+            let Received::Event(event) = sub.recv().await else {
+                panic!("expected an event")
+            };
+            assert_eq!(event.kind, EventKind::Shutdown { grace_ms: expected });
+            assert_eq!(event.seq, expected + 1, "the unheard event took no number");
+        }
+        for grace_ms in 0..CAPACITY as u64 + 5 {
+            bus.publish(EventKind::Shutdown { grace_ms });
+        }
+        assert!(matches!(sub.recv().await, Received::Missed(5)));
+        drop(sub);
+        assert!(!bus.active());
+        let json = serde_json::to_value(Event {
+            seq: 1,
+            time: "t".into(),
+            kind: EventKind::Shutdown { grace_ms: 7 },
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"seq": 1, "time": "t", "type": "shutdown", "grace_ms": 7})
+        );
+    }
+}

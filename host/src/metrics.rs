@@ -1,0 +1,543 @@
+//! Per-agent, per-version call statistics and their Prometheus exposition.
+//!
+//! Every loaded version of an agent owns an [`AgentStats`]: counters and a latency histogram made of
+//! atomics, updated on every call without a lock. The [`Metrics`] registry keeps them all (a version
+//! that was swapped out keeps its counts), reads percentiles off them ([`StatsSnapshot`]) and renders
+//! them in the Prometheus text format with `prometheus-client` ([`Metrics::render`]).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use serde::Serialize;
+
+use crate::breaker::BreakerState;
+use crate::error::ErrorKind;
+
+/// Outcome classes: `ok` then every [`ErrorKind`].
+const OUTCOMES: [&str; 14] = [
+    "ok",
+    "invalid-input",
+    "unavailable",
+    "failed",
+    "retryable",
+    "denied",
+    "dependency-failed",
+    "timeout",
+    "fuel-exhausted",
+    "memory-limit",
+    "stack-overflow",
+    "trap",
+    "circuit-open",
+    "internal",
+];
+
+fn outcome_index(outcome: Result<(), ErrorKind>) -> usize {
+    match outcome {
+        Ok(()) => 0,
+        Err(kind) => OUTCOMES
+            .iter()
+            .position(|name| *name == kind.as_str())
+            .unwrap_or(OUTCOMES.len() - 1),
+    }
+}
+
+/// Latency buckets: four per power of two from 2^10 ns (about 1 us) to 2^36 ns (about 69 s), plus one
+/// below and one above. Percentiles read off them are within 19 % of the truth.
+const SUB_BUCKETS: u32 = 4;
+const FIRST_OCTAVE: u32 = 10;
+const LAST_OCTAVE: u32 = 36;
+const BUCKETS: usize = ((LAST_OCTAVE - FIRST_OCTAVE) * SUB_BUCKETS) as usize + 2;
+
+fn bucket_of(nanos: u64) -> usize {
+    if nanos < 1 << FIRST_OCTAVE {
+        return 0;
+    }
+    let octave = 63 - nanos.leading_zeros();
+    if octave >= LAST_OCTAVE {
+        return BUCKETS - 1;
+    }
+    let sub = (nanos >> (octave - 2)) & 3;
+    1 + ((octave - FIRST_OCTAVE) * SUB_BUCKETS + sub as u32) as usize
+}
+
+/// The upper bound of bucket `i` in nanoseconds (`f64::INFINITY` for the last).
+fn bucket_upper(i: usize) -> f64 {
+    if i == 0 {
+        return (1u64 << FIRST_OCTAVE) as f64;
+    }
+    if i == BUCKETS - 1 {
+        return f64::INFINITY;
+    }
+    let (octave, sub) = ((i - 1) as u32 / SUB_BUCKETS, (i - 1) as u32 % SUB_BUCKETS);
+    let base = (1u64 << (octave + FIRST_OCTAVE)) as f64;
+    base * (1.0 + f64::from(sub + 1) / f64::from(SUB_BUCKETS))
+}
+
+fn bucket_lower(i: usize) -> f64 {
+    if i == 0 { 0.0 } else { bucket_upper(i - 1) }
+}
+
+/// The counters of one version of one agent.
+#[derive(Debug)]
+pub struct AgentStats {
+    outcomes: [AtomicU64; OUTCOMES.len()],
+    latency: [AtomicU64; BUCKETS],
+    latency_sum_ns: AtomicU64,
+    fuel: AtomicU64,
+    peak_memory: AtomicU64,
+    retries: AtomicU64,
+    delegations_made: AtomicU64,
+    delegations_received: AtomicU64,
+}
+
+impl Default for AgentStats {
+    fn default() -> Self {
+        AgentStats {
+            outcomes: std::array::from_fn(|_| AtomicU64::new(0)),
+            latency: std::array::from_fn(|_| AtomicU64::new(0)),
+            latency_sum_ns: AtomicU64::new(0),
+            fuel: AtomicU64::new(0),
+            peak_memory: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            delegations_made: AtomicU64::new(0),
+            delegations_received: AtomicU64::new(0),
+        }
+    }
+}
+
+impl AgentStats {
+    /// A call ended (after its retries) with `outcome`, `elapsed` after it started.
+    pub fn record_call(&self, outcome: Result<(), ErrorKind>, elapsed: Duration) {
+        let nanos = elapsed.as_nanos().min(u128::from(u64::MAX)) as u64;
+        self.outcomes[outcome_index(outcome)].fetch_add(1, Ordering::Relaxed);
+        self.latency[bucket_of(nanos)].fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_ns.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    pub fn add_fuel(&self, fuel: u64) {
+        self.fuel.fetch_add(fuel, Ordering::Relaxed);
+    }
+
+    /// An instance's linear memory grew to `bytes`.
+    pub fn memory_grew_to(&self, bytes: usize) {
+        self.peak_memory.fetch_max(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub fn add_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add_delegation_made(&self) {
+        self.delegations_made.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add_delegation_received(&self) {
+        self.delegations_received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn add_into(&self, into: &mut Totals) {
+        for (total, count) in into.outcomes.iter_mut().zip(&self.outcomes) {
+            *total += count.load(Ordering::Relaxed);
+        }
+        for (total, count) in into.latency.iter_mut().zip(&self.latency) {
+            *total += count.load(Ordering::Relaxed);
+        }
+        into.latency_sum_ns += self.latency_sum_ns.load(Ordering::Relaxed);
+        into.fuel += self.fuel.load(Ordering::Relaxed);
+        into.peak_memory = into
+            .peak_memory
+            .max(self.peak_memory.load(Ordering::Relaxed));
+        into.retries += self.retries.load(Ordering::Relaxed);
+        into.delegations_made += self.delegations_made.load(Ordering::Relaxed);
+        into.delegations_received += self.delegations_received.load(Ordering::Relaxed);
+    }
+}
+
+/// The counts of one (agent, version), summed over the stats registered under it.
+#[derive(Debug, Clone)]
+struct Totals {
+    outcomes: [u64; OUTCOMES.len()],
+    latency: [u64; BUCKETS],
+    latency_sum_ns: u64,
+    fuel: u64,
+    peak_memory: u64,
+    retries: u64,
+    delegations_made: u64,
+    delegations_received: u64,
+}
+
+impl Default for Totals {
+    fn default() -> Self {
+        Totals {
+            outcomes: [0; OUTCOMES.len()],
+            latency: [0; BUCKETS],
+            latency_sum_ns: 0,
+            fuel: 0,
+            peak_memory: 0,
+            retries: 0,
+            delegations_made: 0,
+            delegations_received: 0,
+        }
+    }
+}
+
+impl Totals {
+    fn calls(&self) -> u64 {
+        self.outcomes.iter().sum()
+    }
+
+    /// The `q` quantile of the latency in microseconds, interpolated within its bucket as
+    /// Prometheus's `histogram_quantile` does; `None` before the first call.
+    fn quantile_us(&self, q: f64) -> Option<f64> {
+        let count: u64 = self.latency.iter().sum();
+        if count == 0 {
+            return None;
+        }
+        let rank = q * count as f64;
+        let mut below = 0u64;
+        for (i, &n) in self.latency.iter().enumerate() {
+            if n > 0 && (below + n) as f64 >= rank {
+                let lower = bucket_lower(i);
+                let upper = match bucket_upper(i) {
+                    upper if upper.is_finite() => upper,
+                    _ => lower * 2.0,
+                };
+                let within = ((rank - below as f64) / n as f64).clamp(0.0, 1.0);
+                return Some((lower + (upper - lower) * within) / 1000.0);
+            }
+            below += n;
+        }
+        None
+    }
+}
+
+/// What `GET /v1/agents` and `tandem stats` show of one agent version.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct StatsSnapshot {
+    pub calls: u64,
+    /// Calls by outcome class (`ok` or an error class), only the classes seen.
+    pub outcomes: BTreeMap<String, u64>,
+    pub p50_us: Option<f64>,
+    pub p75_us: Option<f64>,
+    pub p90_us: Option<f64>,
+    pub p95_us: Option<f64>,
+    pub p99_us: Option<f64>,
+    pub mean_us: Option<f64>,
+    pub fuel: u64,
+    pub peak_memory_bytes: u64,
+    pub retries: u64,
+    pub delegations_made: u64,
+    pub delegations_received: u64,
+}
+
+impl From<&Totals> for StatsSnapshot {
+    fn from(t: &Totals) -> StatsSnapshot {
+        let calls = t.calls();
+        StatsSnapshot {
+            calls,
+            outcomes: OUTCOMES
+                .iter()
+                .zip(t.outcomes)
+                .filter(|(_, n)| *n > 0)
+                .map(|(name, n)| (name.to_string(), n))
+                .collect(),
+            p50_us: t.quantile_us(0.50),
+            p75_us: t.quantile_us(0.75),
+            p90_us: t.quantile_us(0.90),
+            p95_us: t.quantile_us(0.95),
+            p99_us: t.quantile_us(0.99),
+            mean_us: (calls > 0).then(|| t.latency_sum_ns as f64 / calls as f64 / 1000.0),
+            fuel: t.fuel,
+            peak_memory_bytes: t.peak_memory,
+            retries: t.retries,
+            delegations_made: t.delegations_made,
+            delegations_received: t.delegations_received,
+        }
+    }
+}
+
+/// The state of a loaded agent version at a scrape: what only the live agent knows.
+#[derive(Debug, Clone)]
+pub struct LiveState {
+    pub agent: String,
+    pub version: String,
+    pub live_instances: usize,
+    pub breaker: BreakerState,
+}
+
+/// Every agent version's stats, by (agent id, version).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    stats: Mutex<Vec<(String, String, Arc<AgentStats>)>>,
+}
+
+impl Metrics {
+    /// Registers `stats` under `agent` and `version`; stats registered under the same pair are summed.
+    pub fn register(&self, agent: &str, version: &str, stats: Arc<AgentStats>) {
+        self.lock()
+            .push((agent.to_string(), version.to_string(), stats));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(String, String, Arc<AgentStats>)>> {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn totals(&self) -> BTreeMap<(String, String), Totals> {
+        let mut totals: BTreeMap<(String, String), Totals> = BTreeMap::new();
+        for (agent, version, stats) in self.lock().iter() {
+            stats.add_into(totals.entry((agent.clone(), version.clone())).or_default());
+        }
+        totals
+    }
+
+    /// The snapshot of one agent version.
+    pub fn snapshot(&self, agent: &str, version: &str) -> StatsSnapshot {
+        let totals = self.totals();
+        let key = (agent.to_string(), version.to_string());
+        StatsSnapshot::from(totals.get(&key).unwrap_or(&Totals::default()))
+    }
+
+    /// Everything in the Prometheus text format; `live` adds the gauges of the loaded agents.
+    pub fn render(&self, live: &[LiveState]) -> String {
+        let collector = Exposition {
+            totals: self.totals(),
+            live: live.to_vec(),
+        };
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(collector));
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+        text
+    }
+}
+
+/// A scrape's view, encoded by `prometheus-client`.
+#[derive(Debug)]
+struct Exposition {
+    totals: BTreeMap<(String, String), Totals>,
+    live: Vec<LiveState>,
+}
+
+impl Exposition {
+    fn counter(
+        &self,
+        encoder: &mut DescriptorEncoder,
+        name: &str,
+        help: &str,
+        value: impl Fn(&Totals) -> u64,
+    ) -> std::fmt::Result {
+        let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+        for ((agent, version), totals) in &self.totals {
+            let labels = [("agent", agent.as_str()), ("version", version.as_str())];
+            ConstCounter::new(value(totals)).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+impl prometheus_client::collector::Collector for Exposition {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let mut calls = encoder.encode_descriptor(
+            "tandem_calls",
+            "Calls that ended, by outcome class (ok or the error class), after retries.",
+            None,
+            MetricType::Counter,
+        )?;
+        for ((agent, version), totals) in &self.totals {
+            for (outcome, &n) in OUTCOMES.iter().zip(&totals.outcomes) {
+                let labels = [
+                    ("agent", agent.as_str()),
+                    ("version", version.as_str()),
+                    ("outcome", outcome),
+                ];
+                ConstCounter::new(n).encode(calls.encode_family(&labels)?)?;
+            }
+        }
+        let mut latency = encoder.encode_descriptor(
+            "tandem_call_duration_seconds",
+            "Call latency, retries included.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for ((agent, version), totals) in &self.totals {
+            // Exposed at every power of two of nanoseconds: exact cumulative counts at each bound.
+            let mut buckets = Vec::with_capacity((LAST_OCTAVE - FIRST_OCTAVE + 2) as usize);
+            buckets.push((bucket_upper(0) / 1e9, totals.latency[0]));
+            for octave in 0..(LAST_OCTAVE - FIRST_OCTAVE) as usize {
+                let first = 1 + octave * SUB_BUCKETS as usize;
+                let n = totals.latency[first..first + SUB_BUCKETS as usize]
+                    .iter()
+                    .sum();
+                buckets.push((bucket_upper(first + 3) / 1e9, n));
+            }
+            buckets.push((f64::INFINITY, totals.latency[BUCKETS - 1]));
+            let labels = [("agent", agent.as_str()), ("version", version.as_str())];
+            latency
+                .encode_family(&labels)?
+                .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+                    totals.latency_sum_ns as f64 / 1e9,
+                    totals.latency.iter().sum(),
+                    &buckets,
+                    None,
+                )?;
+        }
+        self.counter(
+            &mut encoder,
+            "tandem_fuel_consumed",
+            "Fuel (about one unit per wasm instruction) used by calls, failed ones included.",
+            |t| t.fuel,
+        )?;
+        self.counter(
+            &mut encoder,
+            "tandem_retries",
+            "Attempts made again after a failure that may pass.",
+            |t| t.retries,
+        )?;
+        self.counter(
+            &mut encoder,
+            "tandem_delegations_made",
+            "Calls this agent delegated to another.",
+            |t| t.delegations_made,
+        )?;
+        self.counter(
+            &mut encoder,
+            "tandem_delegations_received",
+            "Calls this agent received from another agent.",
+            |t| t.delegations_received,
+        )?;
+        let mut peak = encoder.encode_descriptor(
+            "tandem_peak_memory_bytes",
+            "The largest linear memory any instance grew to.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for ((agent, version), totals) in &self.totals {
+            let labels = [("agent", agent.as_str()), ("version", version.as_str())];
+            ConstGauge::new(totals.peak_memory as i64).encode(peak.encode_family(&labels)?)?;
+        }
+        let mut live = encoder.encode_descriptor(
+            "tandem_live_instances",
+            "Instances alive now: warm, running a call, or being created.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for state in &self.live {
+            let labels = [
+                ("agent", state.agent.as_str()),
+                ("version", state.version.as_str()),
+            ];
+            ConstGauge::new(state.live_instances as i64).encode(live.encode_family(&labels)?)?;
+        }
+        let mut breaker = encoder.encode_descriptor(
+            "tandem_breaker_state",
+            "The circuit breaker: 0 closed, 1 open, 2 half-open.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for state in &self.live {
+            let labels = [
+                ("agent", state.agent.as_str()),
+                ("version", state.version.as_str()),
+            ];
+            let value = match state.breaker {
+                BreakerState::Closed => 0,
+                BreakerState::Open => 1,
+                BreakerState::HalfOpen => 2,
+            };
+            ConstGauge::new(value).encode(breaker.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_cover_their_values_and_are_ordered() {
+        for nanos in [
+            0,
+            1023,
+            1024,
+            1279,
+            1280,
+            1500,
+            2047,
+            2048,
+            1 << 20,
+            3 << 30,
+        ] {
+            let i = bucket_of(nanos);
+            assert!(
+                bucket_lower(i) <= nanos as f64 && (nanos as f64) < bucket_upper(i),
+                "{nanos} in bucket {i}: [{}, {})",
+                bucket_lower(i),
+                bucket_upper(i)
+            );
+        }
+        assert_eq!(bucket_of(u64::MAX), BUCKETS - 1);
+        for i in 1..BUCKETS {
+            assert!(bucket_upper(i) > bucket_upper(i - 1));
+        }
+    }
+
+    #[test]
+    fn percentiles_come_within_a_bucket_of_the_truth() {
+        let stats = AgentStats::default();
+        // 1..=1000 us, uniform: p50 = 500 us, p99 = 990 us.
+        for us in 1..=1000u64 {
+            stats.record_call(Ok(()), Duration::from_micros(us));
+        }
+        stats.record_call(Err(ErrorKind::Timeout), Duration::from_secs(5));
+        let metrics = Metrics::default();
+        metrics.register("a", "1.0.0", Arc::new(stats));
+        let s = metrics.snapshot("a", "1.0.0");
+        assert_eq!(s.calls, 1001);
+        assert_eq!(s.outcomes["ok"], 1000);
+        assert_eq!(s.outcomes["timeout"], 1);
+        let p50 = s.p50_us.unwrap();
+        let p99 = s.p99_us.unwrap();
+        assert!((420.0..=600.0).contains(&p50), "p50 {p50}");
+        assert!((830.0..=1190.0).contains(&p99), "p99 {p99}");
+        assert_eq!(metrics.snapshot("a", "2.0.0").calls, 0);
+    }
+
+    #[test]
+    fn exposition_sums_stats_of_one_version_and_has_cumulative_buckets() {
+        let metrics = Metrics::default();
+        for _ in 0..2 {
+            let stats = Arc::new(AgentStats::default());
+            stats.record_call(Ok(()), Duration::from_micros(3));
+            stats.add_fuel(10);
+            metrics.register("echo", "0.1.0", stats);
+        }
+        let text = metrics.render(&[LiveState {
+            agent: "echo".into(),
+            version: "0.1.0".into(),
+            live_instances: 3,
+            breaker: BreakerState::Open,
+        }]);
+        for line in [
+            r#"tandem_calls_total{agent="echo",version="0.1.0",outcome="ok"} 2"#,
+            r#"tandem_calls_total{agent="echo",version="0.1.0",outcome="trap"} 0"#,
+            r#"tandem_call_duration_seconds_count{agent="echo",version="0.1.0"} 2"#,
+            r#"tandem_call_duration_seconds_bucket{le="+Inf",agent="echo",version="0.1.0"} 2"#,
+            r#"tandem_fuel_consumed_total{agent="echo",version="0.1.0"} 20"#,
+            r#"tandem_live_instances{agent="echo",version="0.1.0"} 3"#,
+            r#"tandem_breaker_state{agent="echo",version="0.1.0"} 1"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        // 3 us is in (2.048 us, 4.096 us]: the bucket below holds none, the one at 4.096 us both.
+        assert!(text.contains(r#"tandem_call_duration_seconds_bucket{le="0.000002048",agent="echo",version="0.1.0"} 0"#), "{text}");
+        assert!(text.contains(r#"tandem_call_duration_seconds_bucket{le="0.000004096",agent="echo",version="0.1.0"} 2"#), "{text}");
+    }
+}

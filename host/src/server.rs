@@ -1,0 +1,589 @@
+//! `tandem serve`: the HTTP API (axum on tokio) over a [`Host`], and its graceful shutdown.
+//!
+//! Every error answer is JSON, `{"error": {"kind": ..., "message": ...}}`, with the status that
+//! [`status_of`] gives its class. The admin endpoints need `Authorization: Bearer <token>`; the token
+//! is compared in constant time and never logged.
+//!
+//! Shutdown ([`serve`]): when the signal comes, the server publishes a `shutdown` event, stops
+//! accepting, answers `/readyz` with 503 and ends the event streams; calls in flight get `grace` to
+//! finish, then are stopped and answered 503; the audit log is flushed last.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
+
+use crate::agent::{Agent, OperationInfo};
+use crate::breaker::BreakerState;
+use crate::dispatch::Origin;
+use crate::error::{CallError, ErrorKind};
+use crate::events::{EventKind, Received};
+use crate::host::Host;
+use crate::metrics::StatsSnapshot;
+use crate::scheduler::{Outcome, Plan, RunReport};
+
+/// How the server behaves.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+    /// The bearer token of the admin endpoints; `None` disables them (every admin request is 401).
+    pub admin_token: Option<String>,
+    /// How long calls in flight may take to finish once shutdown begins.
+    pub grace: Duration,
+}
+
+impl Default for ServerConfig {
+    /// 1 MiB bodies, no admin token, 10 s of grace.
+    fn default() -> Self {
+        ServerConfig {
+            max_body_bytes: 1 << 20,
+            admin_token: None,
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the handlers share.
+pub struct ServerState {
+    host: Arc<Host>,
+    config: ServerConfig,
+    /// Set once the agents directory was loaded.
+    started: AtomicBool,
+    /// Cancelled when shutdown begins: stop accepting, end the event streams.
+    stopping: CancellationToken,
+    /// Cancelled when the grace period is over: stop the calls still running.
+    stopped: CancellationToken,
+}
+
+impl ServerState {
+    pub fn new(host: Arc<Host>, config: ServerConfig) -> Arc<ServerState> {
+        Arc::new(ServerState {
+            host,
+            config,
+            started: AtomicBool::new(false),
+            stopping: CancellationToken::new(),
+            stopped: CancellationToken::new(),
+        })
+    }
+
+    /// Marks the start-up loading done: `/readyz` may now answer 200.
+    pub fn set_started(&self) {
+        self.started.store(true, Ordering::Release);
+    }
+
+    /// Begins shutdown, as the signal passed to [`serve`] does.
+    pub fn shut_down(&self) {
+        if !self.stopping.is_cancelled() {
+            tracing::info!(grace = ?self.config.grace, "shutting down");
+            self.host.events().publish(EventKind::Shutdown {
+                grace_ms: self.config.grace.as_millis() as u64,
+            });
+            self.stopping.cancel();
+        }
+    }
+}
+
+/// The routes of the API.
+pub fn router(state: Arc<ServerState>) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/v1/agents", get(list_agents))
+        .route("/v1/agents/{id}", get(agent_detail).put(admin_not_yet))
+        .route("/v1/agents/{id}/invoke", post(invoke))
+        .route("/v1/agents/{id}/rollback", post(admin_not_yet))
+        .route("/v1/graphs", post(run_graph))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/events", get(events))
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorKind::InvalidInput,
+                "no such endpoint (see the README's HTTP API section)",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorKind::InvalidInput,
+                "this endpoint does not take that method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `signal` resolves (or [`ServerState::shut_down`] is called),
+/// then shuts down gracefully: see the module documentation.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<ServerState>,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let watcher = tokio::spawn({
+        let state = state.clone();
+        async move {
+            tokio::select! {
+                () = signal => state.shut_down(),
+                () = state.stopping.cancelled() => {}
+            }
+            tokio::time::sleep(state.config.grace).await;
+            if !state.stopped.is_cancelled() {
+                tracing::warn!("grace period over: stopping the calls still running");
+                state.stopped.cancel();
+            }
+        }
+    });
+    let app = router(state.clone());
+    let server =
+        axum::serve(listener, app).with_graceful_shutdown(state.stopping.clone().cancelled_owned());
+    // A connection that never finishes its request (a stalled upload, say) must not hold the
+    // process after the grace period: give it one more second.
+    let outlived = async {
+        state.stopped.cancelled().await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let result = tokio::select! {
+        result = server => result,
+        () = outlived => {
+            tracing::warn!("connections still open after the grace period: closing them");
+            Ok(())
+        }
+    };
+    watcher.abort();
+    let host = state.host.clone();
+    let flushed = tokio::task::spawn_blocking(move || host.audit().map(|audit| audit.flush()))
+        .await
+        .map_err(std::io::Error::other)?;
+    if let Some(Err(e)) = flushed {
+        return Err(std::io::Error::new(
+            e.kind(),
+            format!("cannot flush the audit log: {e}"),
+        ));
+    }
+    result
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    kind: ErrorKind,
+    message: String,
+    retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: ErrorKind, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            kind,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, ErrorKind::InvalidInput, message)
+    }
+
+    fn body(rejection: BytesRejection) -> ApiError {
+        let message = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "the request body is over the server's limit (see `tandem serve --max-body`)"
+                .to_string()
+        } else {
+            format!("cannot read the request body: {}", rejection.body_text())
+        };
+        ApiError::new(rejection.status(), ErrorKind::InvalidInput, message)
+    }
+}
+
+impl From<CallError> for ApiError {
+    fn from(error: CallError) -> ApiError {
+        let retry_after = match &error {
+            CallError::CircuitOpen { retry_in, .. } => Some(*retry_in),
+            _ => None,
+        };
+        ApiError {
+            status: status_of(&error),
+            kind: error.kind(),
+            message: error.to_string(),
+            retry_after,
+        }
+    }
+}
+
+/// The HTTP status of a failed call: 404 for an unknown agent, 400 for bad input, 403 denied,
+/// 503 circuit open or unavailable, 504 timeout, 500 a host fault, and 502 for everything the
+/// agent itself failed with (guest errors, traps, fuel, memory).
+pub fn status_of(error: &CallError) -> StatusCode {
+    if let CallError::UnknownAgent { .. } = error {
+        return StatusCode::NOT_FOUND;
+    }
+    match error.kind() {
+        ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+        ErrorKind::Denied => StatusCode::FORBIDDEN,
+        ErrorKind::Unavailable | ErrorKind::CircuitOpen => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorKind::Failed
+        | ErrorKind::Retryable
+        | ErrorKind::DependencyFailed
+        | ErrorKind::FuelExhausted
+        | ErrorKind::MemoryLimit
+        | ErrorKind::StackOverflow
+        | ErrorKind::Trap => StatusCode::BAD_GATEWAY,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": {"kind": self.kind, "message": self.message}
+        });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// `POST /v1/agents/{id}/invoke`'s body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InvokeBody<'a> {
+    op: String,
+    #[serde(borrow)]
+    input: Option<&'a RawValue>,
+    /// Continue this trace instead of starting one.
+    trace_id: Option<String>,
+    /// End the call by then, if sooner than the agent's own timeout.
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct InvokeReply<'a> {
+    output: &'a RawValue,
+    trace_id: &'a str,
+    fuel_used: u64,
+    duration_us: u64,
+}
+
+async fn invoke(
+    State(state): State<Arc<ServerState>>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(ApiError::body)?;
+    let request: InvokeBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the request body is not a valid invoke request ({{\"op\": ..., \"input\": ...}}): {e}"
+        ))
+    })?;
+    if let Some(trace_id) = &request.trace_id {
+        let valid = !trace_id.is_empty()
+            && trace_id.len() <= 64
+            && trace_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(ApiError::bad_request(
+                "`trace_id` must be 1-64 characters of A-Z, a-z, 0-9, `-` and `_`",
+            ));
+        }
+    }
+    let origin = Origin {
+        trace_id: request.trace_id,
+        deadline: request
+            .timeout_ms
+            .map(|ms| Instant::now() + Duration::from_millis(ms)),
+        ..Origin::default()
+    };
+    let input = request.input.map_or("{}", RawValue::get).to_string();
+    let call = state.host.invoke_from(&id, &request.op, input, origin);
+    let response = tokio::select! {
+        response = call => response?,
+        () = state.stopped.cancelled() => return Err(stopped_by_shutdown(&state)),
+    };
+    let output = serde_json::from_str::<&RawValue>(&response.output).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            ErrorKind::Failed,
+            format!("{id}.{}: the agent's output is not JSON: {e}", request.op),
+        )
+    })?;
+    let reply = InvokeReply {
+        output,
+        trace_id: &response.trace_id,
+        fuel_used: response.fuel_used,
+        duration_us: response.duration.as_micros() as u64,
+    };
+    Ok(axum::Json(reply).into_response())
+}
+
+fn stopped_by_shutdown(state: &ServerState) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Unavailable,
+        format!(
+            "the server shut down before the call finished (grace period {:?})",
+            state.config.grace
+        ),
+    )
+}
+
+#[derive(Serialize)]
+struct GraphReply {
+    /// Every node succeeded.
+    ok: bool,
+    #[serde(flatten)]
+    report: RunReport,
+}
+
+async fn run_graph(
+    State(state): State<Arc<ServerState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(ApiError::body)?;
+    let plan: Plan = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not a valid plan: {e}")))?;
+    let graph = state
+        .host
+        .check_plan(plan)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let report = state
+        .host
+        .run_graph(graph, state.stopped.clone().cancelled_owned(), |_| {})
+        .await;
+    let ok = report
+        .nodes
+        .iter()
+        .all(|n| matches!(n.outcome, Outcome::Succeeded { .. }));
+    Ok(axum::Json(GraphReply { ok, report }).into_response())
+}
+
+/// One agent as `GET /v1/agents` shows it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AgentView {
+    pub id: String,
+    pub version: String,
+    pub content_hash: String,
+    pub description: String,
+    pub source: String,
+    /// RFC 3339.
+    pub loaded_at: String,
+    pub operations: Vec<OperationView>,
+    pub limits: LimitsView,
+    pub breaker: BreakerState,
+    pub live_instances: usize,
+    pub stats: StatsSnapshot,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OperationView {
+    pub name: String,
+    pub description: String,
+    pub deterministic: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LimitsView {
+    pub timeout_ms: u64,
+    pub fuel: u64,
+    pub memory_bytes: usize,
+    pub max_instances: usize,
+    pub max_output_bytes: usize,
+}
+
+impl AgentView {
+    fn of(host: &Host, agent: &Agent) -> AgentView {
+        let version = agent.info.version.to_string();
+        let limits = &agent.policy().limits;
+        AgentView {
+            id: agent.id().to_string(),
+            stats: host.metrics().snapshot(agent.id(), &version),
+            version,
+            content_hash: agent.content_hash.clone(),
+            description: agent.info.description.clone(),
+            source: agent.source.display().to_string(),
+            loaded_at: humantime::format_rfc3339_seconds(agent.loaded_at).to_string(),
+            operations: agent
+                .info
+                .operations
+                .iter()
+                .map(|op: &OperationInfo| OperationView {
+                    name: op.name.clone(),
+                    description: op.description.clone(),
+                    deterministic: op.deterministic,
+                })
+                .collect(),
+            limits: LimitsView {
+                timeout_ms: limits.timeout.as_millis() as u64,
+                fuel: limits.fuel,
+                memory_bytes: limits.max_memory_bytes,
+                max_instances: limits.max_instances,
+                max_output_bytes: limits.max_output_bytes,
+            },
+            breaker: agent.breaker().state(),
+            live_instances: agent.live_instances(),
+        }
+    }
+}
+
+async fn list_agents(State(state): State<Arc<ServerState>>) -> Response {
+    let views: Vec<AgentView> = state
+        .host
+        .agents()
+        .iter()
+        .map(|agent| AgentView::of(&state.host, agent))
+        .collect();
+    axum::Json(serde_json::json!({ "agents": views })).into_response()
+}
+
+async fn agent_detail(
+    State(state): State<Arc<ServerState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let agent = state.host.agent(&id)?;
+    Ok(axum::Json(AgentView::of(&state.host, &agent)).into_response())
+}
+
+/// `PUT /v1/agents/{id}` and `POST /v1/agents/{id}/rollback`: authenticated, then refused until
+/// hot swap lands.
+async fn admin_not_yet(
+    State(state): State<Arc<ServerState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    Err(ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        ErrorKind::Unavailable,
+        "loading, swapping and rolling back agents over the API is not available yet; restart the server with the new components",
+    ))
+}
+
+/// Checks the bearer token of an admin request.
+fn authorize(state: &ServerState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let unauthorized =
+        |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, ErrorKind::Denied, message);
+    let Some(expected) = &state.config.admin_token else {
+        return Err(unauthorized(
+            "the admin API is disabled: start the server with an admin token ($TANDEM_ADMIN_TOKEN or --admin-token-file)",
+        ));
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| unauthorized("this endpoint needs `Authorization: Bearer <admin token>`"))?;
+    if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(unauthorized("the bearer token is not the admin token"))
+    }
+}
+
+/// Compares without returning early, so the time taken says nothing about where they differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn metrics(State(state): State<Arc<ServerState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.host.render_metrics(),
+    )
+        .into_response()
+}
+
+async fn healthz() -> Response {
+    axum::Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+async fn readyz(State(state): State<Arc<ServerState>>) -> Response {
+    let agents = state.host.agents().len();
+    let not_ready = if state.stopping.is_cancelled() {
+        Some("shutting down")
+    } else if !state.started.load(Ordering::Acquire) {
+        Some("still loading agents")
+    } else if agents == 0 {
+        Some("no agent is loaded")
+    } else {
+        None
+    };
+    match not_ready {
+        None => axum::Json(serde_json::json!({"ready": true, "agents": agents})).into_response(),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"ready": false, "agents": agents, "reason": reason})),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /events`: the live event stream as Server-Sent Events. Each event's `event:` is its type,
+/// `id:` its sequence number and `data:` its JSON; a subscriber that fell behind gets a `missed`
+/// event with how many it lost.
+async fn events(
+    State(state): State<Arc<ServerState>>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let subscription = state.host.events().subscribe();
+    let stopping = state.stopping.clone();
+    let stream = futures::stream::unfold(
+        (subscription, stopping),
+        |(mut subscription, stopping)| async move {
+            let received = tokio::select! {
+                biased;
+                received = subscription.recv() => received,
+                () = stopping.cancelled() => return None,
+            };
+            let event = match received {
+                Received::Event(event) => {
+                    let data = serde_json::to_value(&*event).unwrap_or_default();
+                    let name = data["type"].as_str().unwrap_or("event").to_string();
+                    SseEvent::default()
+                        .event(name)
+                        .id(event.seq.to_string())
+                        .data(data.to_string())
+                }
+                Received::Missed(n) => SseEvent::default()
+                    .event("missed")
+                    .data(format!("{{\"missed\":{n}}}")),
+                Received::Closed => return None,
+            };
+            Some((Ok(event), (subscription, stopping)))
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
