@@ -31,3 +31,9 @@ soak: agents
 bench: agents
     cargo build --release -p tandem --bin tandem
     cargo bench -p tandem --bench overhead
+    host/benches/http.sh
+
+# HTTP invoke latency and throughput of `echo` through `tandem serve`, with wrk (installed if missing).
+bench-http: agents
+    cargo build --release -p tandem --bin tandem
+    host/benches/http.sh

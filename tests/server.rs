@@ -517,22 +517,38 @@ fn graphs_run_over_http_and_bad_plans_are_refused() {
     );
 }
 
+/// Posts an invoke request from another thread; the answer (status, body) comes from the handle.
+fn invoke_in_background(
+    server: &TestServer,
+    agent: &str,
+    body: &'static str,
+) -> std::thread::JoinHandle<(u16, String)> {
+    let url = format!("{}/v1/agents/{agent}/invoke", server.url);
+    std::thread::spawn(move || {
+        let mut response = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent()
+            .post(url)
+            .send(body)
+            .expect("the call is answered");
+        (
+            response.status().as_u16(),
+            response.body_mut().read_to_string().unwrap(),
+        )
+    })
+}
+
 #[test]
 fn sigterm_lets_a_slow_call_finish_then_exits_0() {
     let dir = agents_dir();
     let mut server = start(dir.path(), &["--no-audit", "--grace", "20s"]);
     let events = server.events();
-    let url = server.url.clone();
-    let call = std::thread::spawn(move || {
-        let body = r#"{"op": "sleep-ms", "input": {"ms": 1500}, "trace_id": "slow-1"}"#;
-        let mut response = ureq::post(format!("{url}/v1/agents/slow/invoke"))
-            .send(body)
-            .expect("the slow call is answered");
-        (
-            response.status().as_u16(),
-            response.body_mut().read_to_string().unwrap(),
-        )
-    });
+    let call = invoke_in_background(
+        &server,
+        "slow",
+        r#"{"op": "sleep-ms", "input": {"ms": 1500}, "trace_id": "slow-1"}"#,
+    );
     events_until(&events, &["slow-1"], |e| e["type"] == "call-started");
     let signalled = Instant::now();
     server.signal_term();
@@ -569,21 +585,11 @@ fn a_call_still_running_after_the_grace_period_is_stopped_with_a_clear_error() {
         &["--grace", "300ms", "--audit-log", log.to_str().unwrap()],
     );
     let events = server.events();
-    let url = server.url.clone();
-    let call = std::thread::spawn(move || {
-        let body = r#"{"op": "sleep-ms", "input": {"ms": 4000}, "trace_id": "too-slow"}"#;
-        let mut response = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent()
-            .post(format!("{url}/v1/agents/slow/invoke"))
-            .send(body)
-            .expect("the call is answered");
-        (
-            response.status().as_u16(),
-            response.body_mut().read_to_string().unwrap(),
-        )
-    });
+    let call = invoke_in_background(
+        &server,
+        "slow",
+        r#"{"op": "sleep-ms", "input": {"ms": 4000}, "trace_id": "too-slow"}"#,
+    );
     events_until(&events, &["too-slow"], |e| e["type"] == "call-started");
     let signalled = Instant::now();
     server.signal_term();

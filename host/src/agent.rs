@@ -263,13 +263,19 @@ impl Agent {
     /// Runs one call within the agent's limits: no breaker, no retries (see
     /// [`Dispatcher::call`](crate::dispatch::Dispatcher::call) for those).
     pub async fn call(&self, request: Request) -> Result<Response, CallError> {
-        self.attempt(request).await.map_err(|(error, _)| error)
+        self.attempt(request, Instant::now())
+            .await
+            .map_err(|(error, _)| error)
     }
 
-    /// One attempt at a call. On failure the request comes back with the error, so that a retry
-    /// needs no copy of it.
-    pub(crate) async fn attempt(&self, request: Request) -> Result<Response, (CallError, Request)> {
-        let started = Instant::now();
+    /// One attempt at a call, which started at `started` (the caller's clock reading, so that a
+    /// call reads the clock once on the way in). On failure the request comes back with the error,
+    /// so that a retry needs no copy of it.
+    pub(crate) async fn attempt(
+        &self,
+        request: Request,
+        started: Instant,
+    ) -> Result<Response, (CallError, Request)> {
         let own_deadline = started + self.policy.limits.timeout;
         let deadline = request
             .deadline

@@ -141,7 +141,7 @@ impl Dispatcher {
             done: false,
         };
         let (result, attempts) = self
-            .attempts(&agent, request, max_attempts)
+            .attempts(&agent, request, max_attempts, started)
             .instrument(span)
             .await;
         in_flight.finish(&result, attempts);
@@ -177,6 +177,7 @@ impl Dispatcher {
         agent: &Agent,
         mut request: Request,
         max_attempts: Option<u32>,
+        started: Instant,
     ) -> (Result<Response, CallError>, u32) {
         let policy_retry = &agent.policy().resilience.retry;
         let overridden;
@@ -212,7 +213,12 @@ impl Dispatcher {
                 );
             }
             let request_attempt = request.attempt;
-            let (error, returned) = match agent.attempt(request).await {
+            let attempt_started = if request_attempt == 1 {
+                started
+            } else {
+                Instant::now()
+            };
+            let (error, returned) = match agent.attempt(request, attempt_started).await {
                 Ok(response) => {
                     if let Some(change) = agent.breaker().record(admission, false) {
                         self.breaker_changed(agent, change);
@@ -413,7 +419,11 @@ struct InFlight<'a> {
 impl InFlight<'_> {
     fn finish(&mut self, result: &Result<Response, CallError>, attempts: u32) {
         self.done = true;
-        let elapsed = self.started.elapsed();
+        // A first attempt that succeeded measured the whole call already, from the same start.
+        let elapsed = match result {
+            Ok(response) if attempts == 1 => response.duration,
+            _ => self.started.elapsed(),
+        };
         self.agent.stats().record_call(
             result.as_ref().map(|_| ()).map_err(CallError::kind),
             elapsed,

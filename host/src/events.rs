@@ -78,16 +78,6 @@ pub enum EventKind {
         content_hash: String,
         source: String,
     },
-    AgentSwapped {
-        agent: String,
-        from_version: String,
-        version: String,
-        content_hash: String,
-    },
-    AgentRemoved {
-        agent: String,
-        version: String,
-    },
     /// An event a guest emitted through `tandem:agent/events`.
     Guest {
         agent: String,

@@ -37,6 +37,10 @@ pub struct GlobalArgs {
     /// Log format on stderr. The filter comes from $TANDEM_LOG (e.g. `debug`, `tandem=trace`).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Threads running agent calls and requests [default: one per CPU core]. On a machine shared with
+    /// a load generator, fewer workers than cores keeps tail latency low.
+    #[arg(long, global = true, env = "TANDEM_WORKERS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
