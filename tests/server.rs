@@ -273,7 +273,7 @@ fn events_until(
 }
 
 #[test]
-fn the_event_stream_reports_calls_retries_and_failures_in_order() {
+fn the_event_stream_reports_calls_retries_failures_and_the_breaker_in_order() {
     let dir = agents_dir();
     let server = start(dir.path(), &["--no-audit"]);
     let events = server.events();
@@ -326,6 +326,26 @@ fn the_event_stream_reports_calls_retries_and_failures_in_order() {
             .contains("call 3 of 100 failing")
     );
     assert!(seen[0]["time"].as_str().unwrap().ends_with('Z'));
+
+    // Two more failed attempts make five in a row: the breaker opens, then after `open-for` (500 ms)
+    // a good call probes it half-open and closes it.
+    let refused = server.invoke("slow", "fail-first", json!({"n": 100}));
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert_eq!(refused.json()["error"]["kind"], "circuit-open");
+    assert!(refused.header("retry-after").is_some());
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(server.invoke("slow", "echo", json!({})).status, 200);
+    let mut states = Vec::new();
+    while states.last().map(String::as_str) != Some("closed") {
+        let event = events
+            .recv_timeout(Duration::from_secs(30))
+            .expect("breaker events arrive");
+        if event["type"] == "breaker" {
+            assert_eq!(event["agent"], "slow");
+            states.push(event["state"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(states, ["open", "half-open", "closed"]);
 }
 
 #[test]
