@@ -31,6 +31,7 @@ soak: agents
 bench: agents
     cargo build --release -p tandem --bin tandem
     cargo bench -p tandem --bench overhead
+    cargo bench -p tandem --bench swap
     host/benches/http.sh
 
 # HTTP invoke latency and throughput of `echo` through `tandem serve`, with wrk (installed if missing).

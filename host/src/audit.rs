@@ -27,7 +27,8 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// What one audit line records.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct AuditRecord {
-    /// `call` or `denied-hop`.
+    /// `call`, `denied-hop`, or a change to the loaded agents: `load`, `swap`, `rollback`,
+    /// `rejected`, `remove`.
     pub event: &'static str,
     pub trace_id: String,
     /// The agents that delegated down to this call, outermost first.

@@ -11,7 +11,7 @@ use crate::agent::{Agent, Request, Response};
 use crate::audit::{AuditLog, AuditRecord};
 use crate::breaker::{BreakerState, Change, counts_against};
 use crate::delegation::Caller;
-use crate::error::{CallError, ErrorKind, Site};
+use crate::error::{CallError, ErrorKind, LoadError, Site};
 use crate::events::{EventBus, EventKind};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
@@ -39,6 +39,26 @@ pub struct Dispatcher {
     metrics: Metrics,
     events: EventBus,
     audit: Option<AuditLog>,
+}
+
+/// A change to the loaded agents, for the log, the event stream and the audit log.
+pub enum AdminChange<'a> {
+    /// `agent` became current, replacing `previous`; `how` is `load`, `swap` or `rollback`.
+    Current {
+        agent: &'a Agent,
+        previous: Option<&'a Agent>,
+        by: &'a str,
+        how: &'static str,
+    },
+    /// A new version failed its checks.
+    Rejected {
+        by: &'a str,
+        error: &'a LoadError,
+    },
+    Removed {
+        agent: &'a Agent,
+        by: &'a str,
+    },
 }
 
 /// What a call's report needs of its request, kept only when someone listens.
@@ -315,6 +335,100 @@ impl Dispatcher {
                 detail: result.as_ref().err().map(ToString::to_string),
                 ..audit_record("call", Some(agent), agent.id(), operation, observed)
             });
+        }
+    }
+
+    /// Reports a change to the loaded agents (about `id`, when known): a log line, an event and an
+    /// audit line.
+    pub fn admin_event(&self, change: AdminChange<'_>, id: Option<&str>) {
+        let no_trace = Observed {
+            trace_id: String::new(),
+            chain: Vec::new(),
+        };
+        let (event, record) = match change {
+            AdminChange::Current {
+                agent,
+                previous: None,
+                by,
+                how,
+            } => {
+                let version = agent.info.version.to_string();
+                tracing::info!(agent = agent.id(), %version, source = %agent.source.display(), by, "agent loaded");
+                let event = EventKind::AgentLoaded {
+                    agent: agent.id().to_string(),
+                    version,
+                    content_hash: agent.content_hash.clone(),
+                    source: agent.source.display().to_string(),
+                    by: by.to_string(),
+                };
+                let record = AuditRecord {
+                    detail: Some(format!("by {by} from {}", agent.source.display())),
+                    ..audit_record(how, Some(agent), agent.id(), "", &no_trace)
+                };
+                (event, record)
+            }
+            AdminChange::Current {
+                agent,
+                previous: Some(previous),
+                by,
+                how,
+            } => {
+                let (from, version) = (
+                    previous.info.version.to_string(),
+                    agent.info.version.to_string(),
+                );
+                tracing::info!(agent = agent.id(), from = %from, %version, by, how, "agent version changed");
+                let event = EventKind::AgentSwapped {
+                    agent: agent.id().to_string(),
+                    how: how.to_string(),
+                    from_version: from.clone(),
+                    from_hash: previous.content_hash.clone(),
+                    version,
+                    content_hash: agent.content_hash.clone(),
+                    by: by.to_string(),
+                };
+                let record = AuditRecord {
+                    detail: Some(format!(
+                        "by {by}, replacing {from} ({})",
+                        previous.content_hash
+                    )),
+                    ..audit_record(how, Some(agent), agent.id(), "", &no_trace)
+                };
+                (event, record)
+            }
+            AdminChange::Rejected { by, error } => {
+                let agent = id.unwrap_or_default();
+                tracing::warn!(agent, by, %error, "new agent version rejected");
+                let event = EventKind::AgentRejected {
+                    agent: agent.to_string(),
+                    reason: error.to_string(),
+                    by: by.to_string(),
+                };
+                let record = AuditRecord {
+                    outcome: error.kind().as_str(),
+                    detail: Some(format!("by {by}: {error}")),
+                    ..audit_record("rejected", None, agent, "", &no_trace)
+                };
+                (event, record)
+            }
+            AdminChange::Removed { agent, by } => {
+                let version = agent.info.version.to_string();
+                tracing::info!(agent = agent.id(), %version, by, "agent removed");
+                let event = EventKind::AgentRemoved {
+                    agent: agent.id().to_string(),
+                    version,
+                    by: by.to_string(),
+                };
+                let record = AuditRecord {
+                    detail: Some(format!("by {by}")),
+                    ..audit_record("remove", Some(agent), agent.id(), "", &no_trace)
+                };
+                (event, record)
+            }
+        };
+        self.events.publish(event);
+        if let Some(audit) = &self.audit {
+            audit.record(record);
         }
     }
 

@@ -77,6 +77,29 @@ pub enum EventKind {
         version: String,
         content_hash: String,
         source: String,
+        by: String,
+    },
+    /// A new version replaced the current one (`how` is `swap`), or an earlier one came back
+    /// (`rollback`).
+    AgentSwapped {
+        agent: String,
+        how: String,
+        from_version: String,
+        from_hash: String,
+        version: String,
+        content_hash: String,
+        by: String,
+    },
+    /// A new version failed its checks; the current one (if any) keeps serving.
+    AgentRejected {
+        agent: String,
+        reason: String,
+        by: String,
+    },
+    AgentRemoved {
+        agent: String,
+        version: String,
+        by: String,
     },
     /// An event a guest emitted through `tandem:agent/events`.
     Guest {

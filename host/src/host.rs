@@ -12,11 +12,12 @@ use crate::agent::{Agent, Response};
 use crate::audit::{AuditError, AuditLog};
 use crate::cache::{self, CodeCache};
 use crate::component::{self, Shape};
-use crate::dispatch::{Dispatcher, Origin};
+use crate::dispatch::{AdminChange, Dispatcher, Origin};
 use crate::engine::{self, EngineLimits, EpochTicker};
 use crate::error::{CallError, LoadError};
-use crate::events::{EventBus, EventKind};
+use crate::events::EventBus;
 use crate::metrics::{LiveState, Metrics};
+use crate::registry::{RollbackError, Version};
 use crate::sandbox::{Policy, StoreData};
 use crate::scheduler::{Graph, Plan, PlanError, Progress, RunReport};
 
@@ -50,6 +51,15 @@ pub enum HostError {
     Ticker(std::io::Error),
     #[error(transparent)]
     Audit(#[from] AuditError),
+}
+
+/// A version put in place by [`Host::swap_in`] or [`Host::rollback`].
+pub struct Swap {
+    pub agent: Arc<Agent>,
+    /// The version it replaced, if the id was loaded.
+    pub previous: Option<Arc<Agent>>,
+    /// Compiling, describing and probing the new version (zero for a rollback).
+    pub prepared_in: std::time::Duration,
 }
 
 /// A compiled component that is an agent, not yet instantiated: what `tandem inspect` shows.
@@ -107,6 +117,17 @@ impl Host {
                 path: path.to_path_buf(),
                 source,
             })?;
+        self.prepare_bytes(path, bytes, policy).await
+    }
+
+    /// Like [`prepare`](Host::prepare), for a component's bytes; `path` names it in messages and
+    /// becomes the agent's `source`.
+    pub async fn prepare_bytes(
+        &self,
+        path: &Path,
+        bytes: Vec<u8>,
+        policy: Policy,
+    ) -> Result<Inspection, LoadError> {
         component::check_header(path, &bytes)?;
         let hash = cache::content_hash(&bytes);
         // Compiling is CPU-bound and may take a while: keep it off the async workers.
@@ -140,19 +161,129 @@ impl Host {
     /// Loads the component at `path` and registers it under the id its `describe()` returns.
     pub async fn load(&self, path: &Path, policy: Policy) -> Result<Arc<Agent>, LoadError> {
         let agent = Arc::new(self.prepare(path, policy).await?.agent);
-        self.dispatcher.registry().insert(agent.clone())?;
+        self.dispatcher
+            .registry()
+            .insert(agent.clone(), "startup")?;
+        self.registered(&agent, None, "startup", "load");
+        Ok(agent)
+    }
+
+    /// Puts a new version of an agent in place while calls go on (hot swap). The component is
+    /// compiled, described and health-probed first, off the call path; a version that fails any
+    /// check, or that describes itself as another id than `expected_id`, is rejected with the reason
+    /// and the current version keeps serving. With no `expected_id`, the id must be new. Calls
+    /// already running finish on the old version; every call after the swap runs the new one.
+    pub async fn swap_in(
+        &self,
+        expected_id: Option<&str>,
+        path: &Path,
+        bytes: Vec<u8>,
+        policy: Policy,
+        by: &str,
+    ) -> Result<Swap, LoadError> {
+        let started = std::time::Instant::now();
+        let checked = match self.prepare_bytes(path, bytes, policy).await {
+            Ok(inspection) => {
+                let agent = inspection.agent;
+                match expected_id {
+                    Some(id) if agent.id() != id => Err(LoadError::InvalidInfo {
+                        path: path.to_path_buf(),
+                        reason: format!("it describes itself as `{}`, not `{id}`", agent.id()),
+                    }),
+                    None => match self.agent(agent.id()) {
+                        Ok(existing) => Err(LoadError::Duplicate {
+                            path: path.to_path_buf(),
+                            id: agent.id().to_string(),
+                            existing: existing.source.clone(),
+                        }),
+                        Err(_) => Ok(agent),
+                    },
+                    Some(_) => Ok(agent),
+                }
+            }
+            Err(error) => Err(error),
+        };
+        let agent = match checked {
+            Ok(agent) => Arc::new(agent),
+            Err(error) => {
+                self.report_rejected(expected_id, by, &error);
+                return Err(error);
+            }
+        };
+        let prepared_in = started.elapsed();
+        let previous = self.dispatcher.registry().replace(agent.clone(), by);
+        let how = if previous.is_some() { "swap" } else { "load" };
+        self.registered(&agent, previous.as_deref(), by, how);
+        Ok(Swap {
+            agent,
+            previous,
+            prepared_in,
+        })
+    }
+
+    /// Reports a new version of `expected_id` that could not be put in place (to the log, the event
+    /// stream and the audit log).
+    pub fn report_rejected(&self, expected_id: Option<&str>, by: &str, error: &LoadError) {
+        self.dispatcher
+            .admin_event(AdminChange::Rejected { by, error }, expected_id);
+    }
+
+    /// Goes back to the previous version of `id` (already compiled and warm).
+    pub fn rollback(&self, id: &str, by: &str) -> Result<Swap, RollbackError> {
+        let (agent, replaced) = self.dispatcher.registry().rollback(id)?;
+        self.registered(&agent, Some(&replaced), by, "rollback");
+        Ok(Swap {
+            agent,
+            previous: Some(replaced),
+            prepared_in: std::time::Duration::ZERO,
+        })
+    }
+
+    /// Removes agent `id`; calls already running on it finish.
+    pub fn remove(&self, id: &str, by: &str) -> Result<Arc<Agent>, CallError> {
+        let removed = self.dispatcher.registry().remove(id).ok_or_else(|| {
+            self.agent(id).err().unwrap_or(CallError::UnknownAgent {
+                agent: id.to_string(),
+                loaded: Vec::new(),
+            })
+        })?;
+        self.dispatcher.admin_event(
+            AdminChange::Removed {
+                agent: &removed,
+                by,
+            },
+            Some(id),
+        );
+        Ok(removed)
+    }
+
+    /// The versions of `id` the host keeps, oldest first, the current one last.
+    pub fn history(&self, id: &str) -> Vec<Version> {
+        self.dispatcher.registry().history(id)
+    }
+
+    /// Reports an agent version that became current (`how`: load, swap or rollback): metrics, log,
+    /// event, audit.
+    fn registered(
+        &self,
+        agent: &Arc<Agent>,
+        previous: Option<&Agent>,
+        by: &str,
+        how: &'static str,
+    ) {
         let version = agent.info.version.to_string();
         self.dispatcher
             .metrics()
             .register(agent.id(), &version, agent.stats().clone());
-        tracing::info!(agent = agent.id(), %version, path = %path.display(), "agent loaded");
-        self.dispatcher.events().publish(EventKind::AgentLoaded {
-            agent: agent.id().to_string(),
-            version,
-            content_hash: agent.content_hash.clone(),
-            source: path.display().to_string(),
-        });
-        Ok(agent)
+        self.dispatcher.admin_event(
+            AdminChange::Current {
+                agent,
+                previous,
+                by,
+                how,
+            },
+            Some(agent.id()),
+        );
     }
 
     /// The policy for the component at `path`: from the manifest beside it (`x.wasm` -> `x.toml`),

@@ -12,11 +12,12 @@
 //! - [`breaker`]: the per-agent circuit breaker.
 //! - [`retry`]: which failures are retried, and the backoff.
 //! - [`delegation`]: the rules of one agent calling another (grants, cycles, depth, deadline).
-//! - [`registry`]: the loaded agents by id.
+//! - [`registry`]: the loaded agents by id, each with its recent versions (swap, rollback).
 //! - [`metrics`]: per-agent, per-version call statistics and their Prometheus exposition.
 //! - [`events`]: the live event stream.
 //! - [`audit`]: the hash-chained audit log and its verification.
 //! - [`server`]: `tandem serve`'s HTTP API.
+//! - [`watch`]: watch mode: the agents directory drives what is loaded (hot swap from files).
 //! - [`scheduler`]: dependency graphs of calls, run with a ready queue.
 //! - [`component`]: checks that turn a file into a component known to be an agent.
 //! - [`cache`]: the on-disk cache of compiled code.
@@ -51,10 +52,11 @@ pub mod retry;
 pub mod sandbox;
 pub mod scheduler;
 pub mod server;
+pub mod watch;
 
 pub use agent::{Agent, AgentInfo, OperationInfo, Request, Response};
 pub use dispatch::Origin;
 pub use error::{CallError, ErrorKind, LoadError};
-pub use host::{Host, HostConfig, Inspection};
+pub use host::{Host, HostConfig, Inspection, Swap};
 pub use manifest::{Manifest, ManifestError};
 pub use sandbox::{DirGrant, Grants, Isolation, Limits, Policy, Resilience, Stdio};

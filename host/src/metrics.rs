@@ -302,9 +302,12 @@ pub struct Metrics {
 
 impl Metrics {
     /// Registers `stats` under `agent` and `version`; stats registered under the same pair are summed.
+    /// Registering the same stats again (a rolled-back version coming back) changes nothing.
     pub fn register(&self, agent: &str, version: &str, stats: Arc<AgentStats>) {
-        self.lock()
-            .push((agent.to_string(), version.to_string(), stats));
+        let mut all = self.lock();
+        if !all.iter().any(|(_, _, known)| Arc::ptr_eq(known, &stats)) {
+            all.push((agent.to_string(), version.to_string(), stats));
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(String, String, Arc<AgentStats>)>> {

@@ -1,11 +1,16 @@
-//! The loaded agents, keyed by agent id.
+//! The loaded agents, keyed by agent id, and each agent's recent versions.
 //!
 //! Lookups are on every call's path, so readers never take a lock: they load the current map from an
-//! [`ArcSwap`]. Writers (loading, and later swapping and removing agents) are rare; they copy the map,
-//! change the copy and publish it, one writer at a time.
+//! [`ArcSwap`]. Writers (loading, swapping, rolling back, removing) are rare; they copy the map, change
+//! the copy and publish it, one writer at a time. A swap is that one publish: a call that already
+//! holds the old version finishes on it, every lookup after the publish gets the new one.
+//!
+//! Each id keeps its last [`MAX_HISTORY`] versions, the current one last, so that a rollback is a
+//! publish of an agent that is already compiled and warm.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 
@@ -14,29 +19,106 @@ use crate::error::{CallError, LoadError};
 
 type Agents = BTreeMap<String, Arc<Agent>>;
 
+/// Versions kept per agent, the current one included.
+pub const MAX_HISTORY: usize = 8;
+
+/// One version of an agent as it entered the registry.
+#[derive(Clone)]
+pub struct Version {
+    pub agent: Arc<Agent>,
+    /// Who or what put it there: `startup`, `api`, `watch`, ...
+    pub by: String,
+    pub at: SystemTime,
+}
+
 #[derive(Default)]
 pub struct Registry {
     agents: ArcSwap<Agents>,
-    /// Serialises writers so that no update is lost between the copy and the publish.
-    writer: Mutex<()>,
+    /// Every id's versions, oldest first; also serialises writers so that no update is lost
+    /// between the copy and the publish.
+    history: Mutex<HashMap<String, Vec<Version>>>,
 }
 
 impl Registry {
+    fn writer(&self) -> MutexGuard<'_, HashMap<String, Vec<Version>>> {
+        self.history.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn publish(&self, change: impl FnOnce(&mut Agents)) {
+        let mut next = Agents::clone(&self.agents.load());
+        change(&mut next);
+        self.agents.store(Arc::new(next));
+    }
+
     /// Adds an agent; an agent with the same id already loaded is an error naming both files.
-    pub fn insert(&self, agent: Arc<Agent>) -> Result<(), LoadError> {
-        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let current = self.agents.load();
-        if let Some(existing) = current.get(agent.id()) {
+    pub fn insert(&self, agent: Arc<Agent>, by: &str) -> Result<(), LoadError> {
+        let mut history = self.writer();
+        if let Some(existing) = self.agents.load().get(agent.id()) {
             return Err(LoadError::Duplicate {
                 path: agent.source.clone(),
                 id: agent.id().to_string(),
                 existing: existing.source.clone(),
             });
         }
-        let mut next = Agents::clone(&current);
-        next.insert(agent.id().to_string(), agent);
-        self.agents.store(Arc::new(next));
+        history.insert(agent.id().to_string(), vec![version(&agent, by)]);
+        self.publish(|agents| {
+            agents.insert(agent.id().to_string(), agent.clone());
+        });
         Ok(())
+    }
+
+    /// Makes `agent` the current version of its id (adding the id when it is new) and returns the
+    /// version it replaced.
+    pub fn replace(&self, agent: Arc<Agent>, by: &str) -> Option<Arc<Agent>> {
+        let mut history = self.writer();
+        let previous = self.agents.load().get(agent.id()).cloned();
+        let versions = history.entry(agent.id().to_string()).or_default();
+        versions.push(version(&agent, by));
+        if versions.len() > MAX_HISTORY {
+            versions.remove(0);
+        }
+        self.publish(|agents| {
+            agents.insert(agent.id().to_string(), agent.clone());
+        });
+        previous
+    }
+
+    /// Goes back to the version before the current one of `id`, dropping the current one from the
+    /// history. Returns (the version now current, the one it replaced).
+    pub fn rollback(&self, id: &str) -> Result<(Arc<Agent>, Arc<Agent>), RollbackError> {
+        let mut history = self.writer();
+        let versions = history
+            .get_mut(id)
+            .filter(|versions| !versions.is_empty())
+            .ok_or_else(|| RollbackError::Unknown(id.to_string()))?;
+        if versions.len() < 2 {
+            return Err(RollbackError::NoPrevious(id.to_string()));
+        }
+        let replaced = versions.pop().map(|v| v.agent);
+        let current = versions.last().map(|v| v.agent.clone());
+        let (Some(current), Some(replaced)) = (current, replaced) else {
+            return Err(RollbackError::NoPrevious(id.to_string()));
+        };
+        self.publish(|agents| {
+            agents.insert(id.to_string(), current.clone());
+        });
+        Ok((current, replaced))
+    }
+
+    /// Removes `id` and its history, returning the version that was current.
+    pub fn remove(&self, id: &str) -> Option<Arc<Agent>> {
+        let mut history = self.writer();
+        let current = self.agents.load().get(id).cloned()?;
+        history.remove(id);
+        self.publish(|agents| {
+            agents.remove(id);
+        });
+        Some(current)
+    }
+
+    /// The versions of `id`, oldest first, the current one last.
+    pub fn history(&self, id: &str) -> Vec<Version> {
+        self.writer().get(id).cloned().unwrap_or_default()
     }
 
     pub fn get(&self, id: &str) -> Result<Arc<Agent>, CallError> {
@@ -54,4 +136,21 @@ impl Registry {
     pub fn all(&self) -> Vec<Arc<Agent>> {
         self.agents.load().values().cloned().collect()
     }
+}
+
+fn version(agent: &Arc<Agent>, by: &str) -> Version {
+    Version {
+        agent: agent.clone(),
+        by: by.to_string(),
+        at: SystemTime::now(),
+    }
+}
+
+/// Why a rollback cannot be done.
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    #[error("no agent `{0}` is loaded")]
+    Unknown(String),
+    #[error("agent `{0}` has no earlier version to go back to")]
+    NoPrevious(String),
 }

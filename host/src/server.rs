@@ -30,10 +30,11 @@ use tokio_util::sync::CancellationToken;
 use crate::agent::{Agent, OperationInfo};
 use crate::breaker::BreakerState;
 use crate::dispatch::Origin;
-use crate::error::{CallError, ErrorKind};
+use crate::error::{CallError, ErrorKind, LoadError};
 use crate::events::{EventKind, Received};
-use crate::host::Host;
+use crate::host::{Host, Swap};
 use crate::metrics::StatsSnapshot;
+use crate::registry::RollbackError;
 use crate::scheduler::{Outcome, Plan, RunReport};
 
 /// How the server behaves.
@@ -41,6 +42,8 @@ use crate::scheduler::{Outcome, Plan, RunReport};
 pub struct ServerConfig {
     /// The largest request body accepted.
     pub max_body_bytes: usize,
+    /// The largest component `PUT /v1/agents/{id}` accepts.
+    pub max_component_bytes: usize,
     /// The bearer token of the admin endpoints; `None` disables them (every admin request is 401).
     pub admin_token: Option<String>,
     /// How long calls in flight may take to finish once shutdown begins.
@@ -48,10 +51,11 @@ pub struct ServerConfig {
 }
 
 impl Default for ServerConfig {
-    /// 1 MiB bodies, no admin token, 10 s of grace.
+    /// 1 MiB bodies, 64 MiB components, no admin token, 10 s of grace.
     fn default() -> Self {
         ServerConfig {
             max_body_bytes: 1 << 20,
+            max_component_bytes: 64 << 20,
             admin_token: None,
             grace: Duration::from_secs(10),
         }
@@ -86,6 +90,11 @@ impl ServerState {
         self.started.store(true, Ordering::Release);
     }
 
+    /// Resolves when shutdown begins.
+    pub fn stopping(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.stopping.clone().cancelled_owned()
+    }
+
     /// Begins shutdown, as the signal passed to [`serve`] does.
     pub fn shut_down(&self) {
         if !self.stopping.is_cancelled() {
@@ -103,9 +112,15 @@ pub fn router(state: Arc<ServerState>) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
         .route("/v1/agents", get(list_agents))
-        .route("/v1/agents/{id}", get(agent_detail).put(admin_not_yet))
+        .route(
+            "/v1/agents/{id}",
+            get(agent_detail)
+                .put(put_agent)
+                .delete(delete_agent)
+                .layer(DefaultBodyLimit::max(state.config.max_component_bytes)),
+        )
         .route("/v1/agents/{id}/invoke", post(invoke))
-        .route("/v1/agents/{id}/rollback", post(admin_not_yet))
+        .route("/v1/agents/{id}/rollback", post(rollback_agent))
         .route("/v1/graphs", post(run_graph))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -214,6 +229,16 @@ impl ApiError {
     }
 }
 
+impl From<LoadError> for ApiError {
+    fn from(error: LoadError) -> ApiError {
+        ApiError::new(
+            status_of_kind(error.kind()),
+            error.kind(),
+            error.to_string(),
+        )
+    }
+}
+
 impl From<CallError> for ApiError {
     fn from(error: CallError) -> ApiError {
         let retry_after = match &error {
@@ -236,7 +261,11 @@ pub fn status_of(error: &CallError) -> StatusCode {
     if let CallError::UnknownAgent { .. } = error {
         return StatusCode::NOT_FOUND;
     }
-    match error.kind() {
+    status_of_kind(error.kind())
+}
+
+fn status_of_kind(kind: ErrorKind) -> StatusCode {
+    match kind {
         ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
         ErrorKind::Denied => StatusCode::FORBIDDEN,
         ErrorKind::Unavailable | ErrorKind::CircuitOpen => StatusCode::SERVICE_UNAVAILABLE,
@@ -402,6 +431,30 @@ pub struct AgentView {
     pub breaker: BreakerState,
     pub live_instances: usize,
     pub stats: StatsSnapshot,
+    /// The versions kept for rollback, oldest first; the current one is last.
+    pub history: Vec<VersionView>,
+}
+
+/// One version in an agent's history.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VersionView {
+    pub version: String,
+    pub content_hash: String,
+    /// When it became current (RFC 3339).
+    pub loaded_at: String,
+    /// Who or what loaded it: `startup`, `api`, `watch`, ...
+    pub by: String,
+}
+
+impl VersionView {
+    fn of(agent: &Agent, by: &str, at: std::time::SystemTime) -> VersionView {
+        VersionView {
+            version: agent.info.version.to_string(),
+            content_hash: agent.content_hash.clone(),
+            loaded_at: humantime::format_rfc3339_millis(at).to_string(),
+            by: by.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -451,6 +504,11 @@ impl AgentView {
             },
             breaker: agent.breaker().state(),
             live_instances: agent.live_instances(),
+            history: host
+                .history(agent.id())
+                .iter()
+                .map(|v| VersionView::of(&v.agent, &v.by, v.at))
+                .collect(),
         }
     }
 }
@@ -473,18 +531,101 @@ async fn agent_detail(
     Ok(axum::Json(AgentView::of(&state.host, &agent)).into_response())
 }
 
-/// `PUT /v1/agents/{id}` and `POST /v1/agents/{id}/rollback`: authenticated, then refused until
-/// hot swap lands.
-async fn admin_not_yet(
+/// What the admin endpoints answer: the version now serving and the one it replaced.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SwapReply {
+    pub agent: String,
+    pub version: String,
+    pub content_hash: String,
+    pub previous: Option<VersionView>,
+    /// Compiling, describing and probing the new version, in milliseconds (0 for a rollback).
+    pub prepared_ms: f64,
+}
+
+impl SwapReply {
+    fn of(swap: &Swap, by: &str) -> SwapReply {
+        let now = std::time::SystemTime::now();
+        SwapReply {
+            agent: swap.agent.id().to_string(),
+            version: swap.agent.info.version.to_string(),
+            content_hash: swap.agent.content_hash.clone(),
+            previous: swap
+                .previous
+                .as_deref()
+                .map(|p| VersionView::of(p, by, now)),
+            prepared_ms: swap.prepared_in.as_secs_f64() * 1000.0,
+        }
+    }
+}
+
+/// `PUT /v1/agents/{id}` (admin): the body is a component; it becomes agent `id`'s current
+/// version once it passed every check (201 for a new agent, 200 for a swap). It keeps the current
+/// version's manifest policy (a new agent gets the defaults, which grant nothing).
+async fn put_agent(
     State(state): State<Arc<ServerState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                rejection.status(),
+                ErrorKind::InvalidInput,
+                "the component is over the server's limit (see `tandem serve --max-component`)",
+            )
+        } else {
+            ApiError::body(rejection)
+        }
+    })?;
+    let policy = match state.host.agent(&id) {
+        Ok(current) => current.policy().clone(),
+        Err(_) => crate::sandbox::Policy::default(),
+    };
+    let source = std::path::PathBuf::from(format!("upload of `{id}`"));
+    let swap = state
+        .host
+        .swap_in(Some(&id), &source, body.to_vec(), policy, "api")
+        .await?;
+    let status = if swap.previous.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, axum::Json(SwapReply::of(&swap, "api"))).into_response())
+}
+
+/// `POST /v1/agents/{id}/rollback` (admin): back to the version before the current one.
+async fn rollback_agent(
+    State(state): State<Arc<ServerState>>,
+    Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        ErrorKind::Unavailable,
-        "loading, swapping and rolling back agents over the API is not available yet; restart the server with the new components",
-    ))
+    let swap = state.host.rollback(&id, "api").map_err(|e| match e {
+        RollbackError::Unknown(_) => {
+            ApiError::new(StatusCode::NOT_FOUND, ErrorKind::Unavailable, e.to_string())
+        }
+        RollbackError::NoPrevious(_) => {
+            ApiError::new(StatusCode::CONFLICT, ErrorKind::InvalidInput, e.to_string())
+        }
+    })?;
+    Ok(axum::Json(SwapReply::of(&swap, "api")).into_response())
+}
+
+/// `DELETE /v1/agents/{id}` (admin): unloads the agent; calls already running finish.
+async fn delete_agent(
+    State(state): State<Arc<ServerState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let removed = state.host.remove(&id, "api")?;
+    let body = serde_json::json!({
+        "removed": {"agent": removed.id(), "version": removed.info.version.to_string()}
+    });
+    Ok(axum::Json(body).into_response())
 }
 
 /// Checks the bearer token of an admin request.

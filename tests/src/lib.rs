@@ -225,14 +225,20 @@ impl TestServer {
     }
 
     /// A request with any method and headers.
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
         let mut request = ureq::http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.url));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        Self::reply(self.http.run(request.body(body.to_string()).unwrap()))
+        Self::reply(self.http.run(request.body(body.to_vec()).unwrap()))
     }
 
     /// `POST /v1/agents/<agent>/invoke` with `{"op": op, "input": input}`.

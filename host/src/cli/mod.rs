@@ -1,5 +1,6 @@
 //! The `tandem` subcommands: argument definitions and one module per command.
 
+mod agent;
 mod audit;
 mod componentize;
 mod graph;
@@ -67,6 +68,8 @@ enum Command {
     Stats(stats::StatsArgs),
     /// Work with audit logs.
     Audit(audit::AuditArgs),
+    /// Swap, roll back or remove an agent on a running server (admin API).
+    Agent(agent::AgentArgs),
 }
 
 /// The directory of components (and their manifests) that agent ids are looked up in.
@@ -162,5 +165,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Serve(args) => serve::serve(&cli.global, args).await,
         Command::Stats(args) => stats::stats(args),
         Command::Audit(args) => audit::audit(args),
+        Command::Agent(args) => agent::agent(args),
     }
 }

@@ -36,6 +36,16 @@ pub struct ServeArgs {
     /// The largest request body accepted, e.g. `1MiB`.
     #[arg(long, default_value = "1MiB")]
     max_body: bytesize::ByteSize,
+    /// The largest component the admin API accepts (`PUT /v1/agents/{id}`).
+    #[arg(long, default_value = "64MiB")]
+    max_component: bytesize::ByteSize,
+    /// Watch the agents directory: a component added, changed (or whose manifest changed) or removed
+    /// there is loaded, swapped in or removed, after it has been quiet for --debounce.
+    #[arg(long)]
+    watch: bool,
+    /// How long a changed file must stay quiet before watch mode reads it.
+    #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration)]
+    debounce: Duration,
     /// A file holding the admin endpoints' bearer token ($TANDEM_ADMIN_TOKEN also sets it). Without
     /// one, the admin endpoints answer 401.
     #[arg(long, value_name = "FILE")]
@@ -86,6 +96,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
     };
     let config = ServerConfig {
         max_body_bytes: args.max_body.as_u64().try_into().unwrap_or(usize::MAX),
+        max_component_bytes: args.max_component.as_u64().try_into().unwrap_or(usize::MAX),
         admin_token: admin_token(&args)?,
         grace: args.grace,
     };
@@ -120,6 +131,15 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
         args.agents.path.display()
     );
     state.set_started();
+    if args.watch {
+        let (host, dir, stop) = (host.clone(), args.agents.path.clone(), state.stopping());
+        let debounce = args.debounce;
+        tokio::spawn(async move {
+            if let Err(e) = tandem::watch::watch(host, &dir, debounce, stop).await {
+                eprintln!("error[internal]: {e}; watch mode is off");
+            }
+        });
+    }
     match server.await {
         Ok(Ok(())) => Ok(ExitCode::SUCCESS),
         Ok(Err(e)) => Err(Failure::new(ErrorKind::Internal, e)),
