@@ -1,8 +1,9 @@
 //! `tandem:agent/delegation`: calls from one agent to another through the host.
 //!
-//! Each hop is checked by [`crate::delegation::Caller::hop`] (grant, cycle, depth) and refused hops
-//! are `denied` errors, logged, published as events and audited; allowed hops go through the dispatcher like any call (breaker,
-//! retries) with the caller's trace, chain and remaining deadline. `delegate-all` runs its calls
+//! Each hop is checked by [`crate::delegation::Caller::hop`] (grant, cycle, depth). Refused hops are
+//! `denied` errors, logged, published as events and audited; allowed hops are counted in both
+//! agents' stats and go through the dispatcher like any call (breaker, retries) with the caller's
+//! trace, chain and remaining deadline. `delegate-all` runs its calls
 //! concurrently; `run-graph` hands a whole graph to the scheduler (every node's agent must be
 //! granted). While a guest waits, it holds no OS thread.
 
