@@ -340,3 +340,96 @@ fn watch_mode_loads_swaps_and_removes_what_is_copied_into_the_directory() {
     let history = server.get("/v1/agents/echo").json()["history"].clone();
     assert_eq!(history.as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn deterministic_results_are_cached_per_version_and_a_swap_never_serves_the_old_ones() {
+    let dir = agents_dir();
+    let server = start(dir.path(), &["--no-audit"]);
+    let fuel = |server: &TestServer| -> f64 {
+        let metrics = server.get("/metrics").body;
+        let line = "tandem_fuel_consumed_total{agent=\"echo\",version=\"0.1.0\"} ";
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(line))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let first = server.invoke("echo", "echo", json!({"k": [1, 2]})).json();
+    assert_eq!(first["cached"], false);
+    assert!(first["fuel_used"].as_u64().unwrap() > 0);
+    let fuel_before = fuel(&server);
+    let hit = server.invoke("echo", "echo", json!({"k": [1, 2]})).json();
+    assert_eq!(hit["cached"], true);
+    assert_eq!(hit["output"], first["output"]);
+    assert_eq!(hit["fuel_used"], 0);
+    assert_eq!(fuel(&server), fuel_before, "the guest did not run");
+    let bypass = server
+        .post(
+            "/v1/agents/echo/invoke",
+            r#"{"op": "echo", "input": {"k": [1, 2]}, "cache": false}"#,
+        )
+        .json();
+    assert_eq!(bypass["cached"], false);
+    assert!(fuel(&server) > fuel_before);
+
+    let twin = |n: u64| {
+        let reply = server.invoke("twin", "version", json!(n));
+        (
+            answered_by(&reply, n),
+            reply.json()["cached"].as_bool().unwrap(),
+        )
+    };
+    assert_eq!(twin(7), ("1.0.0".to_string(), false));
+    assert_eq!(twin(7), ("1.0.0".to_string(), true));
+    assert_eq!(
+        put(&server, "twin", &bytes_of(&test_agent("twin-v2"))).status,
+        200
+    );
+    assert_eq!(
+        twin(7),
+        ("2.0.0".to_string(), false),
+        "a new version never sees old entries"
+    );
+    assert_eq!(twin(7), ("2.0.0".to_string(), true));
+    assert_eq!(
+        admin(&server, "POST", "/v1/agents/twin/rollback", b"").status,
+        200
+    );
+    assert_eq!(twin(7), ("1.0.0".to_string(), true), "1.0.0's own entry");
+
+    let metrics = server.get("/metrics").body;
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value("tandem_result_cache_hits_total"), 4.0);
+    assert_eq!(value("tandem_result_cache_misses_total"), 3.0);
+    assert!((value("tandem_result_cache_hit_ratio") - 4.0 / 7.0).abs() < 1e-6);
+}
+
+#[test]
+fn the_result_cache_stays_within_its_size() {
+    let dir = agents_dir();
+    let server = start(dir.path(), &["--no-audit", "--result-cache", "1KiB"]);
+    for i in 0..20 {
+        let input = json!({"i": i, "pad": "x".repeat(200)});
+        assert_eq!(server.invoke("echo", "echo", input).status, 200);
+    }
+    let metrics = server.get("/metrics").body;
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(value("tandem_result_cache_evictions_total") >= 15.0);
+    assert!(value("tandem_result_cache_bytes") <= 1024.0);
+    assert!(value("tandem_result_cache_entries") >= 1.0);
+}

@@ -74,6 +74,13 @@ fn main() {
     report("raw wasmtime + fuel + epoch, warm instance", &raw_metered);
     let tandem_warm = runtime.block_on(tandem(&echo, Isolation::Pooled, 2_000 * scale()));
     report("tandem, warm instance (pooled)", &tandem_warm);
+    let cached = runtime.block_on(tandem_caching(
+        &echo,
+        Isolation::Pooled,
+        2_000 * scale(),
+        1 << 20,
+    ));
+    report("tandem, result cache hit", &cached);
     let raw_fresh = runtime.block_on(raw(&echo, true, false));
     report("raw wasmtime, fresh instance per call", &raw_fresh);
     let tandem_fresh = runtime.block_on(tandem(&echo, Isolation::Fresh, 200 * scale()));
@@ -95,6 +102,12 @@ fn main() {
     println!(
         "fuel + epoch metering alone, warm p50: {:+.1}% on raw wasmtime",
         (ratio(&raw_metered, &raw_warm) - 1.0) * 100.0
+    );
+    println!(
+        "result cache hit, p50: {:.2?} against {:.2?} for the warm guest call ({:.2}x)",
+        cached.p50,
+        tandem_warm.p50,
+        ratio(&cached, &tandem_warm)
     );
 
     let flaky = root.join("target/test-agents/flaky.wasm");
@@ -428,16 +441,33 @@ async fn graphs(echo: &Path) -> Vec<(&'static str, usize, Duration)> {
 }
 
 fn bench_host() -> Host {
+    bench_host_caching(0)
+}
+
+/// A host keeping `result_cache_bytes` of deterministic results.
+fn bench_host_caching(result_cache_bytes: usize) -> Host {
     let cache = std::env::temp_dir().join("tandem-bench-cache");
     Host::new(HostConfig {
         cache_dir: Some(cache),
+        result_cache_bytes,
         ..HostConfig::default()
     })
     .unwrap()
 }
 
 async fn tandem(path: &Path, isolation: Isolation, calls: usize) -> Stats {
-    let host = bench_host();
+    tandem_caching(path, isolation, calls, 0).await
+}
+
+/// Like [`tandem`] with a result cache: `echo` is deterministic and the input never changes, so
+/// every call after the first is a hit.
+async fn tandem_caching(
+    path: &Path,
+    isolation: Isolation,
+    calls: usize,
+    result_cache_bytes: usize,
+) -> Stats {
+    let host = bench_host_caching(result_cache_bytes);
     let mut policy = Policy::default();
     policy.limits.isolation = isolation;
     host.load(path, policy).await.unwrap();

@@ -124,6 +124,8 @@ pub struct Response {
     pub logs_dropped: u32,
     /// The trace the call belonged to.
     pub trace_id: String,
+    /// The output came from the result cache: the guest did not run.
+    pub cached: bool,
 }
 
 /// A loaded agent.
@@ -359,6 +361,7 @@ impl Agent {
                     duration: started.elapsed(),
                     logs_dropped,
                     trace_id: task.trace_id,
+                    cached: false,
                 });
             }
             Ok(output) => CallError::OutputTooLarge {

@@ -53,6 +53,7 @@ impl Caller<'_> {
             chain,
             deadline: Some(self.deadline),
             max_attempts: None,
+            no_cache: false,
         })
     }
 }

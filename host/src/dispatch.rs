@@ -15,6 +15,7 @@ use crate::error::{CallError, ErrorKind, LoadError, Site};
 use crate::events::{EventBus, EventKind};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
+use crate::results::ResultCache;
 use crate::retry::{RetryPolicy, is_retryable};
 
 /// What a call inherits from whoever made it.
@@ -28,6 +29,8 @@ pub struct Origin {
     pub deadline: Option<Instant>,
     /// Overrides the agent's `max-attempts` (a graph node's own setting).
     pub max_attempts: Option<u32>,
+    /// Run the guest even when the result cache has the answer (and do not store this one).
+    pub no_cache: bool,
 }
 
 /// The registry, the per-process counters behind every call, and where calls are reported: the
@@ -39,6 +42,7 @@ pub struct Dispatcher {
     metrics: Metrics,
     events: EventBus,
     audit: Option<AuditLog>,
+    results: ResultCache,
 }
 
 /// A change to the loaded agents, for the log, the event stream and the audit log.
@@ -68,8 +72,9 @@ struct Observed {
 }
 
 impl Dispatcher {
-    /// A dispatcher with no agents; every call is recorded in `audit` when given.
-    pub fn new(audit: Option<AuditLog>) -> Dispatcher {
+    /// A dispatcher with no agents; every call is recorded in `audit` when given; results of
+    /// deterministic operations are kept in `results`.
+    pub fn new(audit: Option<AuditLog>, results: ResultCache) -> Dispatcher {
         let trace_seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -82,7 +87,13 @@ impl Dispatcher {
             metrics: Metrics::default(),
             events: EventBus::default(),
             audit,
+            results,
         }
+    }
+
+    /// The result cache.
+    pub fn results(&self) -> &ResultCache {
+        &self.results
     }
 
     pub fn registry(&self) -> &Registry {
@@ -135,6 +146,19 @@ impl Dispatcher {
             return self.refused(Some(&agent), agent_id, operation, origin, error);
         }
         let max_attempts = origin.max_attempts;
+        let cacheable = self.results.enabled()
+            && !origin.no_cache
+            && agent
+                .info
+                .operation(operation)
+                .is_some_and(|op| op.deterministic);
+        let (cached, input_kept) = if cacheable {
+            let cached = self.results.get(&agent.content_hash, operation, &input);
+            let kept = cached.is_none().then(|| input.clone());
+            (cached, kept)
+        } else {
+            (None, None)
+        };
         let request = self.request(operation, input, origin);
         if !request.chain.is_empty() {
             agent.stats().add_delegation_received();
@@ -160,10 +184,28 @@ impl Dispatcher {
             started,
             done: false,
         };
-        let (result, attempts) = self
-            .attempts(&agent, request, max_attempts, started)
-            .instrument(span)
-            .await;
+        let (result, attempts) = match cached {
+            Some(output) => {
+                let response = Response {
+                    output,
+                    fuel_used: 0,
+                    duration: started.elapsed(),
+                    logs_dropped: 0,
+                    trace_id: request.trace_id,
+                    cached: true,
+                };
+                (Ok(response), 0)
+            }
+            None => {
+                self.attempts(&agent, request, max_attempts, started)
+                    .instrument(span)
+                    .await
+            }
+        };
+        if let (Some(input), Ok(response)) = (&input_kept, &result) {
+            self.results
+                .put(&agent.content_hash, operation, input, &response.output);
+        }
         in_flight.finish(&result, attempts);
         (result, attempts)
     }
@@ -514,7 +556,7 @@ impl Dispatcher {
 
 impl Default for Dispatcher {
     fn default() -> Self {
-        Dispatcher::new(None)
+        Dispatcher::new(None, ResultCache::new(0))
     }
 }
 

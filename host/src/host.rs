@@ -18,6 +18,7 @@ use crate::error::{CallError, LoadError};
 use crate::events::EventBus;
 use crate::metrics::{LiveState, Metrics};
 use crate::registry::{RollbackError, Version};
+use crate::results::{CacheStats, ResultCache};
 use crate::sandbox::{Policy, StoreData};
 use crate::scheduler::{Graph, Plan, PlanError, Progress, RunReport};
 
@@ -29,6 +30,8 @@ pub struct HostConfig {
     pub cache_dir: Option<PathBuf>,
     /// The audit log to append every call to; `None` keeps none.
     pub audit_log: Option<PathBuf>,
+    /// Bytes of results of deterministic operations to keep; 0 (the default) keeps none.
+    pub result_cache_bytes: usize,
 }
 
 impl Default for HostConfig {
@@ -38,6 +41,7 @@ impl Default for HostConfig {
             engine: EngineLimits::default(),
             cache_dir: CodeCache::default_dir(),
             audit_log: None,
+            result_cache_bytes: 0,
         }
     }
 }
@@ -93,7 +97,10 @@ impl Host {
             cache: CodeCache::new(&engine, config.cache_dir),
             engine,
             linker,
-            dispatcher: Arc::new(Dispatcher::new(audit)),
+            dispatcher: Arc::new(Dispatcher::new(
+                audit,
+                ResultCache::new(config.result_cache_bytes),
+            )),
             engine_limits: config.engine.clone(),
             _ticker: ticker,
         })
@@ -366,7 +373,12 @@ impl Host {
                 breaker: agent.breaker().state(),
             })
             .collect();
-        self.metrics().render(&live)
+        self.metrics().render(&live, self.result_cache())
+    }
+
+    /// The result cache's counters.
+    pub fn result_cache(&self) -> CacheStats {
+        self.dispatcher.results().stats()
     }
 
     /// The audit log, when the host keeps one.

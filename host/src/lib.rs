@@ -21,6 +21,7 @@
 //! - [`scheduler`]: dependency graphs of calls, run with a ready queue.
 //! - [`component`]: checks that turn a file into a component known to be an agent.
 //! - [`cache`]: the on-disk cache of compiled code.
+//! - [`results`]: the result cache of deterministic operations (by agent version, LRU by bytes).
 //! - [`engine`]: the wasmtime engine's configuration and the epoch ticker behind deadlines.
 //! - [`manifest`]: the TOML manifest beside a component: limits and capabilities, checked.
 //! - [`sandbox`]: limits, grants, the per-instance store and trap classification.
@@ -48,6 +49,7 @@ pub mod manifest;
 pub mod metrics;
 mod pool;
 pub mod registry;
+pub mod results;
 pub mod retry;
 pub mod sandbox;
 pub mod scheduler;

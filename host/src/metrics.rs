@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::breaker::BreakerState;
 use crate::error::ErrorKind;
+use crate::results::CacheStats;
 
 /// Outcome classes: `ok` then every [`ErrorKind`].
 const OUTCOMES: [&str; 14] = [
@@ -330,10 +331,11 @@ impl Metrics {
     }
 
     /// Everything in the Prometheus text format; `live` adds the gauges of the loaded agents.
-    pub fn render(&self, live: &[LiveState]) -> String {
+    pub fn render(&self, live: &[LiveState], cache: CacheStats) -> String {
         let collector = Exposition {
             totals: self.totals(),
             live: live.to_vec(),
+            cache,
         };
         let mut registry = prometheus_client::registry::Registry::default();
         registry.register_collector(Box::new(collector));
@@ -349,6 +351,7 @@ impl Metrics {
 struct Exposition {
     totals: BTreeMap<(String, String), Totals>,
     live: Vec<LiveState>,
+    cache: CacheStats,
 }
 
 impl Exposition {
@@ -485,6 +488,49 @@ impl prometheus_client::collector::Collector for Exposition {
                 BreakerState::HalfOpen => 2,
             },
         )?;
+        let cache = &self.cache;
+        for (name, help, value) in [
+            (
+                "tandem_result_cache_hits",
+                "Calls answered from the result cache.",
+                cache.hits,
+            ),
+            (
+                "tandem_result_cache_misses",
+                "Lookups in the result cache that found nothing.",
+                cache.misses,
+            ),
+            (
+                "tandem_result_cache_evictions",
+                "Results dropped to stay within the cache's size.",
+                cache.evictions,
+            ),
+        ] {
+            let metric = ConstCounter::new(value);
+            metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)?;
+        }
+        for (name, help, value) in [
+            (
+                "tandem_result_cache_entries",
+                "Results in the cache.",
+                cache.entries as i64,
+            ),
+            (
+                "tandem_result_cache_bytes",
+                "Bytes of keys and results in the cache.",
+                cache.bytes as i64,
+            ),
+        ] {
+            let metric = ConstGauge::new(value);
+            metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)?;
+        }
+        let ratio = ConstGauge::new(cache.hit_rate());
+        ratio.encode(encoder.encode_descriptor(
+            "tandem_result_cache_hit_ratio",
+            "Hits over lookups since the start.",
+            None,
+            ratio.metric_type(),
+        )?)?;
         Ok(())
     }
 }
@@ -551,12 +597,18 @@ mod tests {
             stats.add_fuel(10);
             metrics.register("echo", "0.1.0", stats);
         }
-        let text = metrics.render(&[LiveState {
+        let cache = CacheStats {
+            hits: 3,
+            misses: 1,
+            ..CacheStats::default()
+        };
+        let live = [LiveState {
             agent: "echo".into(),
             version: "0.1.0".into(),
             live_instances: 3,
             breaker: BreakerState::Open,
-        }]);
+        }];
+        let text = metrics.render(&live, cache);
         for line in [
             r#"tandem_calls_total{agent="echo",version="0.1.0",outcome="ok"} 2"#,
             r#"tandem_calls_total{agent="echo",version="0.1.0",outcome="trap"} 0"#,
@@ -565,6 +617,9 @@ mod tests {
             r#"tandem_fuel_consumed_total{agent="echo",version="0.1.0"} 20"#,
             r#"tandem_live_instances{agent="echo",version="0.1.0"} 3"#,
             r#"tandem_breaker_state{agent="echo",version="0.1.0"} 1"#,
+            "tandem_result_cache_hits_total 3",
+            "tandem_result_cache_misses_total 1",
+            "tandem_result_cache_hit_ratio 0.75",
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }

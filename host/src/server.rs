@@ -313,6 +313,8 @@ struct InvokeBody<'a> {
     trace_id: Option<String>,
     /// End the call by then, if sooner than the agent's own timeout.
     timeout_ms: Option<u64>,
+    /// `false`: run the guest even if the result cache has the answer.
+    cache: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -321,6 +323,8 @@ struct InvokeReply<'a> {
     trace_id: &'a str,
     fuel_used: u64,
     duration_us: u64,
+    /// The answer came from the result cache (the guest did not run).
+    cached: bool,
 }
 
 async fn invoke(
@@ -351,6 +355,7 @@ async fn invoke(
         deadline: request
             .timeout_ms
             .map(|ms| Instant::now() + Duration::from_millis(ms)),
+        no_cache: request.cache == Some(false),
         ..Origin::default()
     };
     let input = request.input.map_or("{}", RawValue::get).to_string();
@@ -371,6 +376,7 @@ async fn invoke(
         trace_id: &response.trace_id,
         fuel_used: response.fuel_used,
         duration_us: response.duration.as_micros() as u64,
+        cached: response.cached,
     };
     Ok(axum::Json(reply).into_response())
 }

@@ -39,6 +39,9 @@ pub struct ServeArgs {
     /// The largest component the admin API accepts (`PUT /v1/agents/{id}`).
     #[arg(long, default_value = "64MiB")]
     max_component: bytesize::ByteSize,
+    /// Bytes of results of deterministic operations to keep (0 turns the result cache off).
+    #[arg(long, default_value = "64MiB")]
+    result_cache: bytesize::ByteSize,
     /// Watch the agents directory: a component added, changed (or whose manifest changed) or removed
     /// there is loaded, swapped in or removed, after it has been quiet for --debounce.
     #[arg(long)]
@@ -102,6 +105,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
     };
     let mut host_config = super::host_config(global);
     host_config.audit_log = audit_log.clone();
+    host_config.result_cache_bytes = args.result_cache.as_u64().try_into().unwrap_or(usize::MAX);
     let host = Arc::new(super::build_host(host_config)?);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

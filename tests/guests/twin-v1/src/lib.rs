@@ -8,10 +8,13 @@ struct Twin;
 
 impl Agent for Twin {
     fn describe() -> AgentInfo {
-        AgentInfo::new("twin", "Says which version of it answered").operation(Operation::new(
-            "version",
-            "returns {\"version\": <this build's version>, \"input\": <the input>}",
-        ))
+        AgentInfo::new("twin", "Says which version of it answered").operation(
+            Operation::new(
+                "version",
+                "returns {\"version\": <this build's version>, \"input\": <the input>}",
+            )
+            .deterministic(),
+        )
     }
 
     fn handle(task: Task) -> Result<Json, AgentError> {
