@@ -125,7 +125,7 @@ impl Dispatcher {
     }
 
     /// Like [`call`](Dispatcher::call), also returning how many attempts were made (0 when the call
-    /// was refused before any). Every call is counted in the agent's stats, traced in a span, and
+    /// was refused before any, or answered from the result cache). Every call is counted in the agent's stats, traced in a span, and
     /// reported to the event stream and the audit log when they are on.
     pub async fn call_counting(
         &self,

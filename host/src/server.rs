@@ -543,22 +543,29 @@ pub struct SwapReply {
     pub agent: String,
     pub version: String,
     pub content_hash: String,
-    pub previous: Option<VersionView>,
+    /// The version it replaced.
+    pub previous: Option<Replaced>,
     /// Compiling, describing and probing the new version, in milliseconds (0 for a rollback).
     pub prepared_ms: f64,
 }
 
+/// The version a swap or rollback replaced.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Replaced {
+    pub version: String,
+    pub content_hash: String,
+}
+
 impl SwapReply {
-    fn of(swap: &Swap, by: &str) -> SwapReply {
-        let now = std::time::SystemTime::now();
+    fn of(swap: &Swap) -> SwapReply {
         SwapReply {
             agent: swap.agent.id().to_string(),
             version: swap.agent.info.version.to_string(),
             content_hash: swap.agent.content_hash.clone(),
-            previous: swap
-                .previous
-                .as_deref()
-                .map(|p| VersionView::of(p, by, now)),
+            previous: swap.previous.as_deref().map(|p| Replaced {
+                version: p.info.version.to_string(),
+                content_hash: p.content_hash.clone(),
+            }),
             prepared_ms: swap.prepared_in.as_secs_f64() * 1000.0,
         }
     }
@@ -599,7 +606,7 @@ async fn put_agent(
     } else {
         StatusCode::CREATED
     };
-    Ok((status, axum::Json(SwapReply::of(&swap, "api"))).into_response())
+    Ok((status, axum::Json(SwapReply::of(&swap))).into_response())
 }
 
 /// `POST /v1/agents/{id}/rollback` (admin): back to the version before the current one.
@@ -617,7 +624,7 @@ async fn rollback_agent(
             ApiError::new(StatusCode::CONFLICT, ErrorKind::InvalidInput, e.to_string())
         }
     })?;
-    Ok(axum::Json(SwapReply::of(&swap, "api")).into_response())
+    Ok(axum::Json(SwapReply::of(&swap)).into_response())
 }
 
 /// `DELETE /v1/agents/{id}` (admin): unloads the agent; calls already running finish.
