@@ -248,12 +248,7 @@ impl Host {
 
     /// Removes agent `id`; calls already running on it finish.
     pub fn remove(&self, id: &str, by: &str) -> Result<Arc<Agent>, CallError> {
-        let removed = self.dispatcher.registry().remove(id).ok_or_else(|| {
-            self.agent(id).err().unwrap_or(CallError::UnknownAgent {
-                agent: id.to_string(),
-                loaded: Vec::new(),
-            })
-        })?;
+        let removed = self.dispatcher.registry().remove(id)?;
         self.dispatcher.admin_event(
             AdminChange::Removed {
                 agent: &removed,

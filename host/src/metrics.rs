@@ -355,23 +355,27 @@ struct Exposition {
 }
 
 impl Exposition {
-    fn counter(
+    /// A counter or gauge (`kind`) with one series per agent version.
+    fn per_version(
         &self,
         encoder: &mut DescriptorEncoder,
+        kind: MetricType,
         name: &str,
         help: &str,
         value: impl Fn(&Totals) -> u64,
     ) -> std::fmt::Result {
-        let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+        let mut family = encoder.encode_descriptor(name, help, None, kind)?;
         for ((agent, version), totals) in &self.totals {
             let labels = [("agent", agent.as_str()), ("version", version.as_str())];
-            ConstCounter::new(value(totals)).encode(family.encode_family(&labels)?)?;
+            let series = family.encode_family(&labels)?;
+            match kind {
+                MetricType::Gauge => ConstGauge::new(value(totals) as i64).encode(series)?,
+                _ => ConstCounter::new(value(totals)).encode(series)?,
+            }
         }
         Ok(())
     }
-}
 
-impl Exposition {
     /// A gauge of the loaded agents' state.
     fn live_gauge(
         &self,
@@ -438,40 +442,41 @@ impl prometheus_client::collector::Collector for Exposition {
                     None,
                 )?;
         }
-        self.counter(
+        self.per_version(
             &mut encoder,
+            MetricType::Counter,
             "tandem_fuel_consumed",
             "Fuel (about one unit per wasm instruction) used by calls, failed ones included.",
             |t| t.fuel,
         )?;
-        self.counter(
+        self.per_version(
             &mut encoder,
+            MetricType::Counter,
             "tandem_retries",
             "Attempts made again after a failure that may pass.",
             |t| t.retries,
         )?;
-        self.counter(
+        self.per_version(
             &mut encoder,
+            MetricType::Counter,
             "tandem_delegations_made",
             "Calls this agent delegated to another.",
             |t| t.delegations_made,
         )?;
-        self.counter(
+        self.per_version(
             &mut encoder,
+            MetricType::Counter,
             "tandem_delegations_received",
             "Calls this agent received from another agent.",
             |t| t.delegations_received,
         )?;
-        let mut peak = encoder.encode_descriptor(
+        self.per_version(
+            &mut encoder,
+            MetricType::Gauge,
             "tandem_peak_memory_bytes",
             "The largest linear memory any instance grew to.",
-            None,
-            MetricType::Gauge,
+            |t| t.peak_memory,
         )?;
-        for ((agent, version), totals) in &self.totals {
-            let labels = [("agent", agent.as_str()), ("version", version.as_str())];
-            ConstGauge::new(totals.peak_memory as i64).encode(peak.encode_family(&labels)?)?;
-        }
         self.live_gauge(
             &mut encoder,
             "tandem_live_instances",

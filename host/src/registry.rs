@@ -106,14 +106,14 @@ impl Registry {
     }
 
     /// Removes `id` and its history, returning the version that was current.
-    pub fn remove(&self, id: &str) -> Option<Arc<Agent>> {
+    pub fn remove(&self, id: &str) -> Result<Arc<Agent>, CallError> {
         let mut history = self.writer();
-        let current = self.agents.load().get(id).cloned()?;
+        let current = self.get(id)?;
         history.remove(id);
         self.publish(|agents| {
             agents.remove(id);
         });
-        Some(current)
+        Ok(current)
     }
 
     /// The versions of `id`, oldest first, the current one last.
