@@ -1,7 +1,7 @@
 //! Every kind of bad input gets a classified error that names the file or the problem.
 
 use tandem::{CallError, ErrorKind, LoadError, Policy};
-use tandem_e2e::{agent, component_of_world, host, target_dir};
+use tandem_e2e::{agent, component_of_contract_version, component_of_world, host, target_dir};
 
 async fn load_bytes(name: &str, bytes: &[u8]) -> LoadError {
     let dir = tempfile::tempdir().unwrap();
@@ -59,12 +59,42 @@ async fn a_component_of_another_world() {
     );
 }
 
+/// 0.1.x releases only add: a component built against 0.1.0 (which imports `tandem:agent/*@0.1.0`)
+/// links against this host's 0.1.1, and so does one built against the current contract. These are
+/// dummies whose functions trap, so loading stops at `describe()`, after linking succeeded.
+#[tokio::test]
+async fn components_built_against_any_0_1_x_link() {
+    for version in ["0.1.0", tandem::bindings::PACKAGE_VERSION] {
+        let name = format!("contract-{version}.wasm");
+        let error = load_bytes(&name, &component_of_contract_version(version)).await;
+        match &error {
+            LoadError::Describe { reason, .. } => {
+                assert!(reason.contains("unreachable"), "{error}")
+            }
+            other => panic!("{version}: expected the dummy's describe() to trap, got {other}"),
+        }
+    }
+    // A major version the host does not implement does not link.
+    let error = load_bytes(
+        "contract-0.2.0.wasm",
+        &component_of_contract_version("0.2.0"),
+    )
+    .await;
+    assert!(
+        matches!(
+            error,
+            LoadError::NotAnAgent { .. } | LoadError::UnsupportedImport { .. }
+        ),
+        "{error}"
+    );
+}
+
 #[tokio::test]
 async fn a_component_importing_what_the_host_does_not_provide() {
     let wit = "package acme:vaulted;
         interface secrets { open: func(name: string) -> string; }
         world agent-with-vault {
-            include tandem:agent/agent@0.1.0;
+            include tandem:agent/agent@0.1.1;
             import secrets;
         }";
     let error = load_bytes("vaulted.wasm", &component_of_world(wit, "agent-with-vault")).await;

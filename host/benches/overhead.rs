@@ -6,6 +6,8 @@
 //! - Tandem: `Host::invoke` (registry lookup, operation and JSON checks, fuel, deadline, instance
 //!   pool, error classification), warm and with `Isolation::Fresh`;
 //! - Tandem's throughput with many concurrent callers on the multi-threaded runtime;
+//! - durable state from a guest (the `twin` test agent): one `get`, a call that sets a key and
+//!   commits it to disk, and such calls from many concurrent callers (group commit);
 //! - a cold start: the `tandem run` process on an already-compiled agent.
 //!
 //! Run it with `just bench` (which builds the guests first). The figures vary with the machine's load;
@@ -126,6 +128,7 @@ fn main() {
 
     report_graphs(&echo);
     report_throughput(&echo);
+    report_state(&root.join("target/test-agents/twin-v1.wasm"));
 
     let tandem_bin = root.join("target/release/tandem");
     if scale() == 1 {
@@ -552,6 +555,87 @@ fn throughput(path: &Path) -> (usize, Duration) {
         }
         (callers * per_caller, started.elapsed())
     })
+}
+
+/// Durable state from a guest: `twin`'s `state-read-many` with 1 000 reads against none gives one
+/// `get`; `state-set` is a call whose one write is committed to disk (fsync) before it returns.
+fn report_state(twin: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let (idle, reads, set, concurrent) = multi_thread().block_on(async {
+        let host = Arc::new(
+            Host::new(HostConfig {
+                cache_dir: Some(std::env::temp_dir().join("tandem-bench-cache")),
+                state_file: Some(dir.path().join("state.redb")),
+                ..HostConfig::default()
+            })
+            .unwrap(),
+        );
+        host.load(twin, Policy::default()).await.unwrap();
+        let value = r#"{"key":"k","value":"a 32-byte value for the bench.."}"#;
+        host.invoke("twin", "state-set", value.into())
+            .await
+            .unwrap();
+        let time = async |operation: &str, input: &str, calls: usize| {
+            let mut samples = Vec::with_capacity(calls);
+            let started = Instant::now();
+            for _ in 0..calls + calls / 10 {
+                let t = Instant::now();
+                host.invoke("twin", operation, input.into()).await.unwrap();
+                samples.push(t.elapsed());
+            }
+            samples.drain(..calls / 10);
+            stats(samples, started.elapsed())
+        };
+        let idle = time(
+            "state-read-many",
+            r#"{"key":"k","count":0}"#,
+            2_000 * scale(),
+        )
+        .await;
+        let reads = time(
+            "state-read-many",
+            r#"{"key":"k","count":1000}"#,
+            20 * scale(),
+        )
+        .await;
+        let set = time("state-set", value, 20 * scale()).await;
+        let callers = 32;
+        let per_caller = 4 * scale();
+        let started = Instant::now();
+        let handles: Vec<_> = (0..callers)
+            .map(|caller| {
+                let host = host.clone();
+                tokio::spawn(async move {
+                    let input = format!(
+                        r#"{{"key":"c{caller}","value":"a 32-byte value for the bench.."}}"#
+                    );
+                    let mut samples = Vec::with_capacity(per_caller);
+                    for _ in 0..per_caller {
+                        let t = Instant::now();
+                        host.invoke("twin", "state-set", input.clone())
+                            .await
+                            .unwrap();
+                        samples.push(t.elapsed());
+                    }
+                    samples
+                })
+            })
+            .collect();
+        let mut samples = Vec::new();
+        for handle in handles {
+            samples.extend(handle.await.unwrap());
+        }
+        let concurrent = stats(samples, started.elapsed());
+        (idle, reads, set, concurrent)
+    });
+    report("state: twin call touching no state", &idle);
+    report("state: twin call with 1000 gets", &reads);
+    println!(
+        "state get from a guest, p50: {:.2?} per get",
+        reads.p50.saturating_sub(idle.p50) / 1000
+    );
+    report("state: call setting 1 key, durable commit", &set);
+    report("state: the same, 32 concurrent callers", &concurrent);
 }
 
 fn cold_start(tandem: &PathBuf, echo: &Path) -> Stats {

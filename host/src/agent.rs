@@ -2,7 +2,7 @@
 //! instances, and the code path of a call (limits armed, instance checked out, result classified).
 
 use std::path::PathBuf;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,6 +15,7 @@ use crate::error::{CallError, ErrorKind, LoadError, Site};
 use crate::metrics::AgentStats;
 use crate::pool::{Instance, InstancePool};
 use crate::sandbox::{self, Owner, Policy, StoreData};
+use crate::state::StateAccess;
 
 /// What an agent says about itself (`describe()`), validated.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -83,7 +84,7 @@ impl AgentInfo {
 
 /// Ids and operation names: 1 to 64 characters of lower-case ASCII letters, digits and `-`,
 /// starting with a letter.
-pub(crate) fn check_name(what: &str, name: &str) -> Result<(), String> {
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
         && name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -140,6 +141,7 @@ pub struct Agent {
     pool: InstancePool,
     breaker: Breaker,
     stats: Arc<AgentStats>,
+    state: Arc<StateAccess>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -162,12 +164,13 @@ impl Agent {
         source: PathBuf,
         content_hash: String,
         policy: Policy,
-        dispatcher: Weak<Dispatcher>,
+        dispatcher: &Arc<Dispatcher>,
     ) -> Result<Agent, LoadError> {
         let owner = Owner {
             policy: Arc::new(policy),
             stats: Arc::new(AgentStats::default()),
-            dispatcher,
+            dispatcher: Arc::downgrade(dispatcher),
+            state: dispatcher.state().clone(),
         };
         let policy = owner.policy.clone();
         let fail = |reason: String| LoadError::Describe {
@@ -197,6 +200,9 @@ impl Agent {
             path: source.clone(),
             reason,
         })?;
+        // The health probe may read the agent's state: give it its namespace.
+        let id: Arc<str> = Arc::from(info.id.as_str());
+        instance.store.data_mut().call.agent = id.clone();
         if let Err(reason) = handler
             .call_health(&mut instance.store)
             .await
@@ -214,9 +220,8 @@ impl Agent {
                 reason,
             });
         }
-        let id: Arc<str> = Arc::from(info.id.as_str());
-        instance.store.data_mut().call.agent = id.clone();
         Ok(Agent {
+            state: owner.state.clone(),
             stats: owner.stats.clone(),
             pool: InstancePool::new(engine, pre, id.clone(), owner, instance),
             breaker: Breaker::new(policy.resilience.breaker.clone()),
@@ -352,9 +357,27 @@ impl Agent {
             Ok(Ok(result)) => result,
         };
         let logs_dropped = instance.store.data().call.logs_dropped;
+        let writes = std::mem::take(&mut instance.store.data_mut().call.writes);
         lease.keep();
         let error = match result {
             Ok(output) if output.len() <= limits.max_output_bytes => {
+                if !writes.is_empty() {
+                    let committed = match self.state.store() {
+                        Ok(store) => {
+                            store
+                                .commit(&self.id, writes, self.policy.state_quota)
+                                .await
+                        }
+                        Err(error) => Err(error),
+                    };
+                    if let Err(error) = committed {
+                        let error = CallError::State {
+                            site: site(&task),
+                            error,
+                        };
+                        return Err((error, give_back(task)));
+                    }
+                }
                 return Ok(Response {
                     output,
                     fuel_used,
@@ -368,6 +391,11 @@ impl Agent {
                 site: site(&task),
                 size: output.len(),
                 limit: limits.max_output_bytes,
+            },
+            // The guest gave up after a write was refused over quota: report the refusal.
+            Err(handler::AgentError::Failed(_)) if writes.refused().is_some() => CallError::State {
+                site: site(&task),
+                error: writes.refused().cloned().expect("checked above"),
             },
             Err(error) => guest_error(site(&task), error),
         };

@@ -13,7 +13,7 @@ mod generated {
 }
 
 pub use generated::exports::tandem::agent::handler;
-pub use generated::tandem::agent::{delegation, events, log, types};
+pub use generated::tandem::agent::{delegation, events, log, state, types};
 pub use generated::{Agent as AgentWorld, AgentPre as AgentWorldPre};
 
 /// The interface every agent exports, with the package version it was built against stripped:
@@ -21,7 +21,7 @@ pub use generated::{Agent as AgentWorld, AgentPre as AgentWorldPre};
 pub const HANDLER_INTERFACE: &str = "tandem:agent/handler";
 
 /// The version of the WIT package this host implements.
-pub const PACKAGE_VERSION: &str = "0.1.0";
+pub const PACKAGE_VERSION: &str = "0.1.1";
 
 /// Adds the host's `tandem:agent/*` imports to a linker.
 pub fn add_to_linker(

@@ -48,6 +48,8 @@ pub fn counts_against(kind: ErrorKind) -> bool {
             | ErrorKind::Unavailable
             | ErrorKind::CircuitOpen
             | ErrorKind::DependencyFailed
+            | ErrorKind::QuotaExceeded
+            | ErrorKind::Conflict
     )
 }
 

@@ -33,13 +33,7 @@ impl CodeCache {
 
     /// The default place: `$TANDEM_CACHE_DIR`, else `$XDG_CACHE_HOME/tandem`, else `~/.cache/tandem`.
     pub fn default_dir() -> Option<PathBuf> {
-        if let Some(dir) = std::env::var_os("TANDEM_CACHE_DIR") {
-            return Some(PathBuf::from(dir));
-        }
-        if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-            return Some(PathBuf::from(dir).join("tandem"));
-        }
-        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache").join("tandem"))
+        crate::dirs::cache_dir()
     }
 
     /// The compiled component for `bytes` (whose SHA-256 is `content_hash`), from the cache when it

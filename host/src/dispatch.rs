@@ -2,6 +2,7 @@
 //! HTTP API, another agent, a graph node): the agent's circuit breaker, retries with backoff for the
 //! classes that may pass, and the deadline inherited from the caller.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,7 @@ use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::results::ResultCache;
 use crate::retry::{RetryPolicy, is_retryable};
+use crate::state::StateAccess;
 
 /// What a call inherits from whoever made it.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +45,7 @@ pub struct Dispatcher {
     events: EventBus,
     audit: Option<AuditLog>,
     results: ResultCache,
+    state: Arc<StateAccess>,
 }
 
 /// A change to the loaded agents, for the log, the event stream and the audit log.
@@ -73,8 +76,8 @@ struct Observed {
 
 impl Dispatcher {
     /// A dispatcher with no agents; every call is recorded in `audit` when given; results of
-    /// deterministic operations are kept in `results`.
-    pub fn new(audit: Option<AuditLog>, results: ResultCache) -> Dispatcher {
+    /// deterministic operations are kept in `results`; agents keep their state in `state`.
+    pub fn new(audit: Option<AuditLog>, results: ResultCache, state: StateAccess) -> Dispatcher {
         let trace_seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -88,7 +91,13 @@ impl Dispatcher {
             events: EventBus::default(),
             audit,
             results,
+            state: Arc::new(state),
         }
+    }
+
+    /// The agents' state store.
+    pub fn state(&self) -> &Arc<StateAccess> {
+        &self.state
     }
 
     /// The result cache.
@@ -556,7 +565,7 @@ impl Dispatcher {
 
 impl Default for Dispatcher {
     fn default() -> Self {
-        Dispatcher::new(None, ResultCache::new(0))
+        Dispatcher::new(None, ResultCache::new(0), StateAccess::new(None))
     }
 }
 

@@ -35,6 +35,11 @@ pub enum ErrorKind {
     Trap,
     /// The agent's circuit breaker is open.
     CircuitOpen,
+    /// A state write would take the agent past its state quota (keys or bytes).
+    QuotaExceeded,
+    /// A state compare-and-swap of the call lost to another call's write before it committed; none
+    /// of its writes were kept. Retried; it does not count against the agent's health.
+    Conflict,
     /// A fault in the host itself; a bug to report.
     Internal,
 }
@@ -55,6 +60,8 @@ impl ErrorKind {
             ErrorKind::StackOverflow => "stack-overflow",
             ErrorKind::Trap => "trap",
             ErrorKind::CircuitOpen => "circuit-open",
+            ErrorKind::QuotaExceeded => "quota-exceeded",
+            ErrorKind::Conflict => "conflict",
             ErrorKind::Internal => "internal",
         }
     }
@@ -64,10 +71,16 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidInput => 3,
             ErrorKind::Unavailable => 4,
-            ErrorKind::Failed | ErrorKind::Retryable | ErrorKind::DependencyFailed => 5,
+            ErrorKind::Failed
+            | ErrorKind::Retryable
+            | ErrorKind::DependencyFailed
+            | ErrorKind::Conflict => 5,
             ErrorKind::Denied => 6,
             ErrorKind::Timeout => 7,
-            ErrorKind::FuelExhausted | ErrorKind::MemoryLimit | ErrorKind::StackOverflow => 8,
+            ErrorKind::FuelExhausted
+            | ErrorKind::MemoryLimit
+            | ErrorKind::StackOverflow
+            | ErrorKind::QuotaExceeded => 8,
             ErrorKind::Trap => 9,
             ErrorKind::CircuitOpen => 10,
             ErrorKind::Internal => 70,
@@ -197,6 +210,13 @@ pub enum CallError {
     },
     #[error("{site}: the circuit breaker is open; the next probe in {retry_in:?}")]
     CircuitOpen { site: Site, retry_in: Duration },
+    /// The call's state writes could not be kept (quota, a compare-and-swap conflict, the store),
+    /// or the guest failed after a write of it was refused over quota.
+    #[error("{site}: {error}")]
+    State {
+        site: Site,
+        error: crate::state::StateError,
+    },
     #[error("{site}: cancelled before it finished (the caller went away or the host shut down)")]
     Cancelled { site: Site },
     #[error("{site}: internal host error: {reason}")]
@@ -227,6 +247,7 @@ impl CallError {
             CallError::Trap { .. } => ErrorKind::Trap,
             CallError::Guest { kind, .. } => *kind,
             CallError::CircuitOpen { .. } => ErrorKind::CircuitOpen,
+            CallError::State { error, .. } => error.kind(),
             CallError::Cancelled { .. } => ErrorKind::Unavailable,
             CallError::Internal { .. } => ErrorKind::Internal,
         }

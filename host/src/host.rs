@@ -21,6 +21,7 @@ use crate::registry::{RollbackError, Version};
 use crate::results::{CacheStats, ResultCache};
 use crate::sandbox::{Policy, StoreData};
 use crate::scheduler::{Graph, Plan, PlanError, Progress, RunReport};
+use crate::state::StateAccess;
 
 /// How to build a [`Host`].
 #[derive(Debug, Clone)]
@@ -32,6 +33,9 @@ pub struct HostConfig {
     pub audit_log: Option<PathBuf>,
     /// Bytes of results of deterministic operations to keep; 0 (the default) keeps none.
     pub result_cache_bytes: usize,
+    /// The file agents keep their durable state in (opened when first needed); `None` (the
+    /// default) keeps no state: agents' state operations are refused as `unavailable`.
+    pub state_file: Option<PathBuf>,
 }
 
 impl Default for HostConfig {
@@ -42,6 +46,7 @@ impl Default for HostConfig {
             cache_dir: CodeCache::default_dir(),
             audit_log: None,
             result_cache_bytes: 0,
+            state_file: None,
         }
     }
 }
@@ -100,10 +105,16 @@ impl Host {
             dispatcher: Arc::new(Dispatcher::new(
                 audit,
                 ResultCache::new(config.result_cache_bytes),
+                StateAccess::new(config.state_file),
             )),
             engine_limits: config.engine.clone(),
             _ticker: ticker,
         })
+    }
+
+    /// The agents' state store (opened when first needed).
+    pub fn state(&self) -> &StateAccess {
+        self.dispatcher.state()
     }
 
     pub fn engine(&self) -> &Engine {
@@ -152,14 +163,13 @@ impl Host {
         let (component, hash) = compiled?;
         let shape = Shape::of(&self.engine, &component);
         let pre = component::prepare(&self.engine, &self.linker, path, &component)?;
-        let dispatcher = Arc::downgrade(&self.dispatcher);
         let agent = Agent::load(
             &self.engine,
             pre,
             path.to_path_buf(),
             hash,
             policy,
-            dispatcher,
+            &self.dispatcher,
         )
         .await?;
         Ok(Inspection { shape, agent })

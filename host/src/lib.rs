@@ -21,11 +21,14 @@
 //! - [`scheduler`]: dependency graphs of calls, run with a ready queue.
 //! - [`component`]: checks that turn a file into a component known to be an agent.
 //! - [`cache`]: the on-disk cache of compiled code.
+//! - [`dirs`]: where the cache and the data directory are by default.
+//! - [`state`]: agents' durable key-value state (redb), per-call transactions, quotas.
 //! - [`results`]: the result cache of deterministic operations (by agent version, LRU by bytes).
 //! - [`engine`]: the wasmtime engine's configuration and the epoch ticker behind deadlines.
 //! - [`manifest`]: the TOML manifest beside a component: limits and capabilities, checked.
 //! - [`sandbox`]: limits, grants, the per-instance store and trap classification.
-//! - `capabilities`: the host functions guests import (`log`, `delegation`, `events`), the WASI
+//! - `capabilities`: the host functions guests import (`log`, `delegation`, `events`,
+//!   `state`), the WASI
 //!   interfaces that can be granted (no sockets), and guest stdio into the log.
 //! - [`bindings`]: the generated bindings of `wit/`.
 //! - [`componentize`]: making a component from a `wasm32-wasip1` core module.
@@ -40,6 +43,7 @@ mod capabilities;
 pub mod component;
 pub mod componentize;
 pub mod delegation;
+pub mod dirs;
 pub mod dispatch;
 pub mod engine;
 pub mod error;
@@ -54,6 +58,7 @@ pub mod retry;
 pub mod sandbox;
 pub mod scheduler;
 pub mod server;
+pub mod state;
 pub mod watch;
 
 pub use agent::{Agent, AgentInfo, OperationInfo, Request, Response};

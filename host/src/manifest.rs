@@ -38,6 +38,10 @@
 //! max-attempts = 3           # attempts per call (timeouts, traps, `retryable` errors)
 //! backoff = "10ms"           # before the first retry, doubling, with full jitter,
 //! max-backoff = "1s"         #   up to this
+//!
+//! [state]                    # the agent's durable key-value store (the `state` import)
+//! max-keys = 1024            # keys it may keep
+//! max-bytes = "1MiB"         # keys plus values, in bytes
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -60,6 +64,15 @@ pub struct Manifest {
     pub capabilities: CapabilitiesSection,
     #[serde(default)]
     pub resilience: ResilienceSection,
+    #[serde(default)]
+    pub state: StateSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StateSection {
+    pub max_keys: Option<u64>,
+    pub max_bytes: Option<Size>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,6 +158,8 @@ const TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_millis(1), Duration:
 const MIN_MEMORY: u64 = 64 * 1024;
 const MAX_TABLE_ELEMENTS: u64 = 10_000_000;
 const MAX_LOG_RECORDS: u64 = 1_000_000;
+const MAX_STATE_KEYS: u64 = 100_000_000;
+const MAX_STATE_BYTES: u64 = 1 << 40;
 
 impl Manifest {
     /// The manifest beside `component` (same name, `.toml`), if there is one.
@@ -309,6 +324,19 @@ impl Manifest {
             return Err(fail("resilience.backoff", message));
         }
 
+        let (s, quota) = (&self.state, &mut policy.state_quota);
+        if let Some(keys) = s.max_keys {
+            check_range(keys, 0, MAX_STATE_KEYS, |v| v.to_string())
+                .map_err(|m| fail("state.max-keys", m))?;
+            quota.max_keys = keys;
+        }
+        if let Some(size) = &s.max_bytes {
+            let bytes = size.bytes().map_err(|m| fail("state.max-bytes", m))?;
+            check_range(bytes, 0, MAX_STATE_BYTES, human_size)
+                .map_err(|m| fail("state.max-bytes", m))?;
+            quota.max_bytes = bytes;
+        }
+
         let (c, grants) = (&self.capabilities, &mut policy.grants);
         for name in &c.env {
             let value = env(name).ok_or_else(|| {
@@ -421,6 +449,7 @@ mod tests {
         );
         assert_eq!(p.grants.stdio, Stdio::Discard);
         assert_eq!(p.expected_id, None);
+        assert_eq!(p.state_quota, crate::state::Quota::default());
     }
 
     #[test]
@@ -453,9 +482,19 @@ mod tests {
             max-attempts = 5
             backoff = "1ms"
             max-backoff = "50ms"
+            [state]
+            max-keys = 10
+            max-bytes = "4KiB"
             "#,
         )
         .unwrap();
+        assert_eq!(
+            p.state_quota,
+            crate::state::Quota {
+                max_keys: 10,
+                max_bytes: 4096
+            }
+        );
         let l = &p.limits;
         assert_eq!(
             (
@@ -547,6 +586,11 @@ mod tests {
                 "`limits.max-instances`: 0 is out of range (1 to 256)",
             ),
             ("[limits]\nfuel = 0", "`limits.fuel`: 0 is out of range"),
+            (
+                "[state]\nmax-bytes = \"2TiB\"",
+                "`state.max-bytes`: 2.0 TiB is out of range",
+            ),
+            ("[state]\nkeys = 3", "unknown field `keys`"),
             (
                 "[limits]\nmemory = \"1MiB\"\nmax-output = \"2MiB\"",
                 "`limits.max-output`: 2.0 MiB is out of range",

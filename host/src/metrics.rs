@@ -21,7 +21,7 @@ use crate::error::ErrorKind;
 use crate::results::CacheStats;
 
 /// Outcome classes: `ok` then every [`ErrorKind`].
-const OUTCOMES: [&str; 14] = [
+const OUTCOMES: [&str; 16] = [
     "ok",
     "invalid-input",
     "unavailable",
@@ -35,6 +35,8 @@ const OUTCOMES: [&str; 14] = [
     "stack-overflow",
     "trap",
     "circuit-open",
+    "quota-exceeded",
+    "conflict",
     "internal",
 ];
 

@@ -31,7 +31,7 @@ impl Default for RetryPolicy {
 pub fn is_retryable(kind: ErrorKind) -> bool {
     matches!(
         kind,
-        ErrorKind::Timeout | ErrorKind::Trap | ErrorKind::Retryable
+        ErrorKind::Timeout | ErrorKind::Trap | ErrorKind::Retryable | ErrorKind::Conflict
     )
 }
 

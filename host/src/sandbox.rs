@@ -19,6 +19,7 @@ use crate::engine::EPOCH_TICK;
 use crate::error::{CallError, Site};
 use crate::metrics::AgentStats;
 use crate::retry::RetryPolicy;
+use crate::state::{Changes, Quota, StateAccess};
 
 /// How a call's instance is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -144,17 +145,20 @@ pub struct Policy {
     pub limits: Limits,
     pub grants: Grants,
     pub resilience: Resilience,
+    /// How much durable state the agent may keep.
+    pub state_quota: Quota,
     /// The id the manifest pins: loading fails when the component describes itself otherwise.
     pub expected_id: Option<String>,
 }
 
-/// What an instance belongs to: its agent's policy and stats, and the dispatcher it delegates
-/// through (weak, because the dispatcher owns the agents that own these instances).
+/// What an instance belongs to: its agent's policy and stats, the dispatcher it delegates through
+/// (weak, because the dispatcher owns the agents that own these instances) and the host's state store.
 #[derive(Clone)]
 pub struct Owner {
     pub policy: Arc<Policy>,
     pub stats: Arc<AgentStats>,
     pub dispatcher: Weak<Dispatcher>,
+    pub state: Arc<StateAccess>,
 }
 
 /// The state of the call an instance is running, for host functions to tag and bound what they do.
@@ -169,6 +173,8 @@ pub struct CallState {
     pub logs_left: u32,
     /// Log records dropped because `logs_left` ran out.
     pub logs_dropped: u32,
+    /// The call's state writes, kept only if it succeeds.
+    pub writes: Changes,
 }
 
 /// The data of one instance's [`Store`].
@@ -181,6 +187,7 @@ pub struct StoreData {
     pub(crate) call: CallState,
     /// For delegated calls; weak, because the dispatcher owns the agents that own these stores.
     pub(crate) dispatcher: Weak<Dispatcher>,
+    pub(crate) state: Arc<StateAccess>,
 }
 
 impl WasiView for StoreData {
@@ -270,10 +277,12 @@ pub fn new_store(
             chain: Vec::new(),
             logs_left: policy.limits.max_log_records,
             logs_dropped: 0,
+            writes: Changes::default(),
         },
         policy,
         stats: owner.stats.clone(),
         dispatcher: owner.dispatcher.clone(),
+        state: owner.state.clone(),
     };
     let mut store = Store::new(engine, data);
     store.limiter(|data| &mut data.limiter);
@@ -323,6 +332,7 @@ pub fn begin_call(
     data.call.chain.extend_from_slice(chain);
     data.call.logs_left = data.policy.limits.max_log_records;
     data.call.logs_dropped = 0;
+    data.call.writes.clear();
     Ok(())
 }
 

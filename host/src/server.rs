@@ -255,8 +255,9 @@ impl From<CallError> for ApiError {
 }
 
 /// The HTTP status of a failed call: 404 for an unknown agent, 400 for bad input, 403 denied,
-/// 503 circuit open or unavailable, 504 timeout, 500 a host fault, and 502 for everything the
-/// agent itself failed with (guest errors, traps, fuel, memory).
+/// 409 a state conflict, 503 circuit open or unavailable, 504 timeout, 507 over the agent's state
+/// quota, 500 a host fault,
+/// and 502 for everything the agent itself failed with (guest errors, traps, fuel, memory).
 pub fn status_of(error: &CallError) -> StatusCode {
     if let CallError::UnknownAgent { .. } = error {
         return StatusCode::NOT_FOUND;
@@ -271,6 +272,8 @@ fn status_of_kind(kind: ErrorKind) -> StatusCode {
         ErrorKind::Unavailable | ErrorKind::CircuitOpen => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorKind::QuotaExceeded => StatusCode::INSUFFICIENT_STORAGE,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::Failed
         | ErrorKind::Retryable
         | ErrorKind::DependencyFailed

@@ -38,13 +38,15 @@
 //! - [`log`]: structured logging into the host's tracing.
 //! - [`delegation`]: calling other agents through the host (one call, a fan-out, a task graph).
 //! - [`events`]: publishing custom events on the host's live event stream.
+//! - [`state`]: the agent's durable key-value store, with typed JSON helpers.
 //!
-//! The WIT contract these wrap is `wit/agent.wit` (package `tandem:agent@0.1.0`).
+//! The WIT contract these wrap is `wit/agent.wit` (package `tandem:agent@0.1.1`).
 
 pub mod agent;
 pub mod delegation;
 pub mod events;
 pub mod log;
+pub mod state;
 
 pub use agent::{Agent, Json, Operation, to_json};
 pub use bindings::tandem::agent::types::{AgentError, AgentInfo, CallError, ErrorKind, Task};

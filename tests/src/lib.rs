@@ -75,14 +75,42 @@ pub fn component_of_world(wit: &str, world: &str) -> Vec<u8> {
         .push_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit"))
         .expect("wit/ parses");
     let package = resolve.push_str("test.wit", wit).expect("test WIT parses");
+    encode_world(&resolve, package, world)
+}
+
+/// A component of the world `agent` built against the contract as published at `version` (this
+/// repository's `wit/agent.wit` with its package version replaced), with trapping function bodies:
+/// for checking that components built against an older 0.1.x still link.
+pub fn component_of_contract_version(version: &str) -> Vec<u8> {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/agent.wit"))
+            .expect("wit/agent.wit reads");
+    let current = format!(
+        "package tandem:agent@{};",
+        tandem::bindings::PACKAGE_VERSION
+    );
+    assert!(text.contains(&current), "wit/agent.wit declares {current}");
+    let text = text.replace(&current, &format!("package tandem:agent@{version};"));
+    let mut resolve = wit_parser::Resolve::default();
+    let package = resolve
+        .push_str("agent.wit", &text)
+        .expect("the contract parses");
+    encode_world(&resolve, package, "agent")
+}
+
+fn encode_world(
+    resolve: &wit_parser::Resolve,
+    package: wit_parser::PackageId,
+    world: &str,
+) -> Vec<u8> {
     let world = resolve
         .select_world(&[package], Some(world))
         .expect("world exists");
     let mut module =
-        wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+        wit_component::dummy_module(resolve, world, wit_parser::ManglingAndAbi::Standard32);
     wit_component::embed_component_metadata(
         &mut module,
-        &resolve,
+        resolve,
         world,
         wit_component::StringEncoding::UTF8,
         false,
@@ -96,6 +124,8 @@ pub fn component_of_world(wit: &str, world: &str) -> Vec<u8> {
 /// A `tandem serve` process on a free loopback port, killed when dropped.
 pub struct TestServer {
     child: std::process::Child,
+    /// The server's own data directory, unless the test passed `--data-dir`.
+    _data: Option<tempfile::TempDir>,
     /// `http://127.0.0.1:<port>`.
     pub url: String,
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
@@ -126,10 +156,15 @@ impl Reply {
 
 impl TestServer {
     /// Starts `tandem serve --agents <agents> <args>` with `env` added, and waits until `/readyz`
-    /// answers 200.
+    /// answers 200. Without `--data-dir` in `args`, the server gets a data directory of its own.
     pub fn start(agents: &Path, args: &[&str], env: &[(&str, &str)]) -> TestServer {
         use std::io::{BufRead, Read};
-        let mut child = std::process::Command::new(tandem_bin())
+        let data = (!args.contains(&"--data-dir")).then(|| tempfile::tempdir().unwrap());
+        let mut command = std::process::Command::new(tandem_bin());
+        if let Some(data) = &data {
+            command.arg("--data-dir").arg(data.path());
+        }
+        let mut child = command
             .arg("serve")
             .arg("--agents")
             .arg(agents)
@@ -173,6 +208,7 @@ impl TestServer {
             .new_agent();
         let server = TestServer {
             child,
+            _data: data,
             url,
             stderr,
             http,
@@ -251,6 +287,12 @@ impl TestServer {
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         self.signal_term();
         self.wait(std::time::Duration::from_secs(60))
+    }
+
+    /// Kills the process with SIGKILL (no chance to clean up) and waits for it.
+    pub fn kill_hard(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     pub fn signal_term(&self) {

@@ -21,8 +21,10 @@ fn wit_kind(kind: ErrorKind) -> WitKind {
     match kind {
         ErrorKind::InvalidInput => WitKind::InvalidInput,
         ErrorKind::Unavailable => WitKind::Unavailable,
-        ErrorKind::Failed | ErrorKind::Internal => WitKind::Failed,
-        ErrorKind::Retryable => WitKind::Retryable,
+        // `quota-exceeded` is not in the 0.1 WIT enum; the message names it.
+        ErrorKind::Failed | ErrorKind::Internal | ErrorKind::QuotaExceeded => WitKind::Failed,
+        // `conflict` is not in the 0.1 WIT enum: it is a retryable failure.
+        ErrorKind::Retryable | ErrorKind::Conflict => WitKind::Retryable,
         ErrorKind::Denied => WitKind::Denied,
         ErrorKind::DependencyFailed => WitKind::DependencyFailed,
         ErrorKind::Timeout => WitKind::Timeout,

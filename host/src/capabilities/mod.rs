@@ -2,11 +2,12 @@
 //! interfaces that can be granted (`wasi`) and guest stdio into the log (`stdio`).
 //!
 //! Each module implements its generated `Host` trait on [`StoreData`](crate::sandbox::StoreData) and
-//! bounds what a guest can make the host do (log volume, delegation targets).
+//! bounds what a guest can make the host do (log volume, delegation targets, state quotas).
 
 mod delegation;
 mod events;
 mod log;
+mod state;
 mod stdio;
 pub mod wasi;
 

@@ -8,6 +8,7 @@ mod inspect;
 mod list;
 mod run;
 mod serve;
+mod state;
 mod stats;
 
 use std::path::PathBuf;
@@ -35,6 +36,10 @@ pub struct GlobalArgs {
     /// Compile components every time instead of using the cache.
     #[arg(long, global = true)]
     no_cache: bool,
+    /// Where agents' state and the audit log are kept [default: $TANDEM_DATA_DIR,
+    /// $XDG_DATA_HOME/tandem or ~/.local/share/tandem].
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Log format on stderr. The filter comes from $TANDEM_LOG (e.g. `debug`, `tandem=trace`).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -70,6 +75,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Swap, roll back or remove an agent on a running server (admin API).
     Agent(agent::AgentArgs),
+    /// Inspect, export and import agents' durable state (works while a server runs).
+    State(state::StateArgs),
 }
 
 /// The directory of components (and their manifests) that agent ids are looked up in.
@@ -130,9 +137,31 @@ pub fn init_tracing(global: &GlobalArgs) {
     }
 }
 
-/// The host configuration the global options ask for.
+/// The data directory: `--data-dir`, else the default ([`tandem::dirs::data_dir`]).
+fn data_dir(global: &GlobalArgs) -> Result<PathBuf, Failure> {
+    global
+        .data_dir
+        .clone()
+        .or_else(tandem::dirs::data_dir)
+        .ok_or_else(|| {
+            Failure::invalid_input(
+                "no data directory: set --data-dir or $TANDEM_DATA_DIR (HOME is not set)".into(),
+            )
+        })
+}
+
+/// The state store's file in the data directory.
+fn state_file(global: &GlobalArgs) -> Result<PathBuf, Failure> {
+    Ok(data_dir(global)?.join("state.redb"))
+}
+
+/// The host configuration the global options ask for. Agents keep their state in the data
+/// directory (a host without one keeps none).
 fn host_config(global: &GlobalArgs) -> HostConfig {
-    let mut config = HostConfig::default();
+    let mut config = HostConfig {
+        state_file: state_file(global).ok(),
+        ..HostConfig::default()
+    };
     if global.no_cache {
         config.cache_dir = None;
     } else if let Some(dir) = &global.cache_dir {
@@ -166,5 +195,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Stats(args) => stats::stats(args),
         Command::Audit(args) => audit::audit(args),
         Command::Agent(args) => agent::agent(args),
+        Command::State(args) => state::state(&cli.global, args).await,
     }
 }

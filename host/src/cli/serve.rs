@@ -26,10 +26,6 @@ pub struct ServeArgs {
     /// Keep no audit log.
     #[arg(long)]
     no_audit: bool,
-    /// Where the server keeps its data [default: $TANDEM_DATA_DIR, $XDG_DATA_HOME/tandem or
-    /// ~/.local/share/tandem].
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
     /// How long calls in flight may take to finish after SIGTERM or Ctrl-C.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     grace: Duration,
@@ -55,27 +51,6 @@ pub struct ServeArgs {
     admin_token_file: Option<PathBuf>,
 }
 
-/// The data directory: `--data-dir`, `$TANDEM_DATA_DIR`, `$XDG_DATA_HOME/tandem`, or
-/// `~/.local/share/tandem`.
-fn data_dir(args: &ServeArgs) -> Result<PathBuf, Failure> {
-    if let Some(dir) = &args.data_dir {
-        return Ok(dir.clone());
-    }
-    if let Some(dir) = std::env::var_os("TANDEM_DATA_DIR") {
-        return Ok(PathBuf::from(dir));
-    }
-    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
-        return Ok(PathBuf::from(dir).join("tandem"));
-    }
-    std::env::var_os("HOME")
-        .map(|home| PathBuf::from(home).join(".local/share/tandem"))
-        .ok_or_else(|| {
-            Failure::invalid_input(
-                "no data directory: set --data-dir or $TANDEM_DATA_DIR (HOME is not set)".into(),
-            )
-        })
-}
-
 fn admin_token(args: &ServeArgs) -> Result<Option<String>, Failure> {
     let token = match &args.admin_token_file {
         Some(file) => Some(std::fs::read_to_string(file).map_err(|e| {
@@ -95,7 +70,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
     let audit_log = match (&args.audit_log, args.no_audit) {
         (_, true) => None,
         (Some(file), false) => Some(file.clone()),
-        (None, false) => Some(data_dir(&args)?.join("audit.jsonl")),
+        (None, false) => Some(super::data_dir(global)?.join("audit.jsonl")),
     };
     let config = ServerConfig {
         max_body_bytes: args.max_body.as_u64().try_into().unwrap_or(usize::MAX),
@@ -107,6 +82,12 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
     host_config.audit_log = audit_log.clone();
     host_config.result_cache_bytes = args.result_cache.as_u64().try_into().unwrap_or(usize::MAX);
     let host = Arc::new(super::build_host(host_config)?);
+    // Open the state store now: a server that cannot keep its agents' state says so at start.
+    let store = host
+        .state()
+        .store()
+        .map_err(|e| Failure::new(e.kind(), e))?;
+    eprintln!("state: {}", store.path().display());
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| {

@@ -23,6 +23,10 @@ const ATTACKS: &[(&str, &str)] = &[
     ("delegate", "calls agent `agent`"),
     ("log-flood", "writes `count` log records"),
     ("print", "prints `count` lines to stdout"),
+    (
+        "state-peek",
+        "lists every state key it can see and reads the key `name` (another agent's, it hopes)",
+    ),
 ];
 
 struct Hostile;
@@ -72,6 +76,12 @@ impl Agent for Hostile {
             "sleep" => {
                 std::thread::sleep(std::time::Duration::from_secs(60));
                 Ok("\"woke up\"".into())
+            }
+            "state-peek" => {
+                let keys = tandem_sdk::state::keys("")?;
+                let value = tandem_sdk::state::get(&target.name)?;
+                let value = value.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+                Ok(serde_json::json!({"keys": keys, "value": value}).to_string())
             }
             "read" => std::fs::read_to_string(&target.path)
                 .map(|text| serde_json::Value::String(text).to_string())

@@ -1,0 +1,207 @@
+//! `tandem state ls|get|export|import`: operators' access to agents' durable state, in the data
+//! directory's store (it may be open in a running server at the same time).
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde::{Deserialize, Serialize};
+use tandem::ErrorKind;
+use tandem::state::{StateError, StateStore, check_key};
+
+use super::{Failure, GlobalArgs};
+
+#[derive(Args)]
+pub struct StateArgs {
+    #[command(subcommand)]
+    command: StateCommand,
+}
+
+#[derive(Subcommand)]
+enum StateCommand {
+    /// List the agents that keep state (keys, bytes), or one agent's keys with their values' sizes.
+    Ls {
+        agent: Option<String>,
+        /// Only the keys that start with this.
+        #[arg(long, default_value = "", requires = "agent")]
+        prefix: String,
+    },
+    /// Print the value stored under an agent's key, byte for byte.
+    Get { agent: String, key: String },
+    /// Write an agent's state as JSON: `{"agent", "entries": [{"key", "value"} or {"key", "hex"}]}`
+    /// (`hex` for values that are not UTF-8).
+    Export {
+        agent: String,
+        /// Write here instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Load entries exported by `export` into an agent's state, in one transaction (no quota).
+    Import {
+        agent: String,
+        /// The JSON file (`-` reads stdin).
+        file: PathBuf,
+        /// Remove the agent's other keys first, so that its state is exactly the file's.
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+/// The export format.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Export {
+    agent: String,
+    entries: Vec<Entry>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hex: Option<String>,
+}
+
+fn state_failure(error: StateError) -> Failure {
+    Failure::new(error.kind(), error)
+}
+
+fn check_agent(agent: &str) -> Result<(), Failure> {
+    tandem::agent::check_name("agent id", agent).map_err(Failure::invalid_input)
+}
+
+fn io_failure(what: &std::path::Path, error: std::io::Error) -> Failure {
+    Failure::new(
+        ErrorKind::InvalidInput,
+        anyhow::anyhow!("{}: {error}", what.display()),
+    )
+}
+
+pub async fn state(global: &GlobalArgs, args: StateArgs) -> Result<ExitCode, Failure> {
+    let store = StateStore::open(&super::state_file(global)?).map_err(state_failure)?;
+    match args.command {
+        StateCommand::Ls {
+            agent: None,
+            prefix: _,
+        } => {
+            let agents = store.agents().map_err(state_failure)?;
+            println!("{:<24} {:>8} {:>12}", "AGENT", "KEYS", "BYTES");
+            for (agent, usage) in agents {
+                println!("{agent:<24} {:>8} {:>12}", usage.keys, usage.bytes);
+            }
+        }
+        StateCommand::Ls {
+            agent: Some(agent),
+            prefix,
+        } => {
+            check_agent(&agent)?;
+            for (key, size) in store.keys(&agent, &prefix).map_err(state_failure)? {
+                println!("{size:>10}  {key}");
+            }
+        }
+        StateCommand::Get { agent, key } => {
+            check_agent(&agent)?;
+            check_key(&key).map_err(state_failure)?;
+            let value = store.get(&agent, &key).map_err(state_failure)?;
+            let value = value.ok_or_else(|| {
+                Failure::invalid_input(format!("agent `{agent}` keeps no key `{key}`"))
+            })?;
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&value)
+                .and_then(|()| stdout.flush())
+                .map_err(|e| io_failure("stdout".as_ref(), e))?;
+        }
+        StateCommand::Export { agent, output } => {
+            check_agent(&agent)?;
+            let entries = store.entries(&agent, "").map_err(state_failure)?;
+            let export = Export {
+                agent,
+                entries: entries
+                    .into_iter()
+                    .map(|(key, value)| match String::from_utf8(value) {
+                        Ok(text) => Entry {
+                            key,
+                            value: Some(text),
+                            hex: None,
+                        },
+                        Err(bytes) => Entry {
+                            key,
+                            value: None,
+                            hex: Some(hex::encode(bytes.into_bytes())),
+                        },
+                    })
+                    .collect(),
+            };
+            let mut text = serde_json::to_string_pretty(&export)
+                .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
+            text.push('\n');
+            match output {
+                Some(file) => std::fs::write(&file, text).map_err(|e| io_failure(&file, e))?,
+                None => print!("{text}"),
+            }
+        }
+        StateCommand::Import {
+            agent,
+            file,
+            replace,
+        } => {
+            check_agent(&agent)?;
+            let entries = read_export(&file)?;
+            let count = entries.len();
+            store
+                .import(&agent, entries, replace)
+                .await
+                .map_err(state_failure)?;
+            let usage = store.usage(&agent).map_err(state_failure)?;
+            eprintln!(
+                "imported {count} entries into `{agent}`: it now keeps {} keys, {} bytes",
+                usage.keys, usage.bytes
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads and checks an export file: every key valid and unique, every entry with exactly one of
+/// `value` and `hex`.
+fn read_export(file: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, Failure> {
+    let mut text = String::new();
+    if file.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| io_failure(file, e))?;
+    } else {
+        text = std::fs::read_to_string(file).map_err(|e| io_failure(file, e))?;
+    }
+    let export: Export = serde_json::from_str(&text).map_err(|e| {
+        Failure::invalid_input(format!(
+            "{}: not a state export ({{\"agent\", \"entries\": [...]}}): {e}",
+            file.display()
+        ))
+    })?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut entries = Vec::with_capacity(export.entries.len());
+    for (index, entry) in export.entries.into_iter().enumerate() {
+        let fail = |message: String| {
+            Failure::invalid_input(format!("{}: entry {index}: {message}", file.display()))
+        };
+        check_key(&entry.key).map_err(|e| fail(e.to_string()))?;
+        if !seen.insert(entry.key.clone()) {
+            return Err(fail(format!("key `{}` appears twice", entry.key)));
+        }
+        let value = match (entry.value, entry.hex) {
+            (Some(text), None) => text.into_bytes(),
+            (None, Some(digits)) => {
+                hex::decode(&digits).map_err(|e| fail(format!("`hex` is not hex: {e}")))?
+            }
+            _ => return Err(fail("needs exactly one of `value` and `hex`".into())),
+        };
+        entries.push((entry.key, value));
+    }
+    Ok(entries)
+}
