@@ -357,11 +357,11 @@ impl Agent {
             Ok(Ok(result)) => result,
         };
         let logs_dropped = instance.store.data().call.logs_dropped;
-        let writes = std::mem::take(&mut instance.store.data_mut().call.writes);
+        let writes = instance.store.data_mut().call.writes.take();
         lease.keep();
         let error = match result {
             Ok(output) if output.len() <= limits.max_output_bytes => {
-                if !writes.is_empty() {
+                if let Some(writes) = writes.filter(|w| !w.is_empty()) {
                     let committed = match self.state.store() {
                         Ok(store) => {
                             store
@@ -393,10 +393,16 @@ impl Agent {
                 limit: limits.max_output_bytes,
             },
             // The guest gave up after a write was refused over quota: report the refusal.
-            Err(handler::AgentError::Failed(_)) if writes.refused().is_some() => CallError::State {
-                site: site(&task),
-                error: writes.refused().cloned().expect("checked above"),
-            },
+            Err(handler::AgentError::Failed(_))
+                if writes.as_ref().is_some_and(|w| w.refused().is_some()) =>
+            {
+                CallError::State {
+                    site: site(&task),
+                    error: writes
+                        .and_then(|w| w.refused().cloned())
+                        .expect("checked above"),
+                }
+            }
             Err(error) => guest_error(site(&task), error),
         };
         Err((error, give_back(task)))

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
 use redb::{
-    ConcurrencyMode, Database, DatabaseError, ReadableDatabase, ReadableTable, Table,
-    TableDefinition,
+    ConcurrencyMode, Database, DatabaseError, ReadOnlyTable, ReadableDatabase, ReadableTable,
+    Table, TableDefinition,
 };
 
 use crate::error::ErrorKind;
@@ -130,9 +130,69 @@ struct Pending {
     committed_size: Option<u64>,
 }
 
+/// A read-only view of the committed state at one moment (a redb read transaction).
+pub struct Snapshot {
+    entries: ReadOnlyTable<(&'static str, &'static str), &'static [u8]>,
+    usage: ReadOnlyTable<&'static str, (u64, u64)>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot").finish_non_exhaustive()
+    }
+}
+
+impl Snapshot {
+    fn error(&self, e: impl Display) -> StateError {
+        StateError::Store {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    fn get(&self, agent: &str, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        let value = self.entries.get((agent, key)).map_err(|e| self.error(e))?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    fn usage(&self, agent: &str) -> Result<Usage, StateError> {
+        let usage = self.usage.get(agent).map_err(|e| self.error(e))?;
+        Ok(usage.map_or(Usage::default(), |u| {
+            let (keys, bytes) = u.value();
+            Usage { keys, bytes }
+        }))
+    }
+
+    fn scan<T>(
+        &self,
+        agent: &str,
+        prefix: &str,
+        mut each: impl FnMut(&str, &[u8]) -> T,
+    ) -> Result<Vec<T>, StateError> {
+        let mut found = Vec::new();
+        let range = self
+            .entries
+            .range((agent, prefix)..)
+            .map_err(|e| self.error(e))?;
+        for entry in range {
+            let (key, value) = entry.map_err(|e| self.error(e))?;
+            let (owner, key) = key.value();
+            if owner != agent || !key.starts_with(prefix) {
+                break;
+            }
+            found.push(each(key, value.value()));
+        }
+        Ok(found)
+    }
+}
+
 /// The writes of one call: read back by the call itself, committed together when it succeeds.
+/// The call reads the committed state from one snapshot, taken at its first state operation.
 #[derive(Debug, Default)]
 pub struct Changes {
+    /// Boxed: a call that touches no state moves this struct around and should move little.
+    snapshot: Option<Box<Snapshot>>,
     writes: BTreeMap<String, Pending>,
     /// For keys the call compared (compare-and-swap) against their committed value: that value.
     /// The commit fails with [`StateError::Conflict`] when one changed meanwhile.
@@ -149,11 +209,29 @@ impl Changes {
         self.writes.is_empty()
     }
 
-    /// Forgets everything: for the next call on the same instance.
+    /// Whether the call did anything with state at all.
+    fn touched(&self) -> bool {
+        self.snapshot.is_some() || !self.writes.is_empty() || self.refused.is_some()
+    }
+
+    /// Forgets everything (and lets go of the snapshot): for the next call on the same instance.
     pub fn clear(&mut self) {
-        if !self.writes.is_empty() || self.refused.is_some() {
+        if self.touched() {
             *self = Changes::default();
         }
+    }
+
+    /// Takes what the call did, leaving nothing behind; `None` when it did nothing with state.
+    pub fn take(&mut self) -> Option<Changes> {
+        self.touched().then(|| std::mem::take(self))
+    }
+
+    /// The call's snapshot of the committed state, taken now if it has none yet.
+    fn snapshot(&mut self, store: &StateStore) -> Result<&Snapshot, StateError> {
+        if self.snapshot.is_none() {
+            self.snapshot = Some(Box::new(store.snapshot()?));
+        }
+        Ok(self.snapshot.as_ref().expect("just set"))
     }
 
     /// The quota refusal a write of this call got, if any.
@@ -263,55 +341,37 @@ impl StateStore {
         }
     }
 
+    /// A consistent view of what is committed now.
+    pub fn snapshot(&self) -> Result<Snapshot, StateError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        Ok(Snapshot {
+            entries: txn.open_table(ENTRIES).map_err(|e| self.error(e))?,
+            usage: txn.open_table(USAGE).map_err(|e| self.error(e))?,
+            path: self.path.clone(),
+        })
+    }
+
     /// The committed value of `agent`'s `key`.
     pub fn get(&self, agent: &str, key: &str) -> Result<Option<Vec<u8>>, StateError> {
-        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
-        let table = txn.open_table(ENTRIES).map_err(|e| self.error(e))?;
-        let value = table.get((agent, key)).map_err(|e| self.error(e))?;
-        Ok(value.map(|v| v.value().to_vec()))
+        self.snapshot()?.get(agent, key)
     }
 
     /// `agent`'s committed entries whose keys start with `prefix`, in key order.
     pub fn entries(&self, agent: &str, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StateError> {
-        self.scan(agent, prefix, |key, value| {
+        self.snapshot()?.scan(agent, prefix, |key, value| {
             (key.to_string(), value.to_vec())
         })
     }
 
     /// `agent`'s committed keys that start with `prefix`, in order, with their values' sizes.
     pub fn keys(&self, agent: &str, prefix: &str) -> Result<Vec<(String, usize)>, StateError> {
-        self.scan(agent, prefix, |key, value| (key.to_string(), value.len()))
-    }
-
-    fn scan<T>(
-        &self,
-        agent: &str,
-        prefix: &str,
-        mut each: impl FnMut(&str, &[u8]) -> T,
-    ) -> Result<Vec<T>, StateError> {
-        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
-        let table = txn.open_table(ENTRIES).map_err(|e| self.error(e))?;
-        let mut found = Vec::new();
-        for entry in table.range((agent, prefix)..).map_err(|e| self.error(e))? {
-            let (key, value) = entry.map_err(|e| self.error(e))?;
-            let (owner, key) = key.value();
-            if owner != agent || !key.starts_with(prefix) {
-                break;
-            }
-            found.push(each(key, value.value()));
-        }
-        Ok(found)
+        self.snapshot()?
+            .scan(agent, prefix, |key, value| (key.to_string(), value.len()))
     }
 
     /// What `agent` keeps.
     pub fn usage(&self, agent: &str) -> Result<Usage, StateError> {
-        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
-        let table = txn.open_table(USAGE).map_err(|e| self.error(e))?;
-        let usage = table.get(agent).map_err(|e| self.error(e))?;
-        Ok(usage.map_or(Usage::default(), |u| {
-            let (keys, bytes) = u.value();
-            Usage { keys, bytes }
-        }))
+        self.snapshot()?.usage(agent)
     }
 
     /// Every agent that keeps state, with what it keeps, by id.
@@ -333,13 +393,13 @@ impl StateStore {
     pub fn read(
         &self,
         agent: &str,
-        changes: &Changes,
+        changes: &mut Changes,
         key: &str,
     ) -> Result<Option<Vec<u8>>, StateError> {
         check_key(key)?;
         match changes.writes.get(key) {
             Some(pending) => Ok(pending.value.clone()),
-            None => self.get(agent, key),
+            None => changes.snapshot(self)?.get(agent, key),
         }
     }
 
@@ -357,14 +417,17 @@ impl StateStore {
         check_key(key)?;
         let committed_size = match changes.writes.get(key) {
             Some(pending) => pending.committed_size,
-            None => self.get(agent, key)?.map(|value| entry_size(key, &value)),
+            None => changes
+                .snapshot(self)?
+                .get(agent, key)?
+                .map(|value| entry_size(key, &value)),
         };
         let old_size = changes.pending_size(key).unwrap_or(committed_size);
         let new_size = value.as_deref().map(|v| entry_size(key, v));
         let adds_key = new_size.is_some() && old_size.is_none();
         let adds_bytes = new_size.unwrap_or(0) > old_size.unwrap_or(0);
         if adds_key || adds_bytes {
-            let usage = self.usage(agent)?;
+            let usage = changes.snapshot(self)?.usage(agent)?;
             let keys = usage.keys as i64 + changes.delta_keys + i64::from(new_size.is_some())
                 - i64::from(old_size.is_some());
             let bytes = usage.bytes as i64 + changes.delta_bytes + new_size.unwrap_or(0) as i64
@@ -405,10 +468,12 @@ impl StateStore {
     pub fn list(
         &self,
         agent: &str,
-        changes: &Changes,
+        changes: &mut Changes,
         prefix: &str,
     ) -> Result<Vec<String>, StateError> {
-        let committed = self.scan(agent, prefix, |key, _| key.to_string())?;
+        let committed = changes
+            .snapshot(self)?
+            .scan(agent, prefix, |key, _| key.to_string())?;
         if changes.writes.is_empty() {
             return Ok(committed);
         }
@@ -705,11 +770,11 @@ mod tests {
             .write("a", &mut changes, quota, "z", Some(b"4".to_vec()))
             .unwrap();
         assert_eq!(
-            store.read("a", &changes, "x").unwrap(),
+            store.read("a", &mut changes, "x").unwrap(),
             Some(b"333".to_vec())
         );
-        assert_eq!(store.read("a", &changes, "y").unwrap(), None);
-        assert_eq!(store.list("a", &changes, "").unwrap(), ["x", "z"]);
+        assert_eq!(store.read("a", &mut changes, "y").unwrap(), None);
+        assert_eq!(store.list("a", &mut changes, "").unwrap(), ["x", "z"]);
         // Nothing is visible outside the call until it commits.
         assert_eq!(store.get("a", "x").unwrap(), Some(b"1".to_vec()));
         store.commit_blocking("a", changes, quota).unwrap();
@@ -727,9 +792,12 @@ mod tests {
         set(&store, "ab", &[("k", "ab's"), ("kk", "2"), ("l", "3")]).unwrap();
         assert_eq!(store.get("a", "k").unwrap(), Some(b"a's".to_vec()));
         assert_eq!(store.keys("a", "").unwrap(), [("k".to_string(), 3)]);
-        let changes = Changes::default();
-        assert_eq!(store.list("ab", &changes, "k").unwrap(), ["k", "kk"]);
-        assert_eq!(store.list("b", &changes, "").unwrap(), Vec::<String>::new());
+        let mut changes = Changes::default();
+        assert_eq!(store.list("ab", &mut changes, "k").unwrap(), ["k", "kk"]);
+        assert_eq!(
+            store.list("b", &mut changes, "").unwrap(),
+            Vec::<String>::new()
+        );
         assert_eq!(
             store.agents().unwrap(),
             [
@@ -784,7 +852,7 @@ mod tests {
         assert!(changes.refused().is_some());
         // The refused writes changed nothing; a smaller value still fits.
         assert_eq!(
-            store.read("a", &changes, "k2").unwrap(),
+            store.read("a", &mut changes, "k2").unwrap(),
             Some(b"1".to_vec())
         );
         store

@@ -3,7 +3,8 @@
 //!
 //! A call's writes are kept only if the call succeeds, all together and on disk before its result
 //! is returned; a call that fails (an error, a panic, a timeout) leaves the state as it was. Reads
-//! see the call's own writes. The manifest's `[state]` section sets the quota (keys, bytes); a
+//! see one snapshot of the committed state, taken at the call's first state operation, with the
+//! call's own writes laid over it. The manifest's `[state]` section sets the quota (keys, bytes); a
 //! write past it is refused with [`StateError::QuotaExceeded`] and changes nothing.
 //!
 //! ```ignore

@@ -30,7 +30,7 @@ impl StoreData {
 
 impl Host for StoreData {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, WitStateError> {
-        self.with_state(|store, call| store.read(&call.agent, &call.writes, &key))
+        self.with_state(|store, call| store.read(&call.agent, &mut call.writes, &key))
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), WitStateError> {
@@ -48,7 +48,7 @@ impl Host for StoreData {
     }
 
     async fn keys(&mut self, prefix: String) -> Result<Vec<String>, WitStateError> {
-        self.with_state(|store, call| store.list(&call.agent, &call.writes, &prefix))
+        self.with_state(|store, call| store.list(&call.agent, &mut call.writes, &prefix))
     }
 
     async fn compare_and_swap(
