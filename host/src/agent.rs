@@ -1,5 +1,6 @@
 //! One loaded agent: what it says it is, the compiled component ready to instantiate, its warm
-//! instances, and the code path of a call (limits armed, instance checked out, result classified).
+//! instances, and the code path of a call (limits armed, instance checked out, result classified,
+//! state writes committed when it succeeded).
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -33,6 +33,8 @@ pub const MAX_KEY_BYTES: usize = 1024;
 /// Commits taken into one write transaction at most.
 const MAX_BATCH: usize = 256;
 
+const THREAD_STOPPED: &str = "the commit thread stopped";
+
 /// redb's page cache: enough for the hot part of every agent's state.
 const CACHE_BYTES: usize = 32 << 20;
 
@@ -103,6 +105,13 @@ impl StateError {
     }
 }
 
+fn store_error(path: &Path, e: impl Display) -> StateError {
+    StateError::Store {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
 /// Keys are 1 to [`MAX_KEY_BYTES`] bytes of UTF-8.
 pub fn check_key(key: &str) -> Result<(), StateError> {
     if key.is_empty() {
@@ -145,10 +154,7 @@ impl std::fmt::Debug for Snapshot {
 
 impl Snapshot {
     fn error(&self, e: impl Display) -> StateError {
-        StateError::Store {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        }
+        store_error(&self.path, e)
     }
 
     fn get(&self, agent: &str, key: &str) -> Result<Option<Vec<u8>>, StateError> {
@@ -335,10 +341,7 @@ impl StateStore {
     }
 
     fn error(&self, e: impl Display) -> StateError {
-        StateError::Store {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        }
+        store_error(&self.path, e)
     }
 
     /// A consistent view of what is committed now.
@@ -498,11 +501,8 @@ impl StateStore {
         changes: Changes,
         quota: Quota,
     ) -> Result<(), StateError> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.send(agent, changes, quota, reply)?;
-        answer
-            .await
-            .map_err(|_| self.error("the commit thread stopped"))?
+        let answer = self.send(agent, changes, quota)?;
+        answer.await.map_err(|_| self.error(THREAD_STOPPED))?
     }
 
     /// [`commit`](StateStore::commit) for code that runs outside an async runtime.
@@ -512,20 +512,20 @@ impl StateStore {
         changes: Changes,
         quota: Quota,
     ) -> Result<(), StateError> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.send(agent, changes, quota, reply)?;
+        let answer = self.send(agent, changes, quota)?;
         answer
             .blocking_recv()
-            .map_err(|_| self.error("the commit thread stopped"))?
+            .map_err(|_| self.error(THREAD_STOPPED))?
     }
 
+    /// Hands a commit to the commit thread; the answer comes on the returned channel.
     fn send(
         &self,
         agent: &str,
         changes: Changes,
         quota: Quota,
-        reply: tokio::sync::oneshot::Sender<Result<(), StateError>>,
-    ) -> Result<(), StateError> {
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<(), StateError>>, StateError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
         let commit = Commit {
             agent: agent.to_string(),
             changes,
@@ -534,7 +534,8 @@ impl StateStore {
         };
         self.commits
             .send(commit)
-            .map_err(|_| self.error("the commit thread stopped"))
+            .map_err(|_| self.error(THREAD_STOPPED))?;
+        Ok(answer)
     }
 
     /// Replaces (`replace`) or adds to `agent`'s entries with `entries`, in one transaction,
