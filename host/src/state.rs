@@ -130,6 +130,15 @@ fn entry_size(key: &str, value: &[u8]) -> u64 {
     (key.len() + value.len()) as u64
 }
 
+/// What replacing an entry of size `old` with one of size `new` (`None`: no entry) adds to an
+/// agent's keys and bytes.
+fn growth(old: Option<u64>, new: Option<u64>) -> (i64, i64) {
+    (
+        i64::from(new.is_some()) - i64::from(old.is_some()),
+        new.unwrap_or(0) as i64 - old.unwrap_or(0) as i64,
+    )
+}
+
 /// A write a call has made but not committed.
 #[derive(Debug)]
 struct Pending {
@@ -252,11 +261,16 @@ impl Changes {
             .map(|p| p.value.as_deref().map(|v| entry_size(key, v)))
     }
 
-    fn record(&mut self, key: &str, value: Option<Vec<u8>>, committed_size: Option<u64>) {
-        let new_size = value.as_deref().map(|v| entry_size(key, v));
-        let old_size = self.pending_size(key).unwrap_or(committed_size);
-        self.delta_keys += i64::from(new_size.is_some()) - i64::from(old_size.is_some());
-        self.delta_bytes += new_size.unwrap_or(0) as i64 - old_size.unwrap_or(0) as i64;
+    /// Records a write whose `growth` over what the call saw before was already worked out.
+    fn record(
+        &mut self,
+        key: &str,
+        value: Option<Vec<u8>>,
+        committed_size: Option<u64>,
+        (keys, bytes): (i64, i64),
+    ) {
+        self.delta_keys += keys;
+        self.delta_bytes += bytes;
         self.writes.insert(
             key.to_string(),
             Pending {
@@ -427,20 +441,17 @@ impl StateStore {
         };
         let old_size = changes.pending_size(key).unwrap_or(committed_size);
         let new_size = value.as_deref().map(|v| entry_size(key, v));
-        let adds_key = new_size.is_some() && old_size.is_none();
-        let adds_bytes = new_size.unwrap_or(0) > old_size.unwrap_or(0);
-        if adds_key || adds_bytes {
+        let (more_keys, more_bytes) = growth(old_size, new_size);
+        if more_keys > 0 || more_bytes > 0 {
             let usage = changes.snapshot(self)?.usage(agent)?;
-            let keys = usage.keys as i64 + changes.delta_keys + i64::from(new_size.is_some())
-                - i64::from(old_size.is_some());
-            let bytes = usage.bytes as i64 + changes.delta_bytes + new_size.unwrap_or(0) as i64
-                - old_size.unwrap_or(0) as i64;
-            if let Err(refusal) = check_quota(quota, adds_key, keys, adds_bytes, bytes) {
+            let keys = usage.keys as i64 + changes.delta_keys + more_keys;
+            let bytes = usage.bytes as i64 + changes.delta_bytes + more_bytes;
+            if let Err(refusal) = check_quota(quota, more_keys > 0, keys, more_bytes > 0, bytes) {
                 changes.refused = Some(refusal.clone());
                 return Err(refusal);
             }
         }
-        changes.record(key, value, committed_size);
+        changes.record(key, value, committed_size, (more_keys, more_bytes));
         Ok(old_size.is_some())
     }
 
@@ -660,8 +671,9 @@ fn apply(
     for (key, pending) in &commit.changes.writes {
         let old = size_of(entries, key)?;
         let new = pending.value.as_deref().map(|v| entry_size(key, v));
-        keys += i64::from(new.is_some()) - i64::from(old.is_some());
-        bytes += new.unwrap_or(0) as i64 - old.unwrap_or(0) as i64;
+        let (more_keys, more_bytes) = growth(old, new);
+        keys += more_keys;
+        bytes += more_bytes;
     }
     let adds_keys = keys > old_keys as i64;
     let adds_bytes = bytes > old_bytes as i64;

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use tandem::ErrorKind;
 
 use super::Failure;
 
@@ -27,12 +26,7 @@ enum AuditCommand {
 
 pub fn audit(args: AuditArgs) -> Result<ExitCode, Failure> {
     let AuditCommand::Verify { file } = args.command;
-    let reader = std::fs::File::open(&file).map_err(|e| {
-        Failure::new(
-            ErrorKind::InvalidInput,
-            anyhow::anyhow!("{}: {e}", file.display()),
-        )
-    })?;
+    let reader = std::fs::File::open(&file).map_err(|e| Failure::file(&file, e))?;
     match tandem::audit::verify(std::io::BufReader::new(reader)) {
         Ok(verified) => {
             println!(

@@ -109,6 +109,14 @@ impl Failure {
     pub fn invalid_input(message: String) -> Failure {
         Failure::new(ErrorKind::InvalidInput, anyhow::anyhow!(message))
     }
+
+    /// A file (or stream) given on the command line that cannot be read or written.
+    pub fn file(path: &std::path::Path, error: std::io::Error) -> Failure {
+        Failure::new(
+            ErrorKind::InvalidInput,
+            anyhow::anyhow!("{}: {error}", path.display()),
+        )
+    }
 }
 
 impl From<tandem::LoadError> for Failure {

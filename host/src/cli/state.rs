@@ -74,13 +74,6 @@ fn check_agent(agent: &str) -> Result<(), Failure> {
     tandem::agent::check_name("agent id", agent).map_err(Failure::invalid_input)
 }
 
-fn io_failure(what: &std::path::Path, error: std::io::Error) -> Failure {
-    Failure::new(
-        ErrorKind::InvalidInput,
-        anyhow::anyhow!("{}: {error}", what.display()),
-    )
-}
-
 pub async fn state(global: &GlobalArgs, args: StateArgs) -> Result<ExitCode, Failure> {
     let store = StateStore::open(&super::state_file(global)?).map_err(state_failure)?;
     match args.command {
@@ -114,7 +107,7 @@ pub async fn state(global: &GlobalArgs, args: StateArgs) -> Result<ExitCode, Fai
             stdout
                 .write_all(&value)
                 .and_then(|()| stdout.flush())
-                .map_err(|e| io_failure("stdout".as_ref(), e))?;
+                .map_err(|e| Failure::file("stdout".as_ref(), e))?;
         }
         StateCommand::Export { agent, output } => {
             check_agent(&agent)?;
@@ -141,7 +134,7 @@ pub async fn state(global: &GlobalArgs, args: StateArgs) -> Result<ExitCode, Fai
                 .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
             text.push('\n');
             match output {
-                Some(file) => std::fs::write(&file, text).map_err(|e| io_failure(&file, e))?,
+                Some(file) => std::fs::write(&file, text).map_err(|e| Failure::file(&file, e))?,
                 None => print!("{text}"),
             }
         }
@@ -174,9 +167,9 @@ fn read_export(file: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, Failure
     if file.as_os_str() == "-" {
         std::io::stdin()
             .read_to_string(&mut text)
-            .map_err(|e| io_failure(file, e))?;
+            .map_err(|e| Failure::file(file, e))?;
     } else {
-        text = std::fs::read_to_string(file).map_err(|e| io_failure(file, e))?;
+        text = std::fs::read_to_string(file).map_err(|e| Failure::file(file, e))?;
     }
     let export: Export = serde_json::from_str(&text).map_err(|e| {
         Failure::invalid_input(format!(
