@@ -35,7 +35,7 @@ fn scrape(server: &TestServer) -> BTreeMap<String, f64> {
         reply
             .header("content-type")
             .unwrap()
-            .starts_with("application/openmetrics-text")
+            .starts_with("text/plain; version=0.0.4")
     );
     reply
         .body
@@ -552,6 +552,7 @@ fn invoke_in_background(
             .build()
             .new_agent()
             .post(url)
+            .header("content-type", "application/json")
             .send(body)
             .expect("the call is answered");
         (

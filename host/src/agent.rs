@@ -14,7 +14,7 @@ use crate::breaker::Breaker;
 use crate::dispatch::Dispatcher;
 use crate::error::{CallError, ErrorKind, LoadError, Site};
 use crate::metrics::AgentStats;
-use crate::pool::{Instance, InstancePool};
+use crate::pool::{Instance, InstancePool, LeaseError};
 use crate::sandbox::{self, Owner, Policy, StoreData};
 use crate::state::StateAccess;
 
@@ -86,19 +86,23 @@ impl AgentInfo {
 /// Ids and operation names: 1 to 64 characters of lower-case ASCII letters, digits and `-`,
 /// starting with a letter.
 pub fn check_name(what: &str, name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() <= 64
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if valid {
+    if is_valid_name(name) {
         Ok(())
     } else {
         Err(format!(
             "{what} `{name}` must be 1-64 characters of a-z, 0-9 and `-`, starting with a letter"
         ))
     }
+}
+
+/// Whether `name` is a valid agent id or operation name (see [`check_name`]).
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
 }
 
 /// A call to make: the operation and input plus where it sits in a trace.
@@ -182,20 +186,22 @@ impl Agent {
         let mut instance = Instance::new(engine, &pre, placeholder, &owner)
             .await
             .map_err(|e| fail(format!("{e:#}")))?;
+        // `describe()` and `health()` share one budget, the agent's timeout: a guest that computes
+        // or waits (a WASI sleep) past it fails to load, alone.
         let now = Instant::now();
-        sandbox::begin_call(
-            &mut instance.store,
-            "describe",
-            "",
-            &[],
-            now,
-            now + policy.limits.timeout,
-        )
-        .map_err(|e| fail(format!("{e:#}")))?;
+        let deadline = now + policy.limits.timeout;
+        let timed_out = |what: &str| {
+            fail(format!(
+                "`{what}` did not finish within the agent's timeout of {:?}",
+                policy.limits.timeout
+            ))
+        };
+        sandbox::begin_call(&mut instance.store, "describe", "", &[], now, deadline)
+            .map_err(|e| fail(format!("{e:#}")))?;
         let handler = instance.world.tandem_agent_handler();
-        let info = handler
-            .call_describe(&mut instance.store)
+        let info = finish_by(deadline, handler.call_describe(&mut instance.store))
             .await
+            .map_err(|_| timed_out("describe()"))?
             .map_err(|e| fail(format!("{e:#}")))?;
         let info = AgentInfo::from_guest(info).map_err(|reason| LoadError::InvalidInfo {
             path: source.clone(),
@@ -204,9 +210,9 @@ impl Agent {
         // The health probe may read the agent's state: give it its namespace.
         let id: Arc<str> = Arc::from(info.id.as_str());
         instance.store.data_mut().call.agent = id.clone();
-        if let Err(reason) = handler
-            .call_health(&mut instance.store)
+        if let Err(reason) = finish_by(deadline, handler.call_health(&mut instance.store))
             .await
+            .map_err(|_| timed_out("health()"))?
             .map_err(|e| fail(format!("{e:#}")))?
         {
             return Err(fail(format!("the health probe failed: {reason}")));
@@ -284,12 +290,18 @@ impl Agent {
         request: Request,
         started: Instant,
     ) -> Result<Response, (CallError, Request)> {
-        let own_deadline = started + self.policy.limits.timeout;
-        let deadline = request
-            .deadline
-            .map_or(own_deadline, |caller| caller.min(own_deadline));
-        let budget = deadline.saturating_duration_since(started);
-        let task = types::Task {
+        // The agent's `timeout` bounds its run, from when the call has an instance; the caller's
+        // deadline bounds the whole call, the wait for an instance included. A call still waiting
+        // at its deadline (or, without one, after the agent's timeout) is `overloaded`, which says
+        // nothing about the agent's health.
+        let timeout = self.policy.limits.timeout;
+        let run_deadline = |from: Instant| {
+            let own = from + timeout;
+            request.deadline.map_or(own, |caller| caller.min(own))
+        };
+        let mut deadline = run_deadline(started);
+        let mut budget = deadline.saturating_duration_since(started);
+        let mut task = types::Task {
             id: request.task_id,
             operation: request.operation,
             input: request.input,
@@ -312,14 +324,38 @@ impl Agent {
             operation: task.operation.clone(),
         };
         let limits = &self.policy.limits;
-        let mut lease = match self.pool.lease().await {
+        let mut lease = match self.pool.lease(deadline).await {
             Ok(lease) => lease,
             Err(e) => {
-                return Err((
-                    sandbox::classify(e, site(&task), limits, budget),
-                    give_back(task),
-                ));
+                let error = match e {
+                    LeaseError::Instantiate(e) => sandbox::classify(e, site(&task), limits, budget),
+                    LeaseError::QueueFull { waiting } => CallError::Overloaded {
+                        site: site(&task),
+                        reason: format!(
+                            "all {} instances are busy and {waiting} calls wait already (`limits.max-queue`)",
+                            limits.max_instances
+                        ),
+                    },
+                    LeaseError::Deadline => CallError::Overloaded {
+                        site: site(&task),
+                        reason: format!(
+                            "no instance became free within {}ms (all {} busy)",
+                            budget.as_micros().div_ceil(1000),
+                            limits.max_instances
+                        ),
+                    },
+                };
+                return Err((error, give_back(task)));
             }
+        };
+        let run_started = if lease.waited {
+            let now = Instant::now();
+            deadline = run_deadline(now);
+            budget = deadline.saturating_duration_since(now);
+            task.time_left_ms = budget.as_millis() as u64;
+            now
+        } else {
+            started
         };
         let instance = lease.instance();
         if let Err(e) = sandbox::begin_call(
@@ -327,7 +363,7 @@ impl Agent {
             &task.operation,
             &task.trace_id,
             &task.chain,
-            started,
+            run_started,
             deadline,
         ) {
             let error = CallError::Internal {
@@ -360,6 +396,23 @@ impl Agent {
         let logs_dropped = instance.store.data().call.logs_dropped;
         let writes = instance.store.data_mut().call.writes.take();
         lease.keep();
+        // One verdict per call, reached before anything is committed: an output that is not JSON
+        // fails the call, and its writes are not kept.
+        let result = match result {
+            Ok(output) if output.len() <= limits.max_output_bytes => {
+                match crate::json::check(&output) {
+                    Ok(()) => Ok(output),
+                    Err(reason) => {
+                        let error = CallError::InvalidOutput {
+                            site: site(&task),
+                            reason,
+                        };
+                        return Err((error, give_back(task)));
+                    }
+                }
+            }
+            other => other,
+        };
         let error = match result {
             Ok(output) if output.len() <= limits.max_output_bytes => {
                 if let Some(writes) = writes.filter(|w| !w.is_empty()) {
@@ -404,11 +457,15 @@ impl Agent {
                         .expect("checked above"),
                 }
             }
-            Err(error) => guest_error(site(&task), error),
+            Err(error) => guest_error(site(&task), error, limits.max_output_bytes),
         };
         Err((error, give_back(task)))
     }
 }
+
+/// The longest error message a guest's error carries on (cut, and marked, past this or the agent's
+/// `max-output` if that is smaller).
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 64 * 1024;
 
 /// Runs `call` to completion or until `deadline`. Epoch interruption stops a guest that computes past
 /// its deadline; this also stops one that waits past it inside a host call (a WASI sleep, say). A
@@ -426,8 +483,9 @@ async fn finish_by<F: Future>(
     tokio::time::timeout_at(deadline.into(), call).await
 }
 
-/// Maps an error the guest returned to the host's classification.
-fn guest_error(site: Site, error: handler::AgentError) -> CallError {
+/// Maps an error the guest returned to the host's classification; its message is cut to
+/// [`MAX_ERROR_MESSAGE_BYTES`] (or `max_output`, if smaller).
+fn guest_error(site: Site, error: handler::AgentError, max_output: usize) -> CallError {
     use handler::AgentError as E;
     let (kind, message) = match error {
         E::InvalidInput(m) | E::UnsupportedOperation(m) => (ErrorKind::InvalidInput, m),
@@ -446,6 +504,6 @@ fn guest_error(site: Site, error: handler::AgentError) -> CallError {
     CallError::Guest {
         site,
         kind,
-        message,
+        message: crate::capabilities::truncate(message, MAX_ERROR_MESSAGE_BYTES.min(max_output)),
     }
 }

@@ -4,9 +4,11 @@
 //!
 //! A line is the record's JSON object with two more fields: `prev`, the previous line's `hash`
 //! (64 zeros for the first line), and last `hash`, the SHA-256 of the line's text up to `,"hash"`
-//! closed with `}`. Lines are written by one background thread, so callers never wait on the disk;
-//! [`AuditLog::flush`] waits until everything recorded so far is on disk (fsync'd). Opening an
-//! existing log verifies it first and continues its chain.
+//! closed with `}`. Lines are written by one background thread in batches; [`AuditLog::written`]
+//! waits until everything recorded so far is in the file (the server waits for it before it
+//! answers: an answered call survives `kill -9`), and [`AuditLog::flush`] until it is on disk
+//! (fsync'd). Opening an existing log verifies it first, ends a last line cut short after its last
+//! byte, and continues its chain; a second process cannot open the same log.
 //!
 //! What a chain cannot show on its own: the removal of the last lines, or a rewrite of the whole
 //! tail with freshly computed hashes. Keep the head hash that `tandem audit verify` prints somewhere
@@ -15,11 +17,15 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::SystemTime;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+/// The longest `detail` kept in a line (an error message is cut, and marked, past this).
+pub const MAX_DETAIL_BYTES: usize = 4096;
 
 /// The `prev` of the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -56,8 +62,10 @@ pub enum AuditError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("audit log {path} is in use by another process (one writer per log)")]
+    Locked { path: PathBuf },
     #[error(
-        "audit log {path} fails verification, refusing to append to it (move it aside to start a new one):\n{}",
+        "audit log {path} fails verification, refusing to append to it (move it aside to start a new one, or cut a torn last line off after keeping a copy):\n{}",
         list(problems)
     )]
     Broken {
@@ -93,22 +101,54 @@ pub struct Verified {
 }
 
 /// Checks every line of a log: its hash matches its text, its `prev` is the line before's hash,
-/// its `seq` follows. Returns every problem found.
+/// its `seq` follows, and it ends with a newline. Returns every problem found.
 pub fn verify(reader: impl BufRead) -> Result<Verified, Vec<Problem>> {
+    let checked = check(reader);
+    if checked.problems.is_empty() {
+        Ok(checked.verified)
+    } else {
+        Err(checked.problems)
+    }
+}
+
+/// What [`check`] found: the chain as far as it goes, the problems, and whether the only thing wrong
+/// with the last line is its missing newline (a write cut short after the line's last byte).
+struct Checked {
+    verified: Verified,
+    problems: Vec<Problem>,
+    unterminated: bool,
+}
+
+fn check(mut reader: impl BufRead) -> Checked {
     let mut problems = Vec::new();
     let (mut head, mut last_seq, mut lines) = (GENESIS.to_string(), 0u64, 0u64);
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let n = i as u64 + 1;
+    let mut unterminated = false;
+    let mut buffer = Vec::new();
+    loop {
+        buffer.clear();
+        let read = reader.read_until(b'\n', &mut buffer);
+        if matches!(read, Ok(0)) {
+            break;
+        }
+        let n = lines + 1;
         lines = n;
         let mut problem = |what: String| problems.push(Problem { line: n, what });
-        let line = match line {
-            Ok(line) => line,
-            Err(e) => {
-                problem(format!("cannot be read: {e}"));
-                break;
+        if let Err(e) = read {
+            problem(format!("cannot be read: {e}"));
+            break;
+        }
+        let line = match buffer.strip_suffix(b"\n") {
+            Some(line) => line,
+            None => {
+                unterminated = true;
+                problem(
+                    "has no newline at its end: the write was cut short (`tandem serve` adds the newline when the line is otherwise intact)"
+                        .to_string(),
+                );
+                &buffer[..]
             }
         };
-        let Ok(text) = std::str::from_utf8(&line) else {
+        let Ok(text) = std::str::from_utf8(line) else {
             problem("is not UTF-8 text".to_string());
             continue;
         };
@@ -147,14 +187,14 @@ pub fn verify(reader: impl BufRead) -> Result<Verified, Vec<Problem>> {
         }
         head = hash.to_string();
     }
-    if problems.is_empty() {
-        Ok(Verified {
+    Checked {
+        verified: Verified {
             lines,
             head,
             last_seq,
-        })
-    } else {
-        Err(problems)
+        },
+        unterminated: unterminated && problems.len() == 1,
+        problems,
     }
 }
 
@@ -194,7 +234,22 @@ pub struct AuditLog {
     path: PathBuf,
     sender: mpsc::Sender<Message>,
     writer: Option<std::thread::JoinHandle<()>>,
+    progress: Arc<Progress>,
 }
+
+/// How far the writer has got, for [`AuditLog::written`].
+#[derive(Default)]
+struct Progress {
+    /// Records handed to the writer (counted before each is sent).
+    queued: AtomicU64,
+    /// Records the writer has handed to the OS (or failed to).
+    written: AtomicU64,
+    advanced: tokio::sync::Notify,
+}
+
+/// The longest [`AuditLog::written`] waits for the writer (a writer that cannot keep up for this
+/// long is logged, and the answer goes out without the wait).
+const WRITTEN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl AuditLog {
     /// Opens (or creates) the log at `path`, verifying what is already there.
@@ -206,22 +261,44 @@ impl AuditLog {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
-        let file = std::fs::OpenOptions::new()
+        let mut file = std::fs::OpenOptions::new()
             .create(true)
             .read(true)
             .append(true)
             .open(path)
             .map_err(io)?;
-        let verified = verify(BufReader::new(&file)).map_err(|problems| AuditError::Broken {
-            path: path.to_path_buf(),
-            problems,
-        })?;
+        // One writer per log: a second process appending would interleave the chain.
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(AuditError::Locked {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => return Err(io(source)),
+        }
+        let checked = check(BufReader::new(&file));
+        if checked.unterminated {
+            // The last line is intact but for its newline (a write cut short): end it, so that
+            // the next line does not run onto it.
+            tracing::warn!(path = %path.display(), line = checked.verified.lines, "the audit log's last line had no newline: added");
+            file.write_all(b"\n").map_err(io)?;
+        } else if !checked.problems.is_empty() {
+            return Err(AuditError::Broken {
+                path: path.to_path_buf(),
+                problems: checked.problems,
+            });
+        }
+        let verified = checked.verified;
         let (sender, receiver) = mpsc::channel();
+        let progress = Arc::new(Progress::default());
         let chain = Chain {
             out: BufWriter::with_capacity(64 * 1024, file),
             path: path.to_path_buf(),
             seq: verified.last_seq,
             head: verified.head,
+            progress: progress.clone(),
+            handled: 0,
         };
         let writer = std::thread::Builder::new()
             .name("tandem-audit".into())
@@ -231,6 +308,7 @@ impl AuditLog {
             path: path.to_path_buf(),
             sender,
             writer: Some(writer),
+            progress,
         })
     }
 
@@ -241,8 +319,35 @@ impl AuditLog {
     /// Queues a line; it reaches the file within moments, and for sure by the next [`flush`].
     ///
     /// [`flush`]: AuditLog::flush
-    pub fn record(&self, record: AuditRecord) {
+    pub fn record(&self, mut record: AuditRecord) {
+        record.detail = record
+            .detail
+            .map(|detail| crate::capabilities::truncate(detail, MAX_DETAIL_BYTES));
+        // Counted before it is sent, so that `written` never waits for less than this record.
+        self.progress.queued.fetch_add(1, Ordering::AcqRel);
         let _ = self.sender.send(Message::Record(record, SystemTime::now()));
+    }
+
+    /// Waits until every line recorded so far has been written to the file (handed to the OS:
+    /// it survives the process being killed, though not a power loss). The server waits for this
+    /// before it answers, so an answered call is in the log. Lines are written in batches, so
+    /// concurrent callers share one write.
+    pub async fn written(&self) {
+        let target = self.progress.queued.load(Ordering::Acquire);
+        let wait = async {
+            loop {
+                let advanced = self.progress.advanced.notified();
+                let mut advanced = std::pin::pin!(advanced);
+                advanced.as_mut().enable();
+                if self.progress.written.load(Ordering::Acquire) >= target {
+                    return;
+                }
+                advanced.await;
+            }
+        };
+        if tokio::time::timeout(WRITTEN_WAIT, wait).await.is_err() {
+            tracing::error!(path = %self.path.display(), "the audit writer fell {WRITTEN_WAIT:?} behind");
+        }
     }
 
     /// Waits until every line recorded so far is written and synced to disk.
@@ -276,6 +381,9 @@ struct Chain {
     path: PathBuf,
     seq: u64,
     head: String,
+    progress: Arc<Progress>,
+    /// Records handled so far (written or failed).
+    handled: u64,
 }
 
 impl Chain {
@@ -290,6 +398,7 @@ impl Chain {
                         if let Err(e) = self.append(&record, time) {
                             self.report(&mut failed, e);
                         }
+                        self.handled += 1;
                     }
                     Message::Flush(done) => {
                         let result = self
@@ -304,6 +413,8 @@ impl Chain {
             if let Err(e) = self.out.flush() {
                 self.report(&mut failed, e);
             }
+            self.progress.written.store(self.handled, Ordering::Release);
+            self.progress.advanced.notify_waiters();
         }
         let _ = self.out.flush();
         let _ = self.out.get_ref().sync_data();
@@ -432,6 +543,25 @@ mod tests {
         let mut torn = lines.clone();
         torn[3].truncate(40);
         assert!(problems(&torn)[0].what.contains("no `hash` field"));
+
+        let mut unterminated = lines.join("\n");
+        let found = verify(unterminated.as_bytes()).unwrap_err();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].what.contains("no newline at its end"), "{found:?}");
+        assert_eq!(found[0].line, 4);
+        // Opening repairs it, and appends on a line of its own.
+        std::fs::write(&path, &unterminated).unwrap();
+        write_log(&path, &["e"]);
+        let verified = verify(std::fs::read(&path).unwrap().as_slice()).unwrap();
+        assert_eq!(verified.lines, 5);
+        // A torn last line is refused, not repaired.
+        unterminated.truncate(unterminated.len() - 10);
+        std::fs::write(&path, &unterminated).unwrap();
+        let error = AuditLog::open(&path).err().expect("a torn log is refused");
+        assert!(
+            error.to_string().contains("line 4: has no `hash`"),
+            "{error}"
+        );
 
         std::fs::write(&path, edited.join("\n") + "\n").unwrap();
         let error = AuditLog::open(&path)

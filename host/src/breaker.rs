@@ -47,6 +47,7 @@ pub fn counts_against(kind: ErrorKind) -> bool {
             | ErrorKind::Denied
             | ErrorKind::Unavailable
             | ErrorKind::CircuitOpen
+            | ErrorKind::Overloaded
             | ErrorKind::DependencyFailed
             | ErrorKind::QuotaExceeded
             | ErrorKind::Conflict
@@ -66,13 +67,25 @@ const CLOSED: u8 = 0;
 const OPEN: u8 = 1;
 const HALF_OPEN: u8 = 2;
 
-/// A call the breaker let through; report its outcome with [`Breaker::record`].
+/// A call the breaker let through; report its outcome with [`Breaker::record`]. A probe's
+/// admission that is dropped unreported (its call was cancelled: the caller went away, a graph
+/// failed fast) gives its probe slot back, so that the next call can probe instead.
 #[derive(Debug)]
 #[must_use]
-pub struct Admission {
+pub struct Admission<'a> {
+    breaker: &'a Breaker,
     probe: bool,
     /// This call's admission moved the breaker from open to half-open.
     pub half_opened: bool,
+    reported: bool,
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        if self.probe && !self.reported {
+            self.breaker.release_probe();
+        }
+    }
 }
 
 /// A change of the breaker's state, for the caller to report.
@@ -133,17 +146,19 @@ impl Breaker {
     }
 
     /// Lets a call through, or says how long until the next probe.
-    pub fn admit(&self) -> Result<Admission, Duration> {
-        const PASS: Admission = Admission {
-            probe: false,
-            half_opened: false,
+    pub fn admit(&self) -> Result<Admission<'_>, Duration> {
+        let admission = |probe, half_opened| Admission {
+            breaker: self,
+            probe,
+            half_opened,
+            reported: false,
         };
         if self.mode.load(Ordering::Acquire) == CLOSED {
-            return Ok(PASS);
+            return Ok(admission(false, false));
         }
         let mut t = self.lock();
         match self.mode.load(Ordering::Acquire) {
-            CLOSED => Ok(PASS),
+            CLOSED => Ok(admission(false, false)),
             OPEN => {
                 let now = Instant::now();
                 if now < t.open_until {
@@ -151,17 +166,11 @@ impl Breaker {
                 }
                 self.mode.store(HALF_OPEN, Ordering::Release);
                 (t.probes_in_flight, t.probes_passed) = (1, 0);
-                Ok(Admission {
-                    probe: true,
-                    half_opened: true,
-                })
+                Ok(admission(true, true))
             }
             _ if t.probes_in_flight + t.probes_passed < self.settings.half_open_probes => {
                 t.probes_in_flight += 1;
-                Ok(Admission {
-                    probe: true,
-                    half_opened: false,
-                })
+                Ok(admission(true, false))
             }
             _ => Err(Duration::ZERO),
         }
@@ -169,7 +178,8 @@ impl Breaker {
 
     /// Records the outcome of an admitted call: `failed` is true when it failed in a way that
     /// [`counts_against`] the agent. Returns the change of state this caused, if any.
-    pub fn record(&self, admission: Admission, failed: bool) -> Option<Change> {
+    pub fn record(&self, mut admission: Admission<'_>, failed: bool) -> Option<Change> {
+        admission.reported = true;
         if admission.probe {
             return self.record_probe(failed);
         }
@@ -215,6 +225,15 @@ impl Breaker {
             self.open("failure rate over the window")
         } else {
             None
+        }
+    }
+
+    /// A probe's call ended without an outcome (it was cancelled): its slot goes back, so the
+    /// breaker stays half-open and the next call probes.
+    fn release_probe(&self) {
+        let mut t = self.lock();
+        if self.mode.load(Ordering::Acquire) == HALF_OPEN {
+            t.probes_in_flight = t.probes_in_flight.saturating_sub(1);
         }
     }
 
@@ -338,12 +357,27 @@ mod tests {
     }
 
     #[test]
+    fn a_probe_dropped_unreported_gives_its_slot_back() {
+        let b = breaker(Duration::ZERO);
+        for _ in 0..5 {
+            call(&b, true).unwrap();
+        }
+        let probe = b.admit().unwrap();
+        assert!(probe.half_opened);
+        assert_eq!(b.admit().unwrap_err(), Duration::ZERO, "the probe is out");
+        drop(probe); // its call was cancelled
+        let probe = b.admit().expect("the next call probes instead");
+        assert_eq!(b.record(probe, false).unwrap().to, BreakerState::Closed);
+    }
+
+    #[test]
     fn bad_input_and_denials_do_not_count() {
         for kind in [
             ErrorKind::InvalidInput,
             ErrorKind::Denied,
             ErrorKind::CircuitOpen,
             ErrorKind::Unavailable,
+            ErrorKind::Overloaded,
         ] {
             assert!(!counts_against(kind), "{kind}");
         }

@@ -144,6 +144,13 @@ impl Dispatcher {
         origin: Origin,
     ) -> (Result<Response, CallError>, u32) {
         let started = Instant::now();
+        // Names are checked before anything is looked up or logged: what reaches the audit log,
+        // the event stream and the error messages is bounded.
+        if let Err(error) = CallError::check_name("agent id", agent_id)
+            .and_then(|()| CallError::check_name("operation name", operation))
+        {
+            return self.refused(None, "", "", origin, error);
+        }
         let agent = match self.registry.get(agent_id) {
             Ok(agent) => agent,
             Err(error) => return self.refused(None, agent_id, operation, origin, error),
@@ -519,7 +526,8 @@ impl Dispatcher {
         }
     }
 
-    /// Checks a call against the agent: the operation exists, the input is JSON.
+    /// Checks a call against the agent: the operation exists, the input is within the agent's
+    /// `max-input` and is JSON.
     fn check(agent: &Agent, operation: &str, input: &str) -> Result<(), CallError> {
         if agent.info.operation(operation).is_none() {
             return Err(CallError::UnknownOperation {
@@ -533,14 +541,22 @@ impl Dispatcher {
                     .collect(),
             });
         }
-        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(input) {
-            let site = Site {
-                agent: agent.id().to_string(),
-                operation: operation.to_string(),
-            };
+        let site = || Site {
+            agent: agent.id().to_string(),
+            operation: operation.to_string(),
+        };
+        let limit = agent.policy().limits.max_input_bytes;
+        if input.len() > limit {
+            return Err(CallError::InputTooLarge {
+                site: site(),
+                size: input.len(),
+                limit,
+            });
+        }
+        if let Err(reason) = crate::json::check(input) {
             return Err(CallError::InvalidJson {
-                site,
-                reason: e.to_string(),
+                site: site(),
+                reason,
             });
         }
         Ok(())

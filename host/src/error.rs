@@ -35,6 +35,10 @@ pub enum ErrorKind {
     Trap,
     /// The agent's circuit breaker is open.
     CircuitOpen,
+    /// The agent had no free instance in time: its wait queue was full, or the call's deadline
+    /// passed while it waited. Says nothing about the agent's health: not retried, not counted by
+    /// the breaker.
+    Overloaded,
     /// A state write would take the agent past its state quota (keys or bytes).
     QuotaExceeded,
     /// A state compare-and-swap of the call lost to another call's write before it committed; none
@@ -60,6 +64,7 @@ impl ErrorKind {
             ErrorKind::StackOverflow => "stack-overflow",
             ErrorKind::Trap => "trap",
             ErrorKind::CircuitOpen => "circuit-open",
+            ErrorKind::Overloaded => "overloaded",
             ErrorKind::QuotaExceeded => "quota-exceeded",
             ErrorKind::Conflict => "conflict",
             ErrorKind::Internal => "internal",
@@ -83,6 +88,7 @@ impl ErrorKind {
             | ErrorKind::QuotaExceeded => 8,
             ErrorKind::Trap => 9,
             ErrorKind::CircuitOpen => 10,
+            ErrorKind::Overloaded => 11,
             ErrorKind::Internal => 70,
         }
     }
@@ -179,8 +185,32 @@ pub enum CallError {
         operation: String,
         offered: Vec<String>,
     },
+    #[error(
+        "{what} of {len} bytes is not a valid name (1-64 characters of a-z, 0-9 and `-`, starting with a letter): {shown:?}"
+    )]
+    InvalidName {
+        what: &'static str,
+        len: usize,
+        /// The start of the name, at most 64 bytes of it.
+        shown: String,
+    },
     #[error("{site}: the input is not valid JSON: {reason}")]
     InvalidJson { site: Site, reason: String },
+    #[error(
+        "{site}: the input of {size} bytes is over the agent's limit of {limit} bytes (`limits.max-input`)"
+    )]
+    InputTooLarge {
+        site: Site,
+        size: usize,
+        limit: usize,
+    },
+    #[error("{site}: the agent's output is not usable JSON: {reason}")]
+    InvalidOutput { site: Site, reason: String },
+    /// A graph node's output would take its run past what a run may hold.
+    #[error("{site}: {reason}")]
+    RunFull { site: Site, reason: String },
+    #[error("{site}: overloaded: {reason}")]
+    Overloaded { site: Site, reason: String },
     #[error("{site}: timed out after {limit:?}")]
     Timeout { site: Site, limit: Duration },
     #[error("{site}: used up its fuel ({limit} units)")]
@@ -232,12 +262,33 @@ fn list_or_none(items: &[String]) -> String {
 }
 
 impl CallError {
+    /// Refuses `name` (an agent id or operation name from a caller) unless it is a valid name; the
+    /// error quotes at most its first 64 bytes, so that nothing unbounded reaches a log.
+    pub fn check_name(what: &'static str, name: &str) -> Result<(), CallError> {
+        if crate::agent::is_valid_name(name) {
+            return Ok(());
+        }
+        let mut end = name.len().min(64);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        Err(CallError::InvalidName {
+            what,
+            len: name.len(),
+            shown: name[..end].to_string(),
+        })
+    }
+
     pub fn kind(&self) -> ErrorKind {
         match self {
             CallError::UnknownAgent { .. } => ErrorKind::Unavailable,
-            CallError::UnknownOperation { .. } | CallError::InvalidJson { .. } => {
-                ErrorKind::InvalidInput
-            }
+            CallError::UnknownOperation { .. }
+            | CallError::InvalidName { .. }
+            | CallError::InvalidJson { .. }
+            | CallError::InputTooLarge { .. }
+            | CallError::RunFull { .. } => ErrorKind::InvalidInput,
+            CallError::InvalidOutput { .. } => ErrorKind::Failed,
+            CallError::Overloaded { .. } => ErrorKind::Overloaded,
             CallError::Timeout { .. } => ErrorKind::Timeout,
             CallError::FuelExhausted { .. } => ErrorKind::FuelExhausted,
             CallError::MemoryLimit { .. } | CallError::OutputTooLarge { .. } => {

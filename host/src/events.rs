@@ -26,6 +26,17 @@ pub struct Event {
     pub time: String,
     #[serde(flatten)]
     pub kind: EventKind,
+    /// The event as JSON, made once by the first subscriber that needs it and shared by all.
+    #[serde(skip)]
+    json: std::sync::OnceLock<String>,
+}
+
+impl Event {
+    /// The event as a JSON object (made once, however many subscribers read it).
+    pub fn json(&self) -> &str {
+        self.json
+            .get_or_init(|| serde_json::to_string(self).unwrap_or_default())
+    }
 }
 
 /// What happened. Serialised with a `type` field in kebab-case (`call-started`, ...).
@@ -111,6 +122,33 @@ pub enum EventKind {
     Shutdown {
         grace_ms: u64,
     },
+    /// A request was refused for its token (never shown): which endpoint, from where, and why.
+    AuthFailed {
+        endpoint: String,
+        peer: String,
+        reason: String,
+    },
+}
+
+impl EventKind {
+    /// The `type` the event is serialised with.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::CallStarted { .. } => "call-started",
+            EventKind::CallFinished { .. } => "call-finished",
+            EventKind::CallFailed { .. } => "call-failed",
+            EventKind::Retry { .. } => "retry",
+            EventKind::Breaker { .. } => "breaker",
+            EventKind::DelegationDenied { .. } => "delegation-denied",
+            EventKind::AgentLoaded { .. } => "agent-loaded",
+            EventKind::AgentSwapped { .. } => "agent-swapped",
+            EventKind::AgentRejected { .. } => "agent-rejected",
+            EventKind::AgentRemoved { .. } => "agent-removed",
+            EventKind::Guest { .. } => "guest",
+            EventKind::Shutdown { .. } => "shutdown",
+            EventKind::AuthFailed { .. } => "auth-failed",
+        }
+    }
 }
 
 /// The process's event bus.
@@ -145,6 +183,7 @@ impl EventBus {
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
             time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
             kind,
+            json: Default::default(),
         };
         // An error only means the last subscriber left meanwhile.
         let _ = self.sender.send(Arc::new(event));
@@ -184,6 +223,16 @@ impl Subscription {
             Err(broadcast::error::RecvError::Closed) => Received::Closed,
         }
     }
+
+    /// The next event if one is waiting, without waiting for it.
+    pub fn try_recv(&mut self) -> Option<Received> {
+        match self.receiver.try_recv() {
+            Ok(event) => Some(Received::Event(event)),
+            Err(broadcast::error::TryRecvError::Lagged(n)) => Some(Received::Missed(n)),
+            Err(broadcast::error::TryRecvError::Closed) => Some(Received::Closed),
+            Err(broadcast::error::TryRecvError::Empty) => None,
+        }
+    }
 }
 
 impl Drop for Subscription {
@@ -219,15 +268,17 @@ mod tests {
         assert!(matches!(sub.recv().await, Received::Missed(5)));
         drop(sub);
         assert!(!bus.active());
-        let json = serde_json::to_value(Event {
+        let event = Event {
             seq: 1,
             time: "t".into(),
             kind: EventKind::Shutdown { grace_ms: 7 },
-        })
-        .unwrap();
+            json: Default::default(),
+        };
+        let json: serde_json::Value = serde_json::from_str(event.json()).unwrap();
         assert_eq!(
             json,
             serde_json::json!({"seq": 1, "time": "t", "type": "shutdown", "grace_ms": 7})
         );
+        assert_eq!(json["type"], event.kind.name());
     }
 }

@@ -177,11 +177,18 @@ impl Host {
 
     /// Loads the component at `path` and registers it under the id its `describe()` returns.
     pub async fn load(&self, path: &Path, policy: Policy) -> Result<Arc<Agent>, LoadError> {
-        let agent = Arc::new(self.prepare(path, policy).await?.agent);
+        let agent = self.prepare(path, policy).await?.agent;
+        self.register(agent)
+    }
+
+    /// Registers an agent prepared at start-up under its id.
+    fn register(&self, agent: Agent) -> Result<Arc<Agent>, LoadError> {
+        let agent = Arc::new(agent);
         self.dispatcher
             .registry()
-            .insert(agent.clone(), "startup")?;
-        self.registered(&agent, None, "startup", "load");
+            .insert(agent.clone(), "startup", || {
+                self.registered(&agent, None, "startup", "load")
+            })?;
         Ok(agent)
     }
 
@@ -228,9 +235,13 @@ impl Host {
             }
         };
         let prepared_in = started.elapsed();
-        let previous = self.dispatcher.registry().replace(agent.clone(), by);
-        let how = if previous.is_some() { "swap" } else { "load" };
-        self.registered(&agent, previous.as_deref(), by, how);
+        let previous = self
+            .dispatcher
+            .registry()
+            .replace(agent.clone(), by, |previous| {
+                let how = if previous.is_some() { "swap" } else { "load" };
+                self.registered(&agent, previous.map(|p| &**p), by, how);
+            });
         Ok(Swap {
             agent,
             previous,
@@ -247,8 +258,9 @@ impl Host {
 
     /// Goes back to the previous version of `id` (already compiled and warm).
     pub fn rollback(&self, id: &str, by: &str) -> Result<Swap, RollbackError> {
-        let (agent, replaced) = self.dispatcher.registry().rollback(id)?;
-        self.registered(&agent, Some(&replaced), by, "rollback");
+        let (agent, replaced) = self.dispatcher.registry().rollback(id, |agent, replaced| {
+            self.registered(agent, Some(replaced), by, "rollback")
+        })?;
         Ok(Swap {
             agent,
             previous: Some(replaced),
@@ -258,15 +270,10 @@ impl Host {
 
     /// Removes agent `id`; calls already running on it finish.
     pub fn remove(&self, id: &str, by: &str) -> Result<Arc<Agent>, CallError> {
-        let removed = self.dispatcher.registry().remove(id)?;
-        self.dispatcher.admin_event(
-            AdminChange::Removed {
-                agent: &removed,
-                by,
-            },
-            Some(id),
-        );
-        Ok(removed)
+        self.dispatcher.registry().remove(id, |removed| {
+            self.dispatcher
+                .admin_event(AdminChange::Removed { agent: removed, by }, Some(id))
+        })
     }
 
     /// The versions of `id` the host keeps, oldest first, the current one last.
@@ -313,19 +320,30 @@ impl Host {
         self.load(path, policy).await
     }
 
-    /// Loads every `*.wasm` file in `dir` (sorted by name), each with its manifest. Returns the agents
-    /// loaded and an error for each file that failed; one bad file does not stop the others.
+    /// Loads every `*.wasm` file in `dir`, each with its manifest. Returns the agents loaded and an
+    /// error for each file that failed; one bad file does not stop or hold up the others. Files are
+    /// compiled and described [`LOAD_CONCURRENCY`] at a time, each within its agent's timeout, and
+    /// registered in the order of their names (so the first of two files with one id wins).
     pub async fn load_dir(
         &self,
         dir: &Path,
     ) -> Result<(Vec<Arc<Agent>>, Vec<LoadError>), LoadError> {
+        use futures::StreamExt;
         let files = component_files(dir).map_err(|source| LoadError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
+        let prepared: Vec<Result<Agent, LoadError>> = futures::stream::iter(files)
+            .map(|file| async move {
+                let policy = self.policy_for(&file)?;
+                Ok(self.prepare(&file, policy).await?.agent)
+            })
+            .buffered(LOAD_CONCURRENCY)
+            .collect()
+            .await;
         let (mut loaded, mut failed) = (Vec::new(), Vec::new());
-        for file in files {
-            match self.load_component(&file).await {
+        for agent in prepared {
+            match agent.and_then(|agent| self.register(agent)) {
                 Ok(agent) => loaded.push(agent),
                 Err(error) => failed.push(error),
             }
@@ -433,6 +451,9 @@ impl Host {
         self.dispatcher.call(agent, operation, input, origin).await
     }
 }
+
+/// Components of a directory prepared at once by [`Host::load_dir`].
+pub const LOAD_CONCURRENCY: usize = 8;
 
 /// The `*.wasm` files in `dir`, sorted by name.
 pub fn component_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {

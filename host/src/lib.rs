@@ -33,6 +33,7 @@
 //! - [`bindings`]: the generated bindings of `wit/`.
 //! - [`componentize`]: making a component from a `wasm32-wasip1` core module.
 //! - [`error`]: [`LoadError`], [`CallError`] and their [`ErrorKind`].
+//! - [`json`]: the check every JSON payload passes into and out of a guest.
 
 pub mod agent;
 pub mod audit;
@@ -49,6 +50,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod host;
+pub mod json;
 pub mod manifest;
 pub mod metrics;
 mod pool;

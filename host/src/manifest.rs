@@ -15,8 +15,12 @@
 //! memory = "64MiB"           # linear memory per instance
 //! table-elements = 10_000
 //! max-instances = 32         # instances alive at once: the agent's concurrency bound
+//! max-queue = 256            # calls that may wait for a busy instance; more are `overloaded`
+//! max-input = "4MiB"         # the largest input a call may bring
 //! max-output = "16MiB"
 //! log-records = 1_000        # per call; the rest are dropped
+//! max-open-files = 64        # files a guest holds open at once (an instance that ends a call
+//!                            #   with files open is not reused)
 //! isolation = "pooled"       # "pooled": warm instances reused; "fresh": a new instance per call
 //!
 //! [capabilities]
@@ -103,8 +107,11 @@ pub struct LimitsSection {
     pub memory: Option<Size>,
     pub table_elements: Option<u64>,
     pub max_instances: Option<u64>,
+    pub max_queue: Option<u64>,
+    pub max_input: Option<Size>,
     pub max_output: Option<Size>,
     pub log_records: Option<u64>,
+    pub max_open_files: Option<u64>,
     pub isolation: Option<Isolation>,
 }
 
@@ -158,6 +165,9 @@ const TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_millis(1), Duration:
 const MIN_MEMORY: u64 = 64 * 1024;
 const MAX_TABLE_ELEMENTS: u64 = 10_000_000;
 const MAX_LOG_RECORDS: u64 = 1_000_000;
+const MAX_QUEUE: u64 = 100_000;
+const MAX_OPEN_FILES: u64 = 65_536;
+const MAX_INPUT_BYTES: u64 = 1 << 30;
 const MAX_STATE_KEYS: u64 = 100_000_000;
 const MAX_STATE_BYTES: u64 = 1 << 40;
 
@@ -207,17 +217,8 @@ impl Manifest {
             policy.expected_id = Some(id.clone());
         }
         if let Some(text) = &l.timeout {
-            let timeout = humantime::parse_duration(text).map_err(|e| {
-                fail(
-                    "limits.timeout",
-                    format!("`{text}` is not a duration like \"500ms\", \"5s\" or \"2m\": {e}"),
-                )
-            })?;
-            check_range(timeout, TIMEOUT_RANGE.0, TIMEOUT_RANGE.1, |d| {
-                format!("{d:?}")
-            })
-            .map_err(|m| fail("limits.timeout", m))?;
-            limits.timeout = timeout;
+            limits.timeout = parse_duration(text, TIMEOUT_RANGE.0, TIMEOUT_RANGE.1)
+                .map_err(|m| fail("limits.timeout", m))?;
         }
         if let Some(fuel) = l.fuel {
             check_range(fuel, 1, u64::MAX / 2, |v| v.to_string())
@@ -247,6 +248,17 @@ impl Manifest {
             .map_err(|m| fail("limits.max-instances", m))?;
             limits.max_instances = instances as usize;
         }
+        if let Some(queue) = l.max_queue {
+            check_range(queue, 0, MAX_QUEUE, |v| v.to_string())
+                .map_err(|m| fail("limits.max-queue", m))?;
+            limits.max_queue = queue as usize;
+        }
+        if let Some(input) = &l.max_input {
+            let bytes = input.bytes().map_err(|m| fail("limits.max-input", m))?;
+            check_range(bytes, 2, MAX_INPUT_BYTES, human_size)
+                .map_err(|m| fail("limits.max-input", m))?;
+            limits.max_input_bytes = bytes as usize;
+        }
         if let Some(output) = &l.max_output {
             let bytes = output.bytes().map_err(|m| fail("limits.max-output", m))?;
             check_range(bytes, 1, limits.max_memory_bytes as u64, human_size)
@@ -258,18 +270,18 @@ impl Manifest {
                 .map_err(|m| fail("limits.log-records", m))?;
             limits.max_log_records = records as u32;
         }
+        if let Some(files) = l.max_open_files {
+            check_range(files, 1, MAX_OPEN_FILES, |v| v.to_string())
+                .map_err(|m| fail("limits.max-open-files", m))?;
+            limits.max_open_files = files as usize;
+        }
         if let Some(isolation) = l.isolation {
             limits.isolation = isolation;
         }
 
         let (r, breaker) = (&self.resilience, &mut policy.resilience.breaker);
-        let duration = |key: &str, text: &str| {
-            humantime::parse_duration(text).map_err(|e| {
-                fail(
-                    key,
-                    format!("`{text}` is not a duration like \"500ms\" or \"5s\": {e}"),
-                )
-            })
+        let duration = |key: &str, text: &str, max: Duration| {
+            parse_duration(text, Duration::ZERO, max).map_err(|m| fail(key, m))
         };
         if let Some(n) = r.consecutive_failures {
             check_range(n, 1, 1_000, |v| v.to_string())
@@ -292,12 +304,7 @@ impl Manifest {
             breaker.minimum_calls = n;
         }
         if let Some(text) = &r.open_for {
-            let open_for = duration("resilience.open-for", text)?;
-            check_range(open_for, Duration::ZERO, Duration::from_secs(3600), |d| {
-                format!("{d:?}")
-            })
-            .map_err(|m| fail("resilience.open-for", m))?;
-            breaker.open_for = open_for;
+            breaker.open_for = duration("resilience.open-for", text, Duration::from_secs(3600))?;
         }
         if let Some(n) = r.half_open_probes {
             check_range(n, 1, 100, |v| v.to_string())
@@ -311,10 +318,11 @@ impl Manifest {
             retry.max_attempts = n;
         }
         if let Some(text) = &r.backoff {
-            retry.backoff = duration("resilience.backoff", text)?;
+            retry.backoff = duration("resilience.backoff", text, Duration::from_secs(3600))?;
         }
         if let Some(text) = &r.max_backoff {
-            retry.max_backoff = duration("resilience.max-backoff", text)?;
+            retry.max_backoff =
+                duration("resilience.max-backoff", text, Duration::from_secs(3600))?;
         }
         if retry.backoff > retry.max_backoff {
             let message = format!(
@@ -371,6 +379,23 @@ impl Manifest {
                     format!("the guest path for {} is empty", host.display()),
                 ));
             }
+            if dir.guest.split(['/', '\\']).any(|part| part == "..") {
+                return Err(fail(
+                    "capabilities.dirs",
+                    format!("the guest path `{}` climbs out with `..`", dir.guest),
+                ));
+            }
+            let normal = |path: &str| path.trim_matches('/').to_string();
+            if grants
+                .dirs
+                .iter()
+                .any(|other| normal(&other.guest) == normal(&dir.guest))
+            {
+                return Err(fail(
+                    "capabilities.dirs",
+                    format!("the guest path `{}` is granted twice", dir.guest),
+                ));
+            }
             grants.dirs.push(DirGrant {
                 host,
                 guest: dir.guest.clone(),
@@ -397,13 +422,24 @@ fn human_size(bytes: u64) -> String {
     bytesize::ByteSize::b(bytes).display().iec().to_string()
 }
 
-fn check_range<T: PartialOrd + Copy>(
+/// Parses a duration a user wrote (`"250ms"`, `"5s"`, `"2m"`) and checks it lies in `min..=max`;
+/// the error names the text and the range. Every duration from users passes here, so none can
+/// overflow a deadline.
+pub fn parse_duration(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration like \"500ms\", \"5s\" or \"2m\": {e}"))?;
+    check_range(duration, min, max, |d| format!("{d:?}"))?;
+    Ok(duration)
+}
+
+/// Checks `min <= value <= max`; a value that compares with neither (a NaN) is out of range too.
+pub fn check_range<T: PartialOrd + Copy>(
     value: T,
     min: T,
     max: T,
     show: impl Fn(T) -> String,
 ) -> Result<(), String> {
-    if value < min || value > max {
+    if !(min..=max).contains(&value) {
         return Err(format!(
             "{} is out of range ({} to {})",
             show(value),
@@ -632,6 +668,38 @@ mod tests {
                 "`resilience.backoff`: 2s is longer than max-backoff 1s",
             ),
             ("[resilience]\nretries = 3", "unknown field `retries`"),
+            (
+                "[resilience]\nfailure-rate = nan",
+                "`resilience.failure-rate`: NaN is out of range",
+            ),
+            (
+                "[resilience]\nopen-for = \"300000000000y\"",
+                "`resilience.open-for`: 9467280000000000000s is out of range",
+            ),
+            (
+                "[limits]\ntimeout = \"0s\"",
+                "`limits.timeout`: 0ns is out of range",
+            ),
+            (
+                "[capabilities]\ndirs = [{ host = \"/tmp\", guest = \"../x\", mode = \"read-only\" }]",
+                "`capabilities.dirs`: the guest path `../x` climbs out",
+            ),
+            (
+                "[capabilities]\ndirs = [{ host = \"/tmp\", guest = \"d\", mode = \"read-only\" }, { host = \"/\", guest = \"/d/\", mode = \"read-only\" }]",
+                "`capabilities.dirs`: the guest path `/d/` is granted twice",
+            ),
+            (
+                "[capabilities]\ndirs = [{ host = \"/tmp\", guest = \"d\" }]",
+                "missing field `mode`",
+            ),
+            (
+                "[limits]\nmax-input = \"2GiB\"",
+                "`limits.max-input`: 2.0 GiB is out of range",
+            ),
+            (
+                "[limits]\nmax-queue = 100001",
+                "`limits.max-queue`: 100001 is out of range",
+            ),
         ];
         for (text, expected) in cases {
             let error = policy(text).unwrap_err();

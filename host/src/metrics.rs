@@ -3,7 +3,8 @@
 //! Every loaded version of an agent owns an [`AgentStats`]: counters and a latency histogram made of
 //! atomics, updated on every call without a lock. The [`Metrics`] registry keeps them all (a version
 //! that was swapped out keeps its counts), reads percentiles off them ([`StatsSnapshot`]) and renders
-//! them in the Prometheus text format with `prometheus-client` ([`Metrics::render`]).
+//! them in OpenMetrics with `prometheus-client` ([`Metrics::render`]), and in the older Prometheus
+//! text format 0.0.4 that plain scrapers and `promtool` expect ([`to_prometheus_text`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +22,7 @@ use crate::error::ErrorKind;
 use crate::results::CacheStats;
 
 /// Outcome classes: `ok` then every [`ErrorKind`].
-const OUTCOMES: [&str; 16] = [
+const OUTCOMES: [&str; 17] = [
     "ok",
     "invalid-input",
     "unavailable",
@@ -35,6 +36,7 @@ const OUTCOMES: [&str; 16] = [
     "stack-overflow",
     "trap",
     "circuit-open",
+    "overloaded",
     "quota-exceeded",
     "conflict",
     "internal",
@@ -540,6 +542,44 @@ impl prometheus_client::collector::Collector for Exposition {
         )?)?;
         Ok(())
     }
+}
+
+/// Rewrites OpenMetrics 1.0 text (as [`Metrics::render`] writes it) in the Prometheus text format
+/// 0.0.4: a counter's `HELP` and `TYPE` name its `_total` samples, and the OpenMetrics-only lines
+/// (`# UNIT`, `# EOF`) and `_created` samples are left out.
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let mut out = String::with_capacity(openmetrics.len());
+    let mut counters: Vec<&str> = Vec::new();
+    for line in openmetrics.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ")
+            && let Some(name) = rest.strip_suffix(" counter")
+        {
+            counters.push(name);
+        }
+    }
+    let is_counter = |name: &str| counters.contains(&name);
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let rewritten = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            is_counter(name).then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match rewritten {
+            Some(line) => out.push_str(&line),
+            None => {
+                let sample = line.split(['{', ' ']).next().unwrap_or("");
+                if sample.strip_suffix("_created").is_some_and(is_counter) {
+                    continue;
+                }
+                out.push_str(line);
+            }
+        }
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,12 +1,15 @@
 //! The instances of one agent: warm ones kept for reuse, and the bound on how many are alive at once.
 //!
 //! A call takes a [`Lease`] on an instance: a warm one when there is one, a new one when fewer than
-//! `limits.max_instances` are alive, otherwise it waits until one is returned or dropped. Only a
-//! lease the caller [`keep`](Lease::keep)s (the call finished without a trap or limit) goes back to
-//! the pool; any other, including one whose call was cancelled, is dropped with its instance.
+//! `limits.max_instances` are alive, otherwise it waits until one is returned or dropped, but only
+//! until its deadline, and only when fewer than `limits.max_queue` calls wait already
+//! ([`LeaseError`]). Only a lease the caller [`keep`](Lease::keep)s (the call finished without a
+//! trap or limit) goes back to the pool; any other, including one whose call was cancelled, is
+//! dropped with its instance.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use tokio::sync::Notify;
 use wasmtime::{Engine, Store};
@@ -104,8 +107,10 @@ impl InstancePool {
         self.state().peak
     }
 
-    /// An instance for one call; waits while `max_instances` are in use.
-    pub async fn lease(&self) -> wasmtime::Result<Lease<'_>> {
+    /// An instance for one call; waits while `max_instances` are in use, until `deadline` at most.
+    pub async fn lease(&self, deadline: Instant) -> Result<Lease<'_>, LeaseError> {
+        let limits = &self.owner.policy.limits;
+        let mut waited = false;
         loop {
             {
                 let mut state = self.state();
@@ -114,15 +119,26 @@ impl InstancePool {
                         pool: self,
                         instance: Some(instance),
                         keep: false,
+                        waited,
                     });
                 }
-                if state.live < self.owner.policy.limits.max_instances {
+                if state.live < limits.max_instances {
                     state.live += 1;
                     state.peak = state.peak.max(state.live);
                     break;
                 }
             }
-            self.wait_for_release().await;
+            let waiting = self.waiting.load(Ordering::SeqCst);
+            if waiting >= limits.max_queue {
+                return Err(LeaseError::QueueFull { waiting });
+            }
+            if tokio::time::timeout_at(deadline.into(), self.wait_for_release())
+                .await
+                .is_err()
+            {
+                return Err(LeaseError::Deadline);
+            }
+            waited = true;
         }
         // A slot is reserved: create the instance outside the lock. If this fails, the lease's drop
         // gives the slot back.
@@ -130,11 +146,26 @@ impl InstancePool {
             pool: self,
             instance: None,
             keep: false,
+            waited,
         };
-        lease.instance =
-            Some(Instance::new(&self.engine, &self.pre, self.agent.clone(), &self.owner).await?);
+        lease.instance = Some(
+            Instance::new(&self.engine, &self.pre, self.agent.clone(), &self.owner)
+                .await
+                .map_err(LeaseError::Instantiate)?,
+        );
         Ok(lease)
     }
+}
+
+/// Why a call got no instance.
+#[derive(Debug)]
+pub(crate) enum LeaseError {
+    /// `max_queue` calls were waiting already.
+    QueueFull { waiting: usize },
+    /// The call's deadline passed while it waited.
+    Deadline,
+    /// A new instance could not be created (its start-up trapped, say).
+    Instantiate(wasmtime::Error),
 }
 
 impl InstancePool {
@@ -167,6 +198,8 @@ pub(crate) struct Lease<'a> {
     pool: &'a InstancePool,
     instance: Option<Instance>,
     keep: bool,
+    /// The call waited for the instance (so its clock reading from before is stale).
+    pub waited: bool,
 }
 
 impl Lease<'_> {
@@ -176,9 +209,13 @@ impl Lease<'_> {
             .expect("a lease holds its instance until dropped")
     }
 
-    /// Returns the instance to the pool for reuse (when the agent's isolation is pooled).
+    /// Returns the instance to the pool for reuse (when the agent's isolation is pooled and the
+    /// guest closed the files it opened: one that holds some is retired, and its files closed).
     pub fn keep(mut self) {
-        self.keep = true;
+        self.keep = self
+            .instance
+            .as_ref()
+            .is_some_and(|i| !i.store.data().files.holds_files());
     }
 }
 

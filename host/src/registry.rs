@@ -7,6 +7,9 @@
 //!
 //! Each id keeps its last [`MAX_HISTORY`] versions, the current one last, so that a rollback is a
 //! publish of an agent that is already compiled and warm.
+//!
+//! Every change takes a `reported` callback that runs while the writer still holds the lock, so
+//! that changes are reported (logged, audited) in the order in which they took effect.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -51,7 +54,12 @@ impl Registry {
     }
 
     /// Adds an agent; an agent with the same id already loaded is an error naming both files.
-    pub fn insert(&self, agent: Arc<Agent>, by: &str) -> Result<(), LoadError> {
+    pub fn insert(
+        &self,
+        agent: Arc<Agent>,
+        by: &str,
+        reported: impl FnOnce(),
+    ) -> Result<(), LoadError> {
         let mut history = self.writer();
         if let Some(existing) = self.agents.load().get(agent.id()) {
             return Err(LoadError::Duplicate {
@@ -64,12 +72,18 @@ impl Registry {
         self.publish(|agents| {
             agents.insert(agent.id().to_string(), agent.clone());
         });
+        reported();
         Ok(())
     }
 
     /// Makes `agent` the current version of its id (adding the id when it is new) and returns the
     /// version it replaced.
-    pub fn replace(&self, agent: Arc<Agent>, by: &str) -> Option<Arc<Agent>> {
+    pub fn replace(
+        &self,
+        agent: Arc<Agent>,
+        by: &str,
+        reported: impl FnOnce(Option<&Arc<Agent>>),
+    ) -> Option<Arc<Agent>> {
         let mut history = self.writer();
         let previous = self.agents.load().get(agent.id()).cloned();
         let versions = history.entry(agent.id().to_string()).or_default();
@@ -80,12 +94,17 @@ impl Registry {
         self.publish(|agents| {
             agents.insert(agent.id().to_string(), agent.clone());
         });
+        reported(previous.as_ref());
         previous
     }
 
     /// Goes back to the version before the current one of `id`, dropping the current one from the
     /// history. Returns (the version now current, the one it replaced).
-    pub fn rollback(&self, id: &str) -> Result<(Arc<Agent>, Arc<Agent>), RollbackError> {
+    pub fn rollback(
+        &self,
+        id: &str,
+        reported: impl FnOnce(&Arc<Agent>, &Arc<Agent>),
+    ) -> Result<(Arc<Agent>, Arc<Agent>), RollbackError> {
         let mut history = self.writer();
         let versions = history
             .get_mut(id)
@@ -102,17 +121,23 @@ impl Registry {
         self.publish(|agents| {
             agents.insert(id.to_string(), current.clone());
         });
+        reported(&current, &replaced);
         Ok((current, replaced))
     }
 
     /// Removes `id` and its history, returning the version that was current.
-    pub fn remove(&self, id: &str) -> Result<Arc<Agent>, CallError> {
+    pub fn remove(
+        &self,
+        id: &str,
+        reported: impl FnOnce(&Arc<Agent>),
+    ) -> Result<Arc<Agent>, CallError> {
         let mut history = self.writer();
         let current = self.get(id)?;
         history.remove(id);
         self.publish(|agents| {
             agents.remove(id);
         });
+        reported(&current);
         Ok(current)
     }
 

@@ -14,6 +14,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::breaker::BreakerSettings;
 use crate::capabilities::LogStream;
+use crate::capabilities::files::FilesCtx;
 use crate::dispatch::Dispatcher;
 use crate::engine::EPOCH_TICK;
 use crate::error::{CallError, Site};
@@ -45,16 +46,24 @@ pub struct Limits {
     pub max_table_elements: usize,
     /// Instances of this agent alive at once: the bound on its concurrent calls.
     pub max_instances: usize,
+    /// Calls that may wait for a free instance when all `max_instances` are busy; one more is
+    /// refused at once as `overloaded`.
+    pub max_queue: usize,
+    /// The largest input a call may bring, in bytes (checked before it is copied anywhere).
+    pub max_input_bytes: usize,
     /// The largest output a call may return, in bytes.
     pub max_output_bytes: usize,
     /// Log records one call may write before the rest are dropped.
     pub max_log_records: u32,
+    /// Files and directories an instance may hold open at once (besides its granted directories).
+    pub max_open_files: usize,
     pub isolation: Isolation,
 }
 
 impl Default for Limits {
-    /// 5 s, 500 million fuel, 64 MiB of memory, 10 000 table elements, 32 instances, 16 MiB of
-    /// output, 1 000 log records per call, pooled instances.
+    /// 5 s, 500 million fuel, 64 MiB of memory, 10 000 table elements, 32 instances, 256 calls
+    /// waiting, 4 MiB of input, 16 MiB of output, 1 000 log records per call, 64 open files,
+    /// pooled instances.
     fn default() -> Self {
         Limits {
             timeout: Duration::from_secs(5),
@@ -62,8 +71,11 @@ impl Default for Limits {
             max_memory_bytes: 64 << 20,
             max_table_elements: 10_000,
             max_instances: 32,
+            max_queue: 256,
+            max_input_bytes: 4 << 20,
             max_output_bytes: 16 << 20,
             max_log_records: 1_000,
+            max_open_files: 64,
             isolation: Isolation::Pooled,
         }
     }
@@ -179,8 +191,10 @@ pub struct CallState {
 
 /// The data of one instance's [`Store`].
 pub struct StoreData {
-    wasi: WasiCtx,
-    table: ResourceTable,
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    /// The files capability's bounds (see `capabilities::files`).
+    pub(crate) files: FilesCtx,
     limiter: Limiter,
     pub(crate) policy: Arc<Policy>,
     pub(crate) stats: Arc<AgentStats>,
@@ -249,6 +263,9 @@ impl ResourceLimiter for Limiter {
     }
 }
 
+/// Handles (streams, pollables, ...) an instance may hold besides its open files.
+pub const MAX_HANDLES: usize = 4096;
+
 /// How many ticks a guest runs before it yields to the async executor, so that a long call cannot
 /// starve the other tasks of its worker thread.
 const YIELD_EVERY_TICKS: u64 = 10;
@@ -261,9 +278,15 @@ pub fn new_store(
 ) -> std::io::Result<Store<StoreData>> {
     let policy = owner.policy.clone();
     let fuel = policy.limits.fuel;
+    let mut table = ResourceTable::new();
+    // Every handle a guest holds (files, streams, pollables) is an entry: bounded, so that a guest
+    // cannot grow the host's memory by making them.
+    table.set_max_capacity(MAX_HANDLES + policy.limits.max_open_files);
+    let roots = policy.grants.dirs.iter().map(|d| d.host.clone()).collect();
     let data = StoreData {
         wasi: policy.grants.wasi_ctx(&agent)?,
-        table: ResourceTable::new(),
+        table,
+        files: FilesCtx::new(policy.limits.max_open_files, roots),
         limiter: Limiter {
             max_memory_bytes: policy.limits.max_memory_bytes,
             max_table_elements: policy.limits.max_table_elements,
@@ -354,6 +377,16 @@ pub fn classify(
     limits: &Limits,
     timeout: Duration,
 ) -> CallError {
+    if let Some(wasmtime::component::ResourceTableError::Full) =
+        error.downcast_ref::<wasmtime::component::ResourceTableError>()
+    {
+        return CallError::MemoryLimit {
+            site,
+            what: "handles",
+            requested: MAX_HANDLES + limits.max_open_files + 1,
+            limit: MAX_HANDLES + limits.max_open_files,
+        };
+    }
     if let Some(limit) = error.downcast_ref::<LimitExceeded>() {
         return CallError::MemoryLimit {
             site,

@@ -22,7 +22,7 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 
 use crate::dispatch::{Dispatcher, Origin};
-use crate::error::ErrorKind;
+use crate::error::{CallError, ErrorKind, Site};
 
 /// A plan as written in a file (TOML or JSON) or handed over by a guest.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -161,6 +161,8 @@ impl Plan {
     /// agents and operations known, templates referring to dependencies, no cycle.
     pub fn validate(self, dispatcher: &Dispatcher) -> Result<Graph, PlanError> {
         let n = self.nodes.len();
+        count_in_range("max-concurrency", self.max_concurrency, MAX_CONCURRENCY)?;
+        count_in_range("max-per-agent", self.max_per_agent, MAX_CONCURRENCY)?;
         let mut index = HashMap::with_capacity(n);
         for (i, node) in self.nodes.iter().enumerate() {
             if node.id.is_empty() {
@@ -217,6 +219,11 @@ impl Plan {
                 groups.group_of[i] = Some(g);
                 groups.members[g].push(i);
             }
+            count_in_range(
+                &format!("node `{}`: max-attempts", node.id),
+                node.max_attempts.map(|n| n as usize),
+                10,
+            )?;
             templated.push(check_templates(node, &node.input)?);
             let timeout = node
                 .timeout
@@ -246,9 +253,30 @@ impl Plan {
     }
 }
 
+/// The range of a plan's and a node's `timeout`.
+const TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_millis(1), Duration::from_secs(24 * 3600));
+
+/// The most nodes a plan may run at once (`max-concurrency`) or per agent (`max-per-agent`).
+const MAX_CONCURRENCY: usize = 10_000;
+
+/// The most bytes a run holds in its nodes' outputs and rendered inputs: past this a node fails
+/// (`invalid-input`) instead of the host's memory growing with what a plan asks for.
+pub const MAX_RUN_BYTES: usize = 64 << 20;
+
 fn duration(what: &str, text: &str) -> Result<Duration, PlanError> {
-    humantime::parse_duration(text)
-        .map_err(|e| PlanError(format!("{what}: `{text}` is not a duration: {e}")))
+    crate::manifest::parse_duration(text, TIMEOUT_RANGE.0, TIMEOUT_RANGE.1)
+        .map_err(|e| PlanError(format!("{what}: {e}")))
+}
+
+/// Checks an optional count lies in `1..=max`.
+fn count_in_range(what: &str, value: Option<usize>, max: usize) -> Result<(), PlanError> {
+    match value {
+        Some(n) if !(1..=max).contains(&n) => Err(PlanError(format!(
+            "{what}: {n} is out of range (1 to {max})"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The `${id}` or `${id/pointer}` reference in a string value, if it is one.
@@ -281,33 +309,90 @@ fn check_templates(node: &Node, value: &Value) -> Result<bool, PlanError> {
     }
 }
 
-/// Replaces the templates in `value` with the outputs of finished dependencies.
-fn fill(value: &Value, outputs: &HashMap<&str, &Value>, node: &str) -> Result<Value, String> {
-    Ok(match value {
+/// Writes `value` as JSON text into `out` with its templates replaced by the outputs of finished
+/// dependencies. The text is bounded as it is written: past `out`'s limit the rendering stops, so a
+/// plan that refers to a large output many times costs at most the limit, never its product.
+fn render(
+    value: &Value,
+    outputs: &HashMap<&str, &Value>,
+    node: &str,
+    out: &mut Bounded,
+) -> Result<(), String> {
+    let write = |out: &mut Bounded, value: &Value| {
+        serde_json::to_writer(&mut *out, value).map_err(|_| out.overflow(node))
+    };
+    match value {
         Value::String(text) => match template(text) {
             Some((id, pointer)) => {
                 let output = outputs
                     .get(id)
                     .ok_or_else(|| format!("node `{node}`: no output from `{id}`"))?;
-                output.pointer(pointer).cloned().ok_or_else(|| {
+                let part = output.pointer(pointer).ok_or_else(|| {
                     format!("node `{node}`: the output of `{id}` has nothing at `{pointer}`")
-                })?
+                })?;
+                write(out, part)
             }
-            None => value.clone(),
+            None => write(out, value),
         },
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| fill(v, outputs, node))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), fill(v, outputs, node)?)))
-                .collect::<Result<_, String>>()?,
-        ),
-        other => other.clone(),
-    })
+        Value::Array(items) => {
+            out.push(b"[", node)?;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b",", node)?;
+                }
+                render(item, outputs, node, out)?;
+            }
+            out.push(b"]", node)
+        }
+        Value::Object(map) => {
+            out.push(b"{", node)?;
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b",", node)?;
+                }
+                serde_json::to_writer(&mut *out, key).map_err(|_| out.overflow(node))?;
+                out.push(b":", node)?;
+                render(item, outputs, node, out)?;
+            }
+            out.push(b"}", node)
+        }
+        other => write(out, other),
+    }
+}
+
+/// A buffer that refuses to grow past its limit.
+struct Bounded {
+    text: Vec<u8>,
+    limit: usize,
+    /// Who set the limit, for the message.
+    whose: String,
+}
+
+impl Bounded {
+    fn push(&mut self, bytes: &[u8], node: &str) -> Result<(), String> {
+        std::io::Write::write_all(self, bytes).map_err(|_| self.overflow(node))
+    }
+
+    fn overflow(&self, node: &str) -> String {
+        format!(
+            "node `{node}`: its input, with the templates filled in, is over {} bytes ({})",
+            self.limit, self.whose
+        )
+    }
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.text.len() + buf.len() > self.limit {
+            return Err(std::io::Error::other("over the limit"));
+        }
+        self.text.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A cycle among the nodes, as ids with the first repeated at the end, if there is one. The search
@@ -390,11 +475,14 @@ impl Graph {
         let mut agent_index: HashMap<&str, usize> = HashMap::new();
         for node in &plan.nodes {
             let a = *agent_index.entry(node.agent.as_str()).or_insert_with(|| {
-                let own = dispatcher
+                let (own, max_input) = dispatcher
                     .registry()
                     .get(&node.agent)
-                    .map(|a| a.policy().limits.max_instances)
-                    .unwrap_or(1);
+                    .map(|a| {
+                        let limits = &a.policy().limits;
+                        (limits.max_instances, limits.max_input_bytes)
+                    })
+                    .unwrap_or((1, 0));
                 let limit = plan
                     .max_per_agent
                     .map_or(own, |limit| limit.min(own))
@@ -402,6 +490,7 @@ impl Graph {
                 agents.push(AgentQueue {
                     limit,
                     busy: 0,
+                    max_input,
                     ready: BinaryHeap::new(),
                 });
                 agents.len() - 1
@@ -416,6 +505,10 @@ impl Graph {
         let mut outcomes: Vec<Option<(Outcome, u32, u64)>> = vec![None; n];
         let mut outputs: Vec<Option<Value>> = vec![None; n];
         let mut start_order: Vec<Option<usize>> = vec![None; n];
+        // Bytes the run holds: the outputs kept and the rendered inputs of running nodes, bounded
+        // by MAX_RUN_BYTES.
+        let mut held = 0usize;
+        let mut input_bytes = vec![0usize; n];
         // Each node runs as its own task, so a graph uses every worker thread.
         let mut running = JoinSet::new();
         let mut counters = Progress {
@@ -451,8 +544,25 @@ impl Graph {
                             outputs[d].as_ref().map(|o| (plan.nodes[d].id.as_str(), o))
                         })
                         .collect();
-                    match fill(&node.input, &done, &node.id) {
-                        Ok(input) => input.to_string(),
+                    let room = MAX_RUN_BYTES.saturating_sub(held);
+                    let mut out = if agents[a].max_input <= room {
+                        Bounded {
+                            text: Vec::new(),
+                            limit: agents[a].max_input,
+                            whose: format!("agent `{}`'s `limits.max-input`", node.agent),
+                        }
+                    } else {
+                        Bounded {
+                            text: Vec::new(),
+                            limit: room,
+                            whose: format!(
+                                "what is left of the {MAX_RUN_BYTES} bytes a run may hold"
+                            ),
+                        }
+                    };
+                    match render(&node.input, &done, &node.id, &mut out) {
+                        // JSON text written by serde_json is UTF-8.
+                        Ok(()) => String::from_utf8(out.text).unwrap_or_default(),
                         Err(error) => {
                             outcomes[i] = Some((
                                 Outcome::Failed {
@@ -473,6 +583,10 @@ impl Graph {
                 } else {
                     node.input.to_string()
                 };
+                if templated[i] {
+                    input_bytes[i] = input.len();
+                    held += input.len();
+                }
                 agents[a].busy += 1;
                 start_order[i] = Some(counters.started);
                 counters.started += 1;
@@ -505,10 +619,12 @@ impl Graph {
                         continue;
                     };
                     agents[agent_of[i]].busy -= 1;
+                    held -= input_bytes[i];
                     let micros = took.as_micros() as u64;
+                    let result = result.and_then(|response| keep(&response.output, held, &plan.nodes[i]));
                     match result {
-                        Ok(response) => {
-                            let output = serde_json::from_str(&response.output).unwrap_or(Value::String(response.output));
+                        Ok((output, size)) => {
+                            held += size;
                             outputs[i] = Some(output);
                             outcomes[i] = Some((Outcome::Succeeded { output: Value::Null }, attempts, micros));
                             counters.succeeded += 1;
@@ -591,10 +707,38 @@ impl Graph {
     }
 }
 
+/// A node's output as the run keeps it, with its size; or the failure of the node when keeping it
+/// would take what the run holds (`held`) past [`MAX_RUN_BYTES`].
+fn keep(output: &str, held: usize, node: &Node) -> Result<(Value, usize), CallError> {
+    let site = || Site {
+        agent: node.agent.clone(),
+        operation: node.op.clone(),
+    };
+    let size = output.len();
+    if held + size > MAX_RUN_BYTES {
+        return Err(CallError::RunFull {
+            site: site(),
+            reason: format!(
+                "node `{}`: its output of {size} bytes would take what the run holds from {held} to over {MAX_RUN_BYTES} bytes",
+                node.id
+            ),
+        });
+    }
+    // The host checked that the output is JSON within serde_json's depth before the call succeeded.
+    serde_json::from_str(output)
+        .map(|value| (value, size))
+        .map_err(|e| CallError::Internal {
+            site: site(),
+            reason: format!("the checked output does not parse: {e}"),
+        })
+}
+
 /// The ready nodes of one agent, and its bulkhead.
 struct AgentQueue {
     limit: usize,
     busy: usize,
+    /// The agent's `limits.max-input`: a rendered input is bounded by it.
+    max_input: usize,
     ready: BinaryHeap<(i32, Reverse<usize>)>,
 }
 

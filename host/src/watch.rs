@@ -5,7 +5,10 @@
 //! File events are debounced per component: nothing happens until a file has been quiet for the
 //! debounce period, so a file still being copied is not read half-written (and should it be, the new
 //! version fails its checks and the current one keeps serving; the write's next event brings it in).
-//! A component whose bytes and manifest did not change is left alone.
+//! A component whose bytes and manifest did not change is left alone, and so is one that was
+//! rejected and has not changed since: a file is read again only when its metadata (size, time,
+//! inode) or its manifest's changed, and acted on only when its content hash or manifest changed.
+//! Reads of the watcher's own (open, read, close without writing) are not changes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,11 +28,49 @@ pub struct WatchError {
     pub source: notify::Error,
 }
 
-/// What the watcher knows of a component file: the agent it became and what it was made of.
+/// What the watcher knows of a component file: the agent it became (if it loaded) and what it was
+/// made of when last read.
 struct Known {
-    agent: String,
+    agent: Option<String>,
     content_hash: String,
     manifest: Option<Vec<u8>>,
+    stamp: Stamp,
+}
+
+/// What a file's metadata says of it, and of its manifest: enough to see it changed without reading
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    component: Option<(u64, Option<std::time::SystemTime>, u64)>,
+    manifest: Option<(u64, Option<std::time::SystemTime>, u64)>,
+}
+
+impl Stamp {
+    fn of(component: &Path) -> Stamp {
+        let meta = |path: &Path| {
+            let m = std::fs::metadata(path).ok()?;
+            #[cfg(unix)]
+            let inode = std::os::unix::fs::MetadataExt::ino(&m);
+            #[cfg(not(unix))]
+            let inode = 0;
+            Some((m.len(), m.modified().ok(), inode))
+        };
+        Stamp {
+            component: meta(component),
+            manifest: meta(&component.with_extension("toml")),
+        }
+    }
+}
+
+/// Whether a file event can mean a change: the watcher's own opens, reads and closes after
+/// reading are not, a close after writing is.
+fn is_change(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode};
+    match kind {
+        notify::EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        notify::EventKind::Access(_) => false,
+        _ => true,
+    }
 }
 
 /// Watches `dir` until `stop` resolves, keeping the host's agents in step with its components.
@@ -62,13 +103,14 @@ pub async fn watch(
         tokio::select! {
             () = &mut stop => return Ok(()),
             event = events.recv() => match event {
-                Some(Ok(event)) => {
+                Some(Ok(event)) if is_change(&event.kind) => {
                     for path in event.paths {
                         if let Some(component) = component_of(&path) {
                             pending.insert(component, Instant::now() + debounce);
                         }
                     }
                 }
+                Some(Ok(_)) => {}
                 Some(Err(e)) => tracing::warn!(error = %e, "file watcher error"),
                 None => return Ok(()),
             },
@@ -105,9 +147,10 @@ fn known_components(host: &Host, dir: &Path) -> HashMap<PathBuf, Known> {
             let path = agent.source.canonicalize().ok()?;
             (path.parent() == Some(dir)).then(|| {
                 let known = Known {
-                    agent: agent.id().to_string(),
+                    agent: Some(agent.id().to_string()),
                     content_hash: agent.content_hash.clone(),
                     manifest: std::fs::read(path.with_extension("toml")).ok(),
+                    stamp: Stamp::of(&path),
                 };
                 (path, known)
             })
@@ -117,25 +160,41 @@ fn known_components(host: &Host, dir: &Path) -> HashMap<PathBuf, Known> {
 
 /// Brings the host in step with the component at `path`: load, swap, or remove.
 async fn apply(host: &Host, path: &Path, known: &mut HashMap<PathBuf, Known>) {
+    let stamp = Stamp::of(path);
+    if known.get(path).is_some_and(|k| k.stamp == stamp) {
+        return;
+    }
     let Ok(bytes) = std::fs::read(path) else {
         if let Some(gone) = known.remove(path)
-            && let Err(e) = host.remove(&gone.agent, "watch")
+            && let Some(agent) = gone.agent
+            && let Err(e) = host.remove(&agent, "watch")
         {
-            tracing::warn!(agent = gone.agent, error = %e, "cannot remove the agent of a deleted component");
+            tracing::warn!(agent, error = %e, "cannot remove the agent of a deleted component");
         }
         return;
     };
     let manifest = std::fs::read(path.with_extension("toml")).ok();
     let content_hash = crate::cache::content_hash(&bytes);
-    let current = known.get(path);
-    if current.is_some_and(|k| k.content_hash == content_hash && k.manifest == manifest) {
+    let current = known.get_mut(path);
+    let expected = current.as_ref().and_then(|k| k.agent.clone());
+    if let Some(k) = current
+        && k.content_hash == content_hash
+        && k.manifest == manifest
+    {
+        k.stamp = stamp;
         return;
     }
-    let expected = current.map(|k| k.agent.clone());
+    let mut seen = Known {
+        agent: expected.clone(),
+        content_hash,
+        manifest,
+        stamp,
+    };
     let policy = match host.policy_for(path) {
         Ok(policy) => policy,
         Err(error) => {
             host.report_rejected(expected.as_deref(), "watch", &error);
+            known.insert(path.to_path_buf(), seen);
             return;
         }
     };
@@ -143,14 +202,8 @@ async fn apply(host: &Host, path: &Path, known: &mut HashMap<PathBuf, Known>) {
         .swap_in(expected.as_deref(), path, bytes, policy, "watch")
         .await
     {
-        Ok(swap) => {
-            let known_now = Known {
-                agent: swap.agent.id().to_string(),
-                content_hash,
-                manifest,
-            };
-            known.insert(path.to_path_buf(), known_now);
-        }
+        Ok(swap) => seen.agent = Some(swap.agent.id().to_string()),
         Err(error) => tracing::warn!(path = %path.display(), %error, "not loaded"),
     }
+    known.insert(path.to_path_buf(), seen);
 }

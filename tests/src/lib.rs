@@ -243,7 +243,12 @@ impl TestServer {
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
                 .collect(),
-            body: response.body_mut().read_to_string().unwrap_or_default(),
+            body: response
+                .body_mut()
+                .with_config()
+                .limit(1 << 28)
+                .read_to_string()
+                .unwrap_or_default(),
         }
     }
 

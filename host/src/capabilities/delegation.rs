@@ -20,7 +20,8 @@ use crate::scheduler::{self, Outcome};
 fn wit_kind(kind: ErrorKind) -> WitKind {
     match kind {
         ErrorKind::InvalidInput => WitKind::InvalidInput,
-        ErrorKind::Unavailable => WitKind::Unavailable,
+        // `overloaded` is not in the 0.1 WIT enum: the callee could not take the call.
+        ErrorKind::Unavailable | ErrorKind::Overloaded => WitKind::Unavailable,
         // `quota-exceeded` is not in the 0.1 WIT enum; the message names it.
         ErrorKind::Failed | ErrorKind::Internal | ErrorKind::QuotaExceeded => WitKind::Failed,
         // `conflict` is not in the 0.1 WIT enum: it is a retryable failure.

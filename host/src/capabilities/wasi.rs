@@ -19,7 +19,8 @@ impl HasData for HasIo {
     type Data<'a> = &'a mut ResourceTable;
 }
 
-/// Adds every WASI 0.2 interface but `wasi:sockets` to the linker.
+/// Adds every WASI 0.2 interface but `wasi:sockets` to the linker; `wasi:filesystem/types` with the
+/// host's bounds (`super::files`).
 pub fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     use wasmtime_wasi_io::bindings::wasi::io;
     let l = linker;
@@ -28,7 +29,7 @@ pub fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     io::streams::add_to_linker::<StoreData, HasIo>(l, |t| t.ctx().table)?;
     clocks::wall_clock::add_to_linker::<StoreData, WasiClocks>(l, StoreData::clocks)?;
     clocks::monotonic_clock::add_to_linker::<StoreData, WasiClocks>(l, StoreData::clocks)?;
-    filesystem::types::add_to_linker::<StoreData, WasiFilesystem>(l, StoreData::filesystem)?;
+    super::files::add_to_linker(l)?;
     filesystem::preopens::add_to_linker::<StoreData, WasiFilesystem>(l, StoreData::filesystem)?;
     random::random::add_to_linker::<StoreData, WasiRandom>(l, StoreData::random)?;
     random::insecure::add_to_linker::<StoreData, WasiRandom>(l, StoreData::random)?;

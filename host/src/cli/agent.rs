@@ -37,6 +37,11 @@ enum AgentCommand {
 }
 
 pub fn agent(args: AgentArgs) -> Result<ExitCode, Failure> {
+    // An id goes into a URL path: check it first, so that `../metrics` cannot name another endpoint.
+    let (AgentCommand::Swap { id, .. }
+    | AgentCommand::Rollback { id }
+    | AgentCommand::Remove { id }) = &args.command;
+    tandem::agent::check_name("agent id", id).map_err(Failure::invalid_input)?;
     let token = match &args.admin_token_file {
         Some(file) => std::fs::read_to_string(file).map_err(|e| {
             Failure::invalid_input(format!("--admin-token-file {}: {e}", file.display()))
@@ -80,7 +85,7 @@ pub fn agent(args: AgentArgs) -> Result<ExitCode, Failure> {
     let status = response.status().as_u16();
     let body = response.body_mut().read_to_string().unwrap_or_default();
     if (200..300).contains(&status) {
-        println!("{body}");
+        outln!("{body}");
         return Ok(ExitCode::SUCCESS);
     }
     // The server's errors are {"error": {"kind": ..., "message": ...}}.

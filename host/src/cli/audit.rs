@@ -29,7 +29,7 @@ pub fn audit(args: AuditArgs) -> Result<ExitCode, Failure> {
     let reader = std::fs::File::open(&file).map_err(|e| Failure::file(&file, e))?;
     match tandem::audit::verify(std::io::BufReader::new(reader)) {
         Ok(verified) => {
-            println!(
+            outln!(
                 "{}: intact, {} lines, head {}",
                 file.display(),
                 verified.lines,
@@ -38,9 +38,9 @@ pub fn audit(args: AuditArgs) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Err(problems) => {
-            println!("{}: {} problem(s)", file.display(), problems.len());
+            outln!("{}: {} problem(s)", file.display(), problems.len());
             for problem in &problems {
-                println!("  {problem}");
+                outln!("  {problem}");
             }
             Ok(ExitCode::from(1))
         }

@@ -51,7 +51,7 @@ pub async fn graph(global: &GlobalArgs, args: GraphArgs) -> Result<ExitCode, Fai
             let nodes = plan.nodes.len();
             host.check_plan(plan)
                 .map_err(|e| Failure::invalid_input(e.to_string()))?;
-            println!("{}: {nodes} nodes, valid", args.plan.display());
+            outln!("{}: {nodes} nodes, valid", args.plan.display());
             Ok(ExitCode::SUCCESS)
         }
         GraphCommand::Run(args) => run(global, args).await,
@@ -97,14 +97,17 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Failure> {
     bar.finish_and_clear();
 
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
     } else {
-        println!(
+        outln!(
             "{:<24} {:<10} {:>8} {:>12}  DETAIL",
-            "NODE", "STATUS", "ATTEMPTS", "DURATION"
+            "NODE",
+            "STATUS",
+            "ATTEMPTS",
+            "DURATION"
         );
         for node in &report.nodes {
             let (status, detail) = match &node.outcome {
@@ -114,13 +117,16 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Failure> {
                 Outcome::Cancelled { reason } => ("cancelled", reason.clone()),
             };
             let duration = std::time::Duration::from_micros(node.duration_us);
-            println!(
+            outln!(
                 "{:<24} {:<10} {:>8} {:>12.1?}  {detail}",
-                node.id, status, node.attempts, duration
+                node.id,
+                status,
+                node.attempts,
+                duration
             );
         }
         let count = |f: fn(&Outcome) -> bool| report.count(f);
-        println!(
+        outln!(
             "{} succeeded, {} failed, {} skipped, {} cancelled in {:.1?} (at most {} at once)",
             count(|o| matches!(o, Outcome::Succeeded { .. })),
             count(|o| matches!(o, Outcome::Failed { .. })),

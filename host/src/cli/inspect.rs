@@ -29,26 +29,26 @@ pub async fn inspect(global: &GlobalArgs, args: InspectArgs) -> Result<ExitCode,
             "imports": shape.imports,
             "exports": shape.exports,
         });
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
         return Ok(ExitCode::SUCCESS);
     }
     let info = &agent.info;
-    println!("{} {}: {}", info.id, info.version, info.description);
-    println!("  file:   {}", args.component.display());
-    println!("  sha256: {}", agent.content_hash);
-    println!("operations:");
+    outln!("{} {}: {}", info.id, info.version, info.description);
+    outln!("  file:   {}", args.component.display());
+    outln!("  sha256: {}", agent.content_hash);
+    outln!("operations:");
     for op in &info.operations {
         let determinism = if op.deterministic {
             "deterministic"
         } else {
             ""
         };
-        println!("  {:<16} {:<14} {}", op.name, determinism, op.description);
+        outln!("  {:<16} {:<14} {}", op.name, determinism, op.description);
         if let Some(example) = &op.input_example {
-            println!("  {:<16} example: {example}", "");
+            outln!("  {:<16} example: {example}", "");
         }
     }
     let capabilities = if info.capabilities.is_empty() {
@@ -56,14 +56,14 @@ pub async fn inspect(global: &GlobalArgs, args: InspectArgs) -> Result<ExitCode,
     } else {
         info.capabilities.join(", ")
     };
-    println!("capabilities requested: {capabilities}");
-    println!("imports:");
+    outln!("capabilities requested: {capabilities}");
+    outln!("imports:");
     for name in &shape.imports {
-        println!("  {name}");
+        outln!("  {name}");
     }
-    println!("exports:");
+    outln!("exports:");
     for name in &shape.exports {
-        println!("  {name}");
+        outln!("  {name}");
     }
     Ok(ExitCode::SUCCESS)
 }

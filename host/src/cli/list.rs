@@ -28,12 +28,12 @@ pub async fn list(global: &GlobalArgs, args: ListArgs) -> Result<ExitCode, Failu
             .iter()
             .map(|a| serde_json::json!({"agent": a.info, "file": a.source, "sha256": a.content_hash}))
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&rows).unwrap_or_default()
         );
     } else {
-        println!("{:<20} {:<10} {:<30} FILE", "ID", "VERSION", "OPERATIONS");
+        outln!("{:<20} {:<10} {:<30} FILE", "ID", "VERSION", "OPERATIONS");
         for agent in &agents {
             let ops: Vec<&str> = agent
                 .info
@@ -41,7 +41,7 @@ pub async fn list(global: &GlobalArgs, args: ListArgs) -> Result<ExitCode, Failu
                 .iter()
                 .map(|o| o.name.as_str())
                 .collect();
-            println!(
+            outln!(
                 "{:<20} {:<10} {:<30} {}",
                 agent.id(),
                 agent.info.version.to_string(),

@@ -1,5 +1,23 @@
 //! The `tandem` subcommands: argument definitions and one module per command.
 
+/// Writes to stdout like `print!`; when stdout is closed (`tandem list --json | head -1`), ends the
+/// process quietly instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// Like `println!`, through [`out!`].
+macro_rules! outln {
+    () => {
+        out!("\n")
+    };
+    ($($arg:tt)*) => {
+        out!("{}\n", format_args!($($arg)*))
+    };
+}
+
 mod agent;
 mod audit;
 mod componentize;
@@ -42,15 +60,15 @@ pub struct GlobalArgs {
     data_dir: Option<PathBuf>,
     /// Log format on stderr. The filter comes from $TANDEM_LOG (e.g. `debug`, `tandem=trace`).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    pub log_format: LogFormat,
     /// Threads running agent calls and requests [default: one per CPU core]. On a machine shared with
     /// a load generator, fewer workers than cores keeps tail latency low.
     #[arg(long, global = true, env = "TANDEM_WORKERS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
     Text,
     Json,
 }
@@ -133,7 +151,9 @@ impl From<tandem::CallError> for Failure {
 
 pub fn init_tracing(global: &GlobalArgs) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,tandem::guest=info,tandem::events=info")
+        tracing_subscriber::EnvFilter::new(
+            "warn,tandem::guest=info,tandem::events=info,tandem::serve=info",
+        )
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -143,6 +163,24 @@ pub fn init_tracing(global: &GlobalArgs) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+/// A duration flag from 0 to an hour (`250ms`, `5s`, `2m`).
+fn duration_up_to_an_hour(text: &str) -> Result<std::time::Duration, String> {
+    tandem::manifest::parse_duration(
+        text,
+        std::time::Duration::ZERO,
+        std::time::Duration::from_secs(3600),
+    )
+}
+
+/// A duration flag from 1 ms to an hour.
+fn positive_duration_up_to_an_hour(text: &str) -> Result<std::time::Duration, String> {
+    tandem::manifest::parse_duration(
+        text,
+        std::time::Duration::from_millis(1),
+        std::time::Duration::from_secs(3600),
+    )
 }
 
 /// The data directory: `--data-dir`, else the default ([`tandem::dirs::data_dir`]).
@@ -204,5 +242,22 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Audit(args) => audit::audit(args),
         Command::Agent(args) => agent::agent(args),
         Command::State(args) => state::state(&cli.global, args).await,
+    }
+}
+
+/// What [`out!`] does: writes and flushes; a closed stdout ends the process with status 0 (the
+/// reader had what it wanted), any other write error with the I/O exit code.
+pub fn write_stdout(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "error[internal]: cannot write to stdout: {error}"
+        );
+        std::process::exit(74);
     }
 }

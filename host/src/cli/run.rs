@@ -57,14 +57,14 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Failure
     let id = host.load(&file, policy).await?.id().to_string();
     let response = host.invoke(&id, &args.operation, input).await?;
     if args.raw {
-        println!("{}", response.output);
+        outln!("{}", response.output);
     } else {
         match serde_json::from_str::<serde_json::Value>(&response.output) {
-            Ok(value) => println!(
+            Ok(value) => outln!(
                 "{}",
                 serde_json::to_string_pretty(&value).unwrap_or(response.output)
             ),
-            Err(_) => println!("{}", response.output),
+            Err(_) => outln!("{}", response.output),
         }
     }
     tracing::info!(
@@ -187,15 +187,9 @@ fn read_input(spec: &str) -> Result<String, Failure> {
     Ok(text)
 }
 
-/// `250ms`, `5s`, `2m`: a duration greater than zero.
+/// `250ms`, `5s`, `2m`: a call's timeout, from 1 ms to an hour (as in a manifest).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(text) {
-        Ok(duration) if !duration.is_zero() => Ok(duration),
-        Ok(_) => Err(format!("`{text}`: must be greater than zero")),
-        Err(e) => Err(format!(
-            "`{text}` is not a duration like 500ms, 5s or 2m: {e}"
-        )),
-    }
+    super::positive_duration_up_to_an_hour(text)
 }
 
 #[cfg(test)]
@@ -213,10 +207,11 @@ mod tests {
                 .contains("not a duration")
         );
         assert!(parse_duration("5").is_err(), "a unit is required");
+        assert!(parse_duration("0s").unwrap_err().contains("out of range"));
         assert!(
-            parse_duration("0s")
+            parse_duration("300000000000y")
                 .unwrap_err()
-                .contains("greater than zero")
+                .contains("out of range")
         );
         assert!(parse_duration("abc").is_err());
     }

@@ -26,8 +26,8 @@ pub struct ServeArgs {
     /// Keep no audit log.
     #[arg(long)]
     no_audit: bool,
-    /// How long calls in flight may take to finish after SIGTERM or Ctrl-C.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    /// How long calls in flight may take to finish after SIGTERM or Ctrl-C (at most 1h).
+    #[arg(long, default_value = "10s", value_parser = super::duration_up_to_an_hour)]
     grace: Duration,
     /// The largest request body accepted, e.g. `1MiB`.
     #[arg(long, default_value = "1MiB")]
@@ -42,41 +42,130 @@ pub struct ServeArgs {
     /// there is loaded, swapped in or removed, after it has been quiet for --debounce.
     #[arg(long)]
     watch: bool,
-    /// How long a changed file must stay quiet before watch mode reads it.
-    #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration)]
+    /// How long a changed file must stay quiet before watch mode reads it (at most 1h).
+    #[arg(long, default_value = "300ms", value_parser = super::duration_up_to_an_hour)]
     debounce: Duration,
     /// A file holding the admin endpoints' bearer token ($TANDEM_ADMIN_TOKEN also sets it). Without
     /// one, the admin endpoints answer 401.
     #[arg(long, value_name = "FILE")]
     admin_token_file: Option<PathBuf>,
+    /// A file holding the token callers must present (`Authorization: Bearer ...`) on every
+    /// endpoint but /healthz and /readyz ($TANDEM_TOKEN also sets it). Without one, anyone who
+    /// can reach the address can call agents.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// A host name requests may use in `Host` besides IP addresses and `localhost`. Repeatable.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allowed_hosts: Vec<String>,
+    /// An origin (e.g. `https://ui.example`) requests may come from besides the server's own.
+    /// Repeatable.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
+    /// Connections served at once (also capped at half the process's descriptor limit); more wait
+    /// in the listen backlog.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
+    /// How long a client has to send a request's headers; also how long an idle kept-alive
+    /// connection stays open.
+    #[arg(long, default_value = "10s", value_parser = super::positive_duration_up_to_an_hour)]
+    header_timeout: Duration,
+    /// How long a client has to send a request's body.
+    #[arg(long, default_value = "30s", value_parser = super::positive_duration_up_to_an_hour)]
+    body_timeout: Duration,
+    /// Subscribers of `GET /events` at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_subscribers: u32,
 }
 
-fn admin_token(args: &ServeArgs) -> Result<Option<String>, Failure> {
-    let token = match &args.admin_token_file {
-        Some(file) => Some(std::fs::read_to_string(file).map_err(|e| {
-            Failure::invalid_input(format!("--admin-token-file {}: {e}", file.display()))
-        })?),
-        None => std::env::var("TANDEM_ADMIN_TOKEN").ok(),
+/// A bearer token from `file`, or else from the environment variable `env`; at least 16
+/// characters.
+fn token(file: Option<&PathBuf>, env: &str, flag: &str) -> Result<Option<String>, Failure> {
+    let token = match file {
+        Some(file) => Some(
+            std::fs::read_to_string(file)
+                .map_err(|e| Failure::invalid_input(format!("{flag} {}: {e}", file.display())))?,
+        ),
+        None => std::env::var(env).ok(),
     };
     match token.map(|t| t.trim().to_string()) {
-        Some(token) if token.len() < 16 => Err(Failure::invalid_input(
-            "the admin token must be at least 16 characters".into(),
-        )),
+        Some(token) if token.len() < 16 => Err(Failure::invalid_input(format!(
+            "the token of {flag} (or ${env}) must be at least 16 characters"
+        ))),
         token => Ok(token),
     }
 }
 
+/// Holds the data directory for this process: a second `tandem serve` on the same directory is
+/// refused (it would interleave the audit log). The lock is the OS's (flock), released however
+/// the process ends.
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, Failure> {
+    std::fs::create_dir_all(dir).map_err(|e| Failure::file(dir, e))?;
+    let path = dir.join("serve.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Failure::file(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            return Err(Failure::new(
+                ErrorKind::Unavailable,
+                anyhow::anyhow!(
+                    "another `tandem serve` (pid {}) uses the data directory {}; give this one its own --data-dir",
+                    holder.trim(),
+                    dir.display()
+                ),
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(Failure::file(&path, e)),
+    }
+    use std::io::Seek;
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "{}", std::process::id());
+    Ok(file)
+}
+
 pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Failure> {
-    let audit_log = match (&args.audit_log, args.no_audit) {
-        (_, true) => None,
-        (Some(file), false) => Some(file.clone()),
-        (None, false) => Some(super::data_dir(global)?.join("audit.jsonl")),
+    let data_dir = super::data_dir(global)?;
+    let _lock = lock_data_dir(&data_dir)?;
+    // Connections and guests' files both use descriptors: take what the system allows, and keep
+    // half of it for everything but connections.
+    let descriptors = tandem::server::connections::raise_descriptor_limit();
+    let max_connections = match descriptors {
+        Some(limit) => u64::from(args.max_connections).min(limit / 2).max(1),
+        None => u64::from(args.max_connections),
     };
     let config = ServerConfig {
         max_body_bytes: args.max_body.as_u64().try_into().unwrap_or(usize::MAX),
         max_component_bytes: args.max_component.as_u64().try_into().unwrap_or(usize::MAX),
-        admin_token: admin_token(&args)?,
+        admin_token: token(
+            args.admin_token_file.as_ref(),
+            "TANDEM_ADMIN_TOKEN",
+            "--admin-token-file",
+        )?,
+        caller_token: token(args.token_file.as_ref(), "TANDEM_TOKEN", "--token-file")?,
+        allowed_hosts: args.allowed_hosts.clone(),
+        allowed_origins: args.allowed_origins.clone(),
         grace: args.grace,
+        connections: tandem::server::connections::ConnectionLimits {
+            max_connections: max_connections as usize,
+            header_timeout: args.header_timeout,
+        },
+        body_timeout: args.body_timeout,
+        max_subscribers: args.max_subscribers as usize,
+    };
+    if !args.addr.ip().is_loopback() && config.caller_token.is_none() {
+        tracing::warn!(addr = %args.addr, "listening beyond loopback without a caller token: anyone who can reach this address can call every agent (set --token-file or $TANDEM_TOKEN)");
+    }
+    let audit_log = match (&args.audit_log, args.no_audit) {
+        (_, true) => None,
+        (Some(file), false) => Some(file.clone()),
+        (None, false) => Some(data_dir.join("audit.jsonl")),
     };
     let mut host_config = super::host_config(global);
     host_config.audit_log = audit_log.clone();
@@ -87,7 +176,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
         .state()
         .store()
         .map_err(|e| Failure::new(e.kind(), e))?;
-    eprintln!("state: {}", store.path().display());
+    tracing::info!(target: "tandem::serve", "state: {}", store.path().display());
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| {
@@ -99,18 +188,19 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
     let addr = listener
         .local_addr()
         .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
-    println!("listening on http://{addr}");
+    outln!("listening on http://{addr}");
     let _ = std::io::stdout().flush();
     if let Some(path) = &audit_log {
-        eprintln!("audit log: {}", path.display());
+        tracing::info!(target: "tandem::serve", "audit log: {}", path.display());
     }
     let state = ServerState::new(host.clone(), config);
     let server = tokio::spawn(server::serve(listener, state.clone(), shutdown_signal()));
     let (loaded, failed) = host.load_dir(&args.agents.path).await?;
     for error in &failed {
-        eprintln!("error[{}]: {error}", error.kind());
+        tracing::error!(target: "tandem::serve", kind = %error.kind(), "{error}");
     }
-    eprintln!(
+    tracing::info!(
+        target: "tandem::serve",
         "{} agent(s) loaded from {}",
         loaded.len(),
         args.agents.path.display()
@@ -121,7 +211,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
         let debounce = args.debounce;
         tokio::spawn(async move {
             if let Err(e) = tandem::watch::watch(host, &dir, debounce, stop).await {
-                eprintln!("error[internal]: {e}; watch mode is off");
+                tracing::error!(target: "tandem::serve", "{e}; watch mode is off");
             }
         });
     }

@@ -82,9 +82,9 @@ pub async fn state(global: &GlobalArgs, args: StateArgs) -> Result<ExitCode, Fai
             prefix: _,
         } => {
             let agents = store.agents().map_err(state_failure)?;
-            println!("{:<24} {:>8} {:>12}", "AGENT", "KEYS", "BYTES");
+            outln!("{:<24} {:>8} {:>12}", "AGENT", "KEYS", "BYTES");
             for (agent, usage) in agents {
-                println!("{agent:<24} {:>8} {:>12}", usage.keys, usage.bytes);
+                outln!("{agent:<24} {:>8} {:>12}", usage.keys, usage.bytes);
             }
         }
         StateCommand::Ls {
@@ -93,7 +93,7 @@ pub async fn state(global: &GlobalArgs, args: StateArgs) -> Result<ExitCode, Fai
         } => {
             check_agent(&agent)?;
             for (key, size) in store.keys(&agent, &prefix).map_err(state_failure)? {
-                println!("{size:>10}  {key}");
+                outln!("{size:>10}  {key}");
             }
         }
         StateCommand::Get { agent, key } => {
@@ -135,7 +135,7 @@ pub async fn state(global: &GlobalArgs, args: StateArgs) -> Result<ExitCode, Fai
             text.push('\n');
             match output {
                 Some(file) => std::fs::write(&file, text).map_err(|e| Failure::file(&file, e))?,
-                None => print!("{text}"),
+                None => out!("{text}"),
             }
         }
         StateCommand::Import {

@@ -16,6 +16,9 @@ pub struct StatsArgs {
     /// Print the server's JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// A file holding the server's caller token [default: $TANDEM_TOKEN, if set].
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
 }
 
 #[derive(serde::Deserialize)]
@@ -31,14 +34,22 @@ pub fn stats(args: StatsArgs) -> Result<ExitCode, Failure> {
             anyhow::anyhow!("cannot read {url}: {e} (is `tandem serve` running there?)"),
         )
     };
-    let text = ureq::get(&url)
+    let token = match &args.token_file {
+        Some(file) => Some(std::fs::read_to_string(file).map_err(|e| Failure::file(file, e))?),
+        None => std::env::var("TANDEM_TOKEN").ok(),
+    };
+    let mut request = ureq::get(&url);
+    if let Some(token) = token {
+        request = request.header("authorization", &format!("Bearer {}", token.trim()));
+    }
+    let text = request
         .call()
         .map_err(unreachable)?
         .body_mut()
         .read_to_string()
         .map_err(unreachable)?;
     if args.json {
-        println!("{text}");
+        outln!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
     let agents: Agents = serde_json::from_str(&text).map_err(|e| {
@@ -47,7 +58,7 @@ pub fn stats(args: StatsArgs) -> Result<ExitCode, Failure> {
             anyhow::anyhow!("{url} answered something that is not a list of agents: {e}"),
         )
     })?;
-    println!(
+    outln!(
         "{:<20} {:<8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>12} {:>9} {:>4} {:>7} {:>9} BREAKER",
         "AGENT",
         "VERSION",
@@ -67,7 +78,7 @@ pub fn stats(args: StatsArgs) -> Result<ExitCode, Failure> {
     for agent in &agents.agents {
         let s = &agent.stats;
         let errors = s.calls - s.outcomes.get("ok").copied().unwrap_or(0);
-        println!(
+        outln!(
             "{:<20} {:<8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>12} {:>9} {:>4} {:>7} {:>9} {}",
             agent.id,
             agent.version,

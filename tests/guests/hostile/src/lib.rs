@@ -23,6 +23,20 @@ const ATTACKS: &[(&str, &str)] = &[
     ("delegate", "calls agent `agent`"),
     ("log-flood", "writes `count` log records"),
     ("print", "prints `count` lines to stdout"),
+    ("big-error", "fails with a message of `count` bytes"),
+    (
+        "bad-output",
+        "writes state key `name`, then returns text that is not JSON",
+    ),
+    ("deep-output", "returns arrays nested `count` deep"),
+    (
+        "open-files",
+        "opens the file at `path` `count` times and never closes it",
+    ),
+    (
+        "symlink",
+        "makes a symbolic link at `path` pointing to `name`",
+    ),
     (
         "state-peek",
         "lists every state key it can see and reads the key `name` (another agent's, it hopes)",
@@ -43,8 +57,22 @@ struct Target {
     count: u64,
 }
 
+/// Sleeps a minute when `$HOSTILE_SLOW` names `step` (`describe` or `health`): a component that
+/// hangs while the host loads it.
+fn slow_at(step: &str) {
+    if std::env::var("HOSTILE_SLOW").is_ok_and(|slow| slow == step) {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+}
+
 impl Agent for Hostile {
+    fn health() -> Result<(), String> {
+        slow_at("health");
+        Ok(())
+    }
+
     fn describe() -> AgentInfo {
+        slow_at("describe");
         ATTACKS.iter().fold(
             AgentInfo::new("hostile", "Misbehaves on purpose (tests only)"),
             |info, (name, what)| info.operation(Operation::new(*name, *what)),
@@ -76,6 +104,33 @@ impl Agent for Hostile {
             "sleep" => {
                 std::thread::sleep(std::time::Duration::from_secs(60));
                 Ok("\"woke up\"".into())
+            }
+            "big-error" => Err(AgentError::failed("e".repeat(target.count as usize))),
+            "bad-output" => {
+                tandem_sdk::state::set(&target.name, b"written")?;
+                Ok("this is not JSON".to_string())
+            }
+            "deep-output" => {
+                let depth = target.count as usize;
+                Ok("[".repeat(depth) + &"]".repeat(depth))
+            }
+            "open-files" => {
+                for i in 0..target.count {
+                    match std::fs::File::open(&target.path) {
+                        Ok(file) => std::mem::forget(file),
+                        Err(e) => {
+                            return Err(AgentError::failed(format!("open #{i}: {e}")));
+                        }
+                    }
+                }
+                Ok(target.count.to_string())
+            }
+            "symlink" =>
+            {
+                #[allow(deprecated)]
+                std::fs::soft_link(&target.name, &target.path)
+                    .map(|()| "\"linked\"".to_string())
+                    .map_err(|e| AgentError::Denied(format!("cannot link {}: {e}", target.path)))
             }
             "state-peek" => {
                 let keys = tandem_sdk::state::keys("")?;

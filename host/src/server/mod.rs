@@ -1,37 +1,51 @@
-//! `tandem serve`: the HTTP API (axum on tokio) over a [`Host`], and its graceful shutdown.
+//! `tandem serve`: the HTTP API (axum on hyper and tokio) over a [`Host`], and its graceful
+//! shutdown.
 //!
 //! Every error answer is JSON, `{"error": {"kind": ..., "message": ...}}`, with the status that
-//! [`status_of`] gives its class. The admin endpoints need `Authorization: Bearer <token>`; the token
-//! is compared in constant time and never logged.
+//! [`status_of`] gives its class. What a request must pass before its handler runs (the `Host` and
+//! `Origin` checks, the caller and admin tokens) is in [`guard`]; tokens are compared in constant
+//! time and never logged.
+//!
+//! # Layout
+//! - [`connections`]: accepting connections: the connection bound, header and idle timeouts.
+//! - [`guard`]: host, origin and token checks, before any body is read.
+//! - [`body`]: reading a body within its size limit and the body timeout.
+//! - [`events`]: `GET /events`, the live event stream.
+//! - [`parse_errors`]: JSON bodies for the answers hyper gives unparsable requests.
 //!
 //! Shutdown ([`serve`]): when the signal comes, the server publishes a `shutdown` event, stops
 //! accepting, answers `/readyz` with 503 and ends the event streams; calls in flight get `grace` to
 //! finish, then are stopped and answered 503; the audit log is flushed last.
 
-use std::convert::Infallible;
+pub mod body;
+pub mod connections;
+pub mod events;
+pub mod guard;
+pub mod parse_errors;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::{Agent, OperationInfo};
 use crate::breaker::BreakerState;
 use crate::dispatch::Origin;
 use crate::error::{CallError, ErrorKind, LoadError};
-use crate::events::{EventKind, Received};
+use crate::events::EventKind;
 use crate::host::{Host, Swap};
 use crate::metrics::StatsSnapshot;
 use crate::registry::RollbackError;
@@ -46,21 +60,46 @@ pub struct ServerConfig {
     pub max_component_bytes: usize,
     /// The bearer token of the admin endpoints; `None` disables them (every admin request is 401).
     pub admin_token: Option<String>,
+    /// The bearer token every other endpoint but `/healthz` and `/readyz` needs; `None`: no token.
+    pub caller_token: Option<String>,
+    /// Host names (besides IP addresses and `localhost`) that requests may name in `Host`.
+    pub allowed_hosts: Vec<String>,
+    /// Origins (besides the server's own) that requests may come from, e.g. `https://ui.example`.
+    pub allowed_origins: Vec<String>,
     /// How long calls in flight may take to finish once shutdown begins.
     pub grace: Duration,
+    /// Connections at once, and the header (and idle) timeout.
+    pub connections: connections::ConnectionLimits,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
+    /// Subscribers of `GET /events` at once.
+    pub max_subscribers: usize,
 }
 
 impl Default for ServerConfig {
-    /// 1 MiB bodies, 64 MiB components, no admin token, 10 s of grace.
+    /// 1 MiB bodies, 64 MiB components, no tokens, 10 s of grace, 1024 connections, 10 s to send
+    /// the headers, 30 s to send a body, 64 event subscribers.
     fn default() -> Self {
         ServerConfig {
             max_body_bytes: 1 << 20,
             max_component_bytes: 64 << 20,
             admin_token: None,
+            caller_token: None,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
             grace: Duration::from_secs(10),
+            connections: connections::ConnectionLimits {
+                max_connections: 1024,
+                header_timeout: Duration::from_secs(10),
+            },
+            body_timeout: Duration::from_secs(30),
+            max_subscribers: 64,
         }
     }
 }
+
+/// Component uploads read at once: each may hold up to `--max-component` in memory.
+const CONCURRENT_UPLOADS: usize = 2;
 
 /// What the handlers share.
 pub struct ServerState {
@@ -72,11 +111,17 @@ pub struct ServerState {
     stopping: CancellationToken,
     /// Cancelled when the grace period is over: stop the calls still running.
     stopped: CancellationToken,
+    /// Slots for component uploads being read.
+    uploads: Arc<Semaphore>,
+    /// Slots for event stream subscribers.
+    subscribers: Arc<Semaphore>,
 }
 
 impl ServerState {
     pub fn new(host: Arc<Host>, config: ServerConfig) -> Arc<ServerState> {
         Arc::new(ServerState {
+            uploads: Arc::new(Semaphore::new(CONCURRENT_UPLOADS)),
+            subscribers: Arc::new(Semaphore::new(config.max_subscribers)),
             host,
             config,
             started: AtomicBool::new(false),
@@ -107,17 +152,13 @@ impl ServerState {
     }
 }
 
-/// The routes of the API.
+/// The routes of the API, behind the [`guard`].
 pub fn router(state: Arc<ServerState>) -> Router {
-    let limit = state.config.max_body_bytes;
     Router::new()
         .route("/v1/agents", get(list_agents))
         .route(
             "/v1/agents/{id}",
-            get(agent_detail)
-                .put(put_agent)
-                .delete(delete_agent)
-                .layer(DefaultBodyLimit::max(state.config.max_component_bytes)),
+            get(agent_detail).put(put_agent).delete(delete_agent),
         )
         .route("/v1/agents/{id}/invoke", post(invoke))
         .route("/v1/agents/{id}/rollback", post(rollback_agent))
@@ -140,7 +181,10 @@ pub fn router(state: Arc<ServerState>) -> Router {
                 "this endpoint does not take that method",
             )
         })
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .with_state(state)
 }
 
@@ -166,8 +210,12 @@ pub async fn serve(
         }
     });
     let app = router(state.clone());
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(state.stopping.clone().cancelled_owned());
+    let server = connections::serve(
+        listener,
+        app,
+        state.config.connections,
+        state.stopping.clone(),
+    );
     // A connection that never finishes its request (a stalled upload, say) must not hold the
     // process after the grace period: give it one more second.
     let outlived = async {
@@ -175,7 +223,7 @@ pub async fn serve(
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
     let result = tokio::select! {
-        result = server => result,
+        () = server => Ok(()),
         () = outlived => {
             tracing::warn!("connections still open after the grace period: closing them");
             Ok(())
@@ -205,7 +253,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, kind: ErrorKind, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: StatusCode, kind: ErrorKind, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             kind,
@@ -214,18 +262,25 @@ impl ApiError {
         }
     }
 
-    fn bad_request(message: impl Into<String>) -> ApiError {
+    pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, ErrorKind::InvalidInput, message)
     }
+}
 
-    fn body(rejection: BytesRejection) -> ApiError {
-        let message = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "the request body is over the server's limit (see `tandem serve --max-body`)"
-                .to_string()
-        } else {
-            format!("cannot read the request body: {}", rejection.body_text())
-        };
-        ApiError::new(rejection.status(), ErrorKind::InvalidInput, message)
+/// The `{id}` of a path: percent-decoded UTF-8 and a valid agent id, or a JSON 400.
+pub struct AgentId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for AgentId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<AgentId, ApiError> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection: PathRejection| {
+                ApiError::bad_request(format!("the path is not usable: {}", rejection.body_text()))
+            })?;
+        CallError::check_name("agent id", &id)?;
+        Ok(AgentId(id))
     }
 }
 
@@ -243,6 +298,7 @@ impl From<CallError> for ApiError {
     fn from(error: CallError) -> ApiError {
         let retry_after = match &error {
             CallError::CircuitOpen { retry_in, .. } => Some(*retry_in),
+            CallError::Overloaded { .. } => Some(Duration::from_secs(1)),
             _ => None,
         };
         ApiError {
@@ -254,22 +310,25 @@ impl From<CallError> for ApiError {
     }
 }
 
-/// The HTTP status of a failed call: 404 for an unknown agent, 400 for bad input, 403 denied,
-/// 409 a state conflict, 503 circuit open or unavailable, 504 timeout, 507 over the agent's state
-/// quota, 500 a host fault,
+/// The HTTP status of a failed call: 404 for an unknown agent, 400 for bad input (413 for an
+/// input over the agent's `max-input`), 403 denied, 409 a state conflict, 503 circuit open,
+/// overloaded or unavailable, 504 timeout, 507 over the agent's state quota, 500 a host fault,
 /// and 502 for everything the agent itself failed with (guest errors, traps, fuel, memory).
 pub fn status_of(error: &CallError) -> StatusCode {
-    if let CallError::UnknownAgent { .. } = error {
-        return StatusCode::NOT_FOUND;
+    match error {
+        CallError::UnknownAgent { .. } => StatusCode::NOT_FOUND,
+        CallError::InputTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => status_of_kind(error.kind()),
     }
-    status_of_kind(error.kind())
 }
 
 fn status_of_kind(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
         ErrorKind::Denied => StatusCode::FORBIDDEN,
-        ErrorKind::Unavailable | ErrorKind::CircuitOpen => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Unavailable | ErrorKind::CircuitOpen | ErrorKind::Overloaded => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorKind::QuotaExceeded => StatusCode::INSUFFICIENT_STORAGE,
@@ -330,12 +389,17 @@ struct InvokeReply<'a> {
     cached: bool,
 }
 
+/// The longest `timeout_ms` an invoke may ask for: a day.
+const MAX_TIMEOUT_MS: u64 = 24 * 3600 * 1000;
+
 async fn invoke(
     State(state): State<Arc<ServerState>>,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    AgentId(id): AgentId,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(ApiError::body)?;
+    body::require_json(&headers)?;
+    let body = state.read_json(body, &headers).await?;
     let request: InvokeBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "the request body is not a valid invoke request ({{\"op\": ..., \"input\": ...}}): {e}"
@@ -353,6 +417,13 @@ async fn invoke(
             ));
         }
     }
+    if let Some(ms) = request.timeout_ms
+        && !(1..=MAX_TIMEOUT_MS).contains(&ms)
+    {
+        return Err(ApiError::bad_request(format!(
+            "`timeout_ms` {ms} is out of range (1 to {MAX_TIMEOUT_MS})"
+        )));
+    }
     let origin = Origin {
         trace_id: request.trace_id,
         deadline: request
@@ -364,14 +435,20 @@ async fn invoke(
     let input = request.input.map_or("{}", RawValue::get).to_string();
     let call = state.host.invoke_from(&id, &request.op, input, origin);
     let response = tokio::select! {
-        response = call => response?,
+        response = call => response,
         () = state.stopped.cancelled() => return Err(stopped_by_shutdown(&state)),
     };
+    state.audited().await;
+    let response = response?;
+    // The host checked the output is JSON before the call counted as a success.
     let output = serde_json::from_str::<&RawValue>(&response.output).map_err(|e| {
         ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            ErrorKind::Failed,
-            format!("{id}.{}: the agent's output is not JSON: {e}", request.op),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::Internal,
+            format!(
+                "{id}.{}: the checked output does not parse: {e}",
+                request.op
+            ),
         )
     })?;
     let reply = InvokeReply {
@@ -405,9 +482,11 @@ struct GraphReply {
 
 async fn run_graph(
     State(state): State<Arc<ServerState>>,
-    body: Result<Bytes, BytesRejection>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(ApiError::body)?;
+    body::require_json(&headers)?;
+    let body = state.read_json(body, &headers).await?;
     let plan: Plan = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not a valid plan: {e}")))?;
     let graph = state
@@ -418,6 +497,7 @@ async fn run_graph(
         .host
         .run_graph(graph, state.stopped.clone().cancelled_owned(), |_| {})
         .await;
+    state.audited().await;
     let ok = report
         .nodes
         .iter()
@@ -534,7 +614,7 @@ async fn list_agents(State(state): State<Arc<ServerState>>) -> Response {
 
 async fn agent_detail(
     State(state): State<Arc<ServerState>>,
-    Path(id): Path<String>,
+    AgentId(id): AgentId,
 ) -> Result<Response, ApiError> {
     let agent = state.host.agent(&id)?;
     Ok(axum::Json(AgentView::of(&state.host, &agent)).into_response())
@@ -579,22 +659,27 @@ impl SwapReply {
 /// version's manifest policy (a new agent gets the defaults, which grant nothing).
 async fn put_agent(
     State(state): State<Arc<ServerState>>,
-    Path(id): Path<String>,
+    AgentId(id): AgentId,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                rejection.status(),
-                ErrorKind::InvalidInput,
-                "the component is over the server's limit (see `tandem serve --max-component`)",
-            )
-        } else {
-            ApiError::body(rejection)
-        }
+    // The token was checked by the guard before this handler ran; uploads are read a few at a
+    // time, each within `--max-component`.
+    let _slot = state.uploads.acquire().await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Unavailable,
+            "shutting down",
+        )
     })?;
+    let body = body::read(
+        body,
+        &headers,
+        body::Payload::Component,
+        state.config.max_component_bytes,
+        state.config.body_timeout,
+    )
+    .await?;
     let policy = match state.host.agent(&id) {
         Ok(current) => current.policy().clone(),
         Err(_) => crate::sandbox::Policy::default(),
@@ -603,7 +688,9 @@ async fn put_agent(
     let swap = state
         .host
         .swap_in(Some(&id), &source, body.to_vec(), policy, "api")
-        .await?;
+        .await;
+    state.audited().await;
+    let swap = swap?;
     let status = if swap.previous.is_some() {
         StatusCode::OK
     } else {
@@ -615,11 +702,11 @@ async fn put_agent(
 /// `POST /v1/agents/{id}/rollback` (admin): back to the version before the current one.
 async fn rollback_agent(
     State(state): State<Arc<ServerState>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    AgentId(id): AgentId,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let swap = state.host.rollback(&id, "api").map_err(|e| match e {
+    let swap = state.host.rollback(&id, "api");
+    state.audited().await;
+    let swap = swap.map_err(|e| match e {
         RollbackError::Unknown(_) => {
             ApiError::new(StatusCode::NOT_FOUND, ErrorKind::Unavailable, e.to_string())
         }
@@ -633,55 +720,45 @@ async fn rollback_agent(
 /// `DELETE /v1/agents/{id}` (admin): unloads the agent; calls already running finish.
 async fn delete_agent(
     State(state): State<Arc<ServerState>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    AgentId(id): AgentId,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let removed = state.host.remove(&id, "api")?;
+    let removed = state.host.remove(&id, "api");
+    state.audited().await;
+    let removed = removed?;
     let body = serde_json::json!({
         "removed": {"agent": removed.id(), "version": removed.info.version.to_string()}
     });
     Ok(axum::Json(body).into_response())
 }
 
-/// Checks the bearer token of an admin request.
-fn authorize(state: &ServerState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let unauthorized =
-        |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, ErrorKind::Denied, message);
-    let Some(expected) = &state.config.admin_token else {
-        return Err(unauthorized(
-            "the admin API is disabled: start the server with an admin token ($TANDEM_ADMIN_TOKEN or --admin-token-file)",
-        ));
-    };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| unauthorized("this endpoint needs `Authorization: Bearer <admin token>`"))?;
-    if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
-        Ok(())
+/// `GET /metrics`: the Prometheus text format (0.0.4), or OpenMetrics 1.0 for a client whose
+/// `Accept` asks for `application/openmetrics-text`.
+async fn metrics(State(state): State<Arc<ServerState>>, headers: HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|accept| accept.contains("application/openmetrics-text"));
+    let rendered = state.host.render_metrics();
+    if openmetrics {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            rendered,
+        )
+            .into_response()
     } else {
-        Err(unauthorized("the bearer token is not the admin token"))
+        (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            crate::metrics::to_prometheus_text(&rendered),
+        )
+            .into_response()
     }
-}
-
-/// Compares without returning early, so the time taken says nothing about where they differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-async fn metrics(State(state): State<Arc<ServerState>>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.host.render_metrics(),
-    )
-        .into_response()
 }
 
 async fn healthz() -> Response {
@@ -709,38 +786,62 @@ async fn readyz(State(state): State<Arc<ServerState>>) -> Response {
     }
 }
 
-/// `GET /events`: the live event stream as Server-Sent Events. Each event's `event:` is its type,
-/// `id:` its sequence number and `data:` its JSON; a subscriber that fell behind gets a `missed`
-/// event with how many it lost.
-async fn events(
-    State(state): State<Arc<ServerState>>,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let subscription = state.host.events().subscribe();
-    let stopping = state.stopping.clone();
-    let stream = futures::stream::unfold(
-        (subscription, stopping),
-        |(mut subscription, stopping)| async move {
-            let received = tokio::select! {
-                biased;
-                received = subscription.recv() => received,
-                () = stopping.cancelled() => return None,
-            };
-            let event = match received {
-                Received::Event(event) => {
-                    let data = serde_json::to_value(&*event).unwrap_or_default();
-                    let name = data["type"].as_str().unwrap_or("event").to_string();
-                    SseEvent::default()
-                        .event(name)
-                        .id(event.seq.to_string())
-                        .data(data.to_string())
-                }
-                Received::Missed(n) => SseEvent::default()
-                    .event("missed")
-                    .data(format!("{{\"missed\":{n}}}")),
-                Received::Closed => return None,
-            };
-            Some((Ok(event), (subscription, stopping)))
-        },
+/// `GET /events`: the live event stream as Server-Sent Events (see [`events`]). Each event's
+/// `event:` is its type, `id:` its sequence number and `data:` its JSON; a subscriber that fell
+/// behind gets a `missed` event with how many it lost. Past `--max-subscribers`, 503.
+async fn events(State(state): State<Arc<ServerState>>) -> Result<Response, ApiError> {
+    let slot = state.subscribers.clone().try_acquire_owned().map_err(|_| {
+        ApiError {
+            retry_after: Some(Duration::from_secs(5)),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorKind::Overloaded,
+                format!(
+                    "the event stream has its {} subscribers already (see `tandem serve --max-subscribers`)",
+                    state.config.max_subscribers
+                ),
+            )
+        }
+    })?;
+    let body = events::body(
+        state.host.events().subscribe(),
+        slot,
+        state.stopping.clone(),
     );
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+impl ServerState {
+    /// Waits until the audit log has every line recorded so far (see [`AuditLog::written`]): called
+    /// before an answer goes out.
+    ///
+    /// [`AuditLog::written`]: crate::audit::AuditLog::written
+    async fn audited(&self) {
+        if let Some(audit) = self.host.audit() {
+            audit.written().await;
+        }
+    }
+
+    /// Reads a JSON request's body within `--max-body` and the body timeout.
+    async fn read_json(
+        &self,
+        body: Body,
+        headers: &HeaderMap,
+    ) -> Result<axum::body::Bytes, ApiError> {
+        body::read(
+            body,
+            headers,
+            body::Payload::Json,
+            self.config.max_body_bytes,
+            self.config.body_timeout,
+        )
+        .await
+    }
 }

@@ -1,0 +1,95 @@
+//! Reading a request body within bounds: a declared `Content-Length` over the limit is refused
+//! before a byte is read (so a client that announces 10 MB and sends nothing, or waits for
+//! `100 Continue`, gets its 413 at once); otherwise the body is read up to the limit and within the
+//! body timeout.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use super::ApiError;
+use crate::error::ErrorKind;
+
+/// What a body is, for the message when it is too large.
+#[derive(Debug, Clone, Copy)]
+pub enum Payload {
+    /// A JSON request (`--max-body`).
+    Json,
+    /// A component upload (`--max-component`).
+    Component,
+}
+
+impl Payload {
+    fn too_large(self, limit: usize) -> ApiError {
+        let flag = match self {
+            Payload::Json => "--max-body",
+            Payload::Component => "--max-component",
+        };
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::InvalidInput,
+            format!(
+                "the request body is over the server's limit of {limit} bytes (see `tandem serve {flag}`)"
+            ),
+        )
+    }
+}
+
+/// Reads the body of a request, at most `limit` bytes and within `timeout`.
+pub async fn read(
+    body: Body,
+    headers: &HeaderMap,
+    payload: Payload,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(payload.too_large(limit));
+    }
+    let collect = Limited::new(body, limit).collect();
+    match tokio::time::timeout(timeout, collect).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(payload.too_large(limit))
+        }
+        Ok(Err(error)) => Err(ApiError::bad_request(format!(
+            "cannot read the request body: {error}"
+        ))),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorKind::InvalidInput,
+            format!(
+                "the request body did not arrive within {timeout:?} (see `tandem serve --body-timeout`)"
+            ),
+        )),
+    }
+}
+
+/// Refuses a body that does not say it is JSON: a browser's cross-site "simple" request (a
+/// `text/plain` form post) cannot set `Content-Type: application/json` without a CORS preflight,
+/// which this server never grants.
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorKind::InvalidInput,
+            format!(
+                "this endpoint takes `Content-Type: application/json`, not {:?}",
+                content_type
+            ),
+        ))
+    }
+}

@@ -1,0 +1,221 @@
+//! What every request passes before its handler runs (and before its body is read): the `Host` it
+//! names (against DNS rebinding), the `Origin` it comes from (against cross-site requests), and the
+//! token its endpoint needs.
+//!
+//! - `Host` must be an IP address, `localhost`, or a name given with `--allow-host`.
+//! - An `Origin`, when present, must be the server's own (the request's `Host`) or one given with
+//!   `--allow-origin`.
+//! - `/healthz` and `/readyz` are open. The admin endpoints (`PUT` and `DELETE /v1/agents/{id}`,
+//!   `POST /v1/agents/{id}/rollback`) need the admin token. Every other endpoint needs the caller
+//!   token when one is set (the admin token is accepted too).
+//!
+//! A refused token is logged and published as an `auth-failed` event, never the token itself.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::{ApiError, ServerState};
+use crate::error::ErrorKind;
+use crate::events::EventKind;
+
+/// Who may use an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Open,
+    Caller,
+    Admin,
+}
+
+fn access(method: &Method, path: &str) -> Access {
+    match path {
+        "/healthz" | "/readyz" => Access::Open,
+        _ if path.starts_with("/v1/agents/")
+            && (method == Method::PUT
+                || method == Method::DELETE
+                || (method == Method::POST && path.ends_with("/rollback"))) =>
+        {
+            Access::Admin
+        }
+        _ => Access::Caller,
+    }
+}
+
+/// The middleware: see the module documentation.
+pub async fn guard(
+    State(state): State<Arc<ServerState>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let headers = request.headers();
+    check_host(&state, headers)?;
+    check_origin(&state, headers)?;
+    let needed = access(request.method(), request.uri().path());
+    let (expected, other) = match needed {
+        Access::Open => (None, None),
+        Access::Caller => match &state.config.caller_token {
+            Some(caller) => (Some(caller), state.config.admin_token.as_ref()),
+            None => (None, None),
+        },
+        Access::Admin => match &state.config.admin_token {
+            Some(admin) => (Some(admin), None),
+            None => {
+                return Err(refused(
+                    &state,
+                    &request,
+                    "the admin API is disabled: start the server with an admin token ($TANDEM_ADMIN_TOKEN or --admin-token-file)",
+                ));
+            }
+        },
+    };
+    if let Some(expected) = expected {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let which = if needed == Access::Admin {
+            "admin"
+        } else {
+            "caller"
+        };
+        match presented {
+            None => {
+                let message =
+                    format!("this endpoint needs `Authorization: Bearer <{which} token>`");
+                return Err(refused(&state, &request, &message));
+            }
+            Some(presented)
+                if !constant_time_eq(presented.as_bytes(), expected.as_bytes())
+                    && !other
+                        .is_some_and(|o| constant_time_eq(presented.as_bytes(), o.as_bytes())) =>
+            {
+                let message = format!("the bearer token is not the {which} token");
+                return Err(refused(&state, &request, &message));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(next.run(request).await)
+}
+
+/// A refused token: logged, published, answered 401.
+fn refused(state: &ServerState, request: &Request, reason: &str) -> ApiError {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.to_string())
+        .unwrap_or_default();
+    let endpoint = format!("{} {}", request.method(), request.uri().path());
+    let endpoint = crate::capabilities::truncate(endpoint, 256);
+    tracing::warn!(%peer, %endpoint, reason, "authentication failed");
+    state.host.events().publish(EventKind::AuthFailed {
+        endpoint,
+        peer,
+        reason: reason.to_string(),
+    });
+    ApiError::new(StatusCode::UNAUTHORIZED, ErrorKind::Denied, reason)
+}
+
+/// The host part of a `Host` value or an origin's authority: `name`, `1.2.3.4`, `::1`.
+fn host_part(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host)
+}
+
+fn check_host(state: &ServerState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(host) = headers.get(header::HOST) else {
+        return Ok(());
+    };
+    let value = host.to_str().unwrap_or("");
+    let name = host_part(value);
+    let allowed = name.parse::<IpAddr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+        || state.config.allowed_hosts.iter().any(|allowed| {
+            allowed.eq_ignore_ascii_case(name) || allowed.eq_ignore_ascii_case(value)
+        });
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            ErrorKind::Denied,
+            format!(
+                "`Host: {}` is not this server's: use an IP address or localhost, or start the server with `--allow-host NAME`",
+                crate::capabilities::truncate(value.to_string(), 256)
+            ),
+        ))
+    }
+}
+
+fn check_origin(state: &ServerState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("");
+    let authority = origin
+        .split_once("://")
+        .map(|(_, rest)| rest.trim_end_matches('/'))
+        .unwrap_or("");
+    let own = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|host| !authority.is_empty() && host.eq_ignore_ascii_case(authority));
+    if own || state.config.allowed_origins.iter().any(|o| o == origin) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorKind::Denied,
+            format!(
+                "requests from `Origin: {}` are refused (cross-site); start the server with `--allow-origin` to allow one",
+                crate::capabilities::truncate(origin.to_string(), 256)
+            ),
+        ))
+    }
+}
+
+/// Compares without returning early, so the time taken says nothing about where they differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_classified_by_method_and_path() {
+        assert_eq!(access(&Method::GET, "/healthz"), Access::Open);
+        assert_eq!(access(&Method::GET, "/v1/agents/echo"), Access::Caller);
+        assert_eq!(
+            access(&Method::POST, "/v1/agents/echo/invoke"),
+            Access::Caller
+        );
+        assert_eq!(access(&Method::PUT, "/v1/agents/echo"), Access::Admin);
+        assert_eq!(access(&Method::DELETE, "/v1/agents/echo"), Access::Admin);
+        assert_eq!(
+            access(&Method::POST, "/v1/agents/echo/rollback"),
+            Access::Admin
+        );
+        assert_eq!(access(&Method::GET, "/metrics"), Access::Caller);
+    }
+
+    #[test]
+    fn host_parts_strip_ports_and_brackets() {
+        assert_eq!(host_part("127.0.0.1:7878"), "127.0.0.1");
+        assert_eq!(host_part("[::1]:7878"), "::1");
+        assert_eq!(host_part("localhost"), "localhost");
+        assert_eq!(host_part("evil.example:80"), "evil.example");
+    }
+}
