@@ -14,9 +14,25 @@ demo: agents
     target/debug/tandem list
     target/debug/tandem run linter --op lint --dir agents-guest/linter/samples::samples --input '{"paths": ["samples"]}'
 
-# Everything CI checks: formatting, clippy, and all tests against freshly built components.
+# Everything CI checks: formatting, clippy, all tests against freshly built components, and a
+# short run of every fuzz target.
 test: agents lint
-    cargo test --workspace --all-targets
+    cargo test --workspace --exclude tandem-fuzz --all-targets
+    {{just_executable()}} fuzz 10
+
+# Fuzz the parsers users feed (manifest, plan, invoke body, state import, audit log) with cargo-fuzz
+# (libFuzzer), SECONDS each; installs cargo-fuzz when missing. Prints each target's executions;
+# a finding fails the recipe and is kept in target/fuzz/artifacts/<target>/.
+fuzz SECONDS="60":
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+    cargo fuzz build -s none --dev --target-dir target/fuzz
+    for target in $(cargo fuzz list); do \
+        mkdir -p target/fuzz/corpus/$target target/fuzz/artifacts/$target; \
+        cargo fuzz run -s none --dev --target-dir target/fuzz $target target/fuzz/corpus/$target fuzz/seeds/$target -- \
+            -max_total_time={{SECONDS}} -max_len=65536 -artifact_prefix=target/fuzz/artifacts/$target/ 2>target/fuzz/$target.log \
+            || { tail -40 target/fuzz/$target.log; echo "fuzz: $target found a crash (target/fuzz/artifacts/$target/)"; exit 1; }; \
+        echo "fuzz: $target: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' target/fuzz/$target.log), no finding"; \
+    done
 
 # Formatting and clippy, warnings denied.
 lint:

@@ -17,6 +17,7 @@ use crate::engine::{self, EngineLimits, EpochTicker};
 use crate::error::{CallError, LoadError};
 use crate::events::EventBus;
 use crate::metrics::{LiveState, Metrics};
+use crate::persist::{AgentStore, SavedVersion};
 use crate::registry::{RollbackError, Version};
 use crate::results::{CacheStats, ResultCache};
 use crate::sandbox::{Policy, StoreData};
@@ -31,11 +32,16 @@ pub struct HostConfig {
     pub cache_dir: Option<PathBuf>,
     /// The audit log to append every call to; `None` keeps none.
     pub audit_log: Option<PathBuf>,
+    /// When the audit log rotates, and how many rotated files it keeps.
+    pub audit_rotation: crate::audit::Rotation,
     /// Bytes of results of deterministic operations to keep; 0 (the default) keeps none.
     pub result_cache_bytes: usize,
     /// The file agents keep their durable state in (opened when first needed); `None` (the
     /// default) keeps no state: agents' state operations are refused as `unavailable`.
     pub state_file: Option<PathBuf>,
+    /// Where the set of loaded agents is saved after every change, so that a restart serves what
+    /// was serving (see [`Host::resume`]); `None` (the default) saves nothing.
+    pub agent_store: Option<PathBuf>,
 }
 
 impl Default for HostConfig {
@@ -45,8 +51,10 @@ impl Default for HostConfig {
             engine: EngineLimits::default(),
             cache_dir: CodeCache::default_dir(),
             audit_log: None,
+            audit_rotation: crate::audit::Rotation::default(),
             result_cache_bytes: 0,
             state_file: None,
+            agent_store: None,
         }
     }
 }
@@ -60,6 +68,8 @@ pub enum HostError {
     Ticker(std::io::Error),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Store(#[from] crate::persist::StoreError),
 }
 
 /// A version put in place by [`Host::swap_in`] or [`Host::rollback`].
@@ -69,6 +79,8 @@ pub struct Swap {
     pub previous: Option<Arc<Agent>>,
     /// Compiling, describing and probing the new version (zero for a rollback).
     pub prepared_in: std::time::Duration,
+    /// The new version was the current one already (same component, same policy): nothing changed.
+    pub unchanged: bool,
 }
 
 /// A compiled component that is an agent, not yet instantiated: what `tandem inspect` shows.
@@ -84,6 +96,8 @@ pub struct Host {
     cache: CodeCache,
     dispatcher: Arc<Dispatcher>,
     engine_limits: EngineLimits,
+    /// Where the agent set is saved, when it is.
+    store: Option<Arc<AgentStore>>,
     _ticker: EpochTicker,
 }
 
@@ -95,19 +109,33 @@ impl Host {
         crate::bindings::add_to_linker(&mut linker).map_err(HostError::Engine)?;
         let ticker = EpochTicker::start(&engine).map_err(HostError::Ticker)?;
         let audit = match &config.audit_log {
-            Some(path) => Some(AuditLog::open(path)?),
+            Some(path) => Some(AuditLog::open_with(path, config.audit_rotation)?),
             None => None,
         };
+        let dispatcher = Arc::new(Dispatcher::new(
+            audit,
+            ResultCache::new(config.result_cache_bytes),
+            StateAccess::new(config.state_file),
+        ));
+        let store = match &config.agent_store {
+            Some(dir) => Some(Arc::new(AgentStore::open(dir)?)),
+            None => None,
+        };
+        if let Some(store) = &store {
+            let store = store.clone();
+            dispatcher.registry().on_change(Box::new(move |histories| {
+                if let Err(error) = store.write(histories) {
+                    tracing::error!(%error, "cannot save the agent set");
+                }
+            }));
+        }
         Ok(Host {
             cache: CodeCache::new(&engine, config.cache_dir),
             engine,
             linker,
-            dispatcher: Arc::new(Dispatcher::new(
-                audit,
-                ResultCache::new(config.result_cache_bytes),
-                StateAccess::new(config.state_file),
-            )),
+            dispatcher,
             engine_limits: config.engine.clone(),
+            store,
             _ticker: ticker,
         })
     }
@@ -148,6 +176,14 @@ impl Host {
     ) -> Result<Inspection, LoadError> {
         component::check_header(path, &bytes)?;
         let hash = cache::content_hash(&bytes);
+        if let Some(store) = &self.store
+            && let Err(e) = store.save_component(&hash, &bytes)
+        {
+            return Err(LoadError::Host {
+                path: path.to_path_buf(),
+                reason: format!("cannot keep the component in the agent store: {e}"),
+            });
+        }
         // Compiling is CPU-bound and may take a while: keep it off the async workers.
         let (engine, cache, owned_path) =
             (self.engine.clone(), self.cache.clone(), path.to_path_buf());
@@ -206,6 +242,19 @@ impl Host {
         by: &str,
     ) -> Result<Swap, LoadError> {
         let started = std::time::Instant::now();
+        // The same component with the same policy as the current version: nothing to do (and no
+        // real version pushed out of the history).
+        if let Some(current) = expected_id.and_then(|id| self.agent(id).ok())
+            && current.content_hash == cache::content_hash(&bytes)
+            && *current.policy() == policy
+        {
+            return Ok(Swap {
+                agent: current,
+                previous: None,
+                prepared_in: started.elapsed(),
+                unchanged: true,
+            });
+        }
         let checked = match self.prepare_bytes(path, bytes, policy).await {
             Ok(inspection) => {
                 let agent = inspection.agent;
@@ -235,18 +284,160 @@ impl Host {
             }
         };
         let prepared_in = started.elapsed();
-        let previous = self
-            .dispatcher
-            .registry()
-            .replace(agent.clone(), by, |previous| {
-                let how = if previous.is_some() { "swap" } else { "load" };
-                self.registered(&agent, previous.map(|p| &**p), by, how);
-            });
+        let previous = self.put_in_place(&agent, by);
         Ok(Swap {
             agent,
             previous,
             prepared_in,
+            unchanged: false,
         })
+    }
+
+    /// Makes `agent` the current version of its id (a swap, or a load when the id is new),
+    /// returning the version it replaced.
+    fn put_in_place(&self, agent: &Arc<Agent>, by: &str) -> Option<Arc<Agent>> {
+        self.dispatcher
+            .registry()
+            .replace(agent.clone(), by, |previous| {
+                let how = if previous.is_some() { "swap" } else { "load" };
+                self.registered(agent, previous.map(|p| &**p), by, how);
+            })
+    }
+
+    /// Notes that the agents directory's file `path` was taken in with content `hash` (`None`: it
+    /// is gone), for the next [`resume`](Host::resume).
+    pub fn note_seen(&self, path: &Path, hash: Option<&str>) {
+        if let Some(store) = &self.store {
+            store.set_seen(&seen_key(path), hash);
+        }
+    }
+
+    /// Loads what a restarted server should serve. With an agent set saved in the agent store (see
+    /// [`HostConfig::agent_store`]): that set, every agent with its versions as they were, then
+    /// what changed in `dir` since the host last looked (a new or changed file is loaded or swapped
+    /// in, a file that is gone takes its agent with it when that agent is still the file's
+    /// version). Without one: [`load_dir`](Host::load_dir). Returns the agents serving and the
+    /// errors; one bad file or version does not stop the others.
+    pub async fn resume(&self, dir: &Path) -> Result<(Vec<Arc<Agent>>, Vec<LoadError>), LoadError> {
+        let Some(store) = self.store.clone().filter(|store| store.has_saved_set()) else {
+            let (loaded, failed) = self.load_dir(dir).await?;
+            for agent in &loaded {
+                self.note_seen(&agent.source, Some(&agent.content_hash));
+            }
+            self.dispatcher.registry().touch();
+            return Ok((loaded, failed));
+        };
+        let mut failed = Vec::new();
+        for (id, versions) in store.saved_agents() {
+            if let Err(error) = self.restore(&id, &versions, &store).await {
+                failed.push(error);
+            }
+        }
+        let files = component_files(dir).map_err(|source| LoadError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let present: Vec<PathBuf> = files.iter().map(|f| seen_key(f)).collect();
+        for file in files {
+            let bytes = match std::fs::read(&file) {
+                Ok(bytes) => bytes,
+                Err(source) => {
+                    failed.push(LoadError::Io { path: file, source });
+                    continue;
+                }
+            };
+            let hash = cache::content_hash(&bytes);
+            if store.seen(&seen_key(&file)).as_deref() == Some(hash.as_str()) {
+                continue;
+            }
+            let prepared = match self.policy_for(&file) {
+                Ok(policy) => self.prepare_bytes(&file, bytes, policy).await,
+                Err(error) => Err(error),
+            };
+            match prepared {
+                Ok(inspection) => {
+                    self.put_in_place(&Arc::new(inspection.agent), "startup");
+                    self.note_seen(&file, Some(&hash));
+                }
+                Err(error) => failed.push(error),
+            }
+        }
+        for (path, hash) in store.all_seen() {
+            if present.contains(&path) {
+                continue;
+            }
+            self.note_seen(&path, None);
+            let gone = self
+                .agents()
+                .into_iter()
+                .find(|a| seen_key(&a.source) == path && a.content_hash == hash);
+            if let Some(agent) = gone {
+                let _ = self.remove(agent.id(), "startup");
+            }
+        }
+        self.dispatcher.registry().touch();
+        if let Err(error) = store.collect_garbage() {
+            tracing::warn!(%error, "cannot drop unused components from the agent store");
+        }
+        Ok((self.agents(), failed))
+    }
+
+    /// Puts back one agent's saved versions; a version that no longer loads is left out (and
+    /// reported), the rest are kept.
+    async fn restore(
+        &self,
+        id: &str,
+        saved: &[SavedVersion],
+        store: &AgentStore,
+    ) -> Result<(), LoadError> {
+        let mut versions = Vec::with_capacity(saved.len());
+        let mut last_error = None;
+        for version in saved {
+            let loaded = async {
+                let bytes = store
+                    .component(&version.hash)
+                    .map_err(|source| LoadError::Io {
+                        path: version.source.clone(),
+                        source,
+                    })?;
+                let policy = match &version.manifest {
+                    Some(manifest) => crate::manifest::policy_from(manifest, &self.engine_limits)?,
+                    None => Policy::default(),
+                };
+                let agent = self
+                    .prepare_bytes(&version.source, bytes, policy)
+                    .await?
+                    .agent;
+                if agent.id() != id {
+                    return Err(LoadError::InvalidInfo {
+                        path: version.source.clone(),
+                        reason: format!("it describes itself as `{}`, not `{id}`", agent.id()),
+                    });
+                }
+                Ok(agent)
+            };
+            match loaded.await {
+                Ok(agent) => versions.push(Version {
+                    agent: Arc::new(agent),
+                    by: version.by.clone(),
+                    at: crate::persist::saved_at(version),
+                }),
+                Err(error) => {
+                    tracing::error!(agent = id, %error, "a saved version does not load");
+                    last_error = Some(error);
+                }
+            }
+        }
+        let Some(current) = versions.last().map(|v| v.agent.clone()) else {
+            return Err(last_error.unwrap_or_else(|| LoadError::Host {
+                path: PathBuf::from(id),
+                reason: "no saved version".to_string(),
+            }));
+        };
+        self.dispatcher.registry().restore(versions, || {
+            self.registered(&current, None, "restore", "load")
+        });
+        Ok(())
     }
 
     /// Reports a new version of `expected_id` that could not be put in place (to the log, the event
@@ -265,6 +456,7 @@ impl Host {
             agent,
             previous: Some(replaced),
             prepared_in: std::time::Duration::ZERO,
+            unchanged: false,
         })
     }
 
@@ -450,6 +642,11 @@ impl Host {
     ) -> Result<Response, CallError> {
         self.dispatcher.call(agent, operation, input, origin).await
     }
+}
+
+/// How a file of the agents directory is named in the agent store: its absolute path.
+fn seen_key(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Components of a directory prepared at once by [`Host::load_dir`].

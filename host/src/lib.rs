@@ -22,6 +22,7 @@
 //! - [`component`]: checks that turn a file into a component known to be an agent.
 //! - [`cache`]: the on-disk cache of compiled code.
 //! - [`dirs`]: where the cache and the data directory are by default.
+//! - [`persist`]: the agent set saved in the data directory, so a restart serves what was serving.
 //! - [`state`]: agents' durable key-value state (redb), per-call transactions, quotas.
 //! - [`results`]: the result cache of deterministic operations (by agent version, LRU by bytes).
 //! - [`engine`]: the wasmtime engine's configuration and the epoch ticker behind deadlines.
@@ -53,6 +54,7 @@ pub mod host;
 pub mod json;
 pub mod manifest;
 pub mod metrics;
+pub mod persist;
 mod pool;
 pub mod registry;
 pub mod results;

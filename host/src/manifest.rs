@@ -459,9 +459,24 @@ pub fn policy_for_component(path: &Path, engine: &EngineLimits) -> Result<Policy
     }
     let manifest = Manifest::read(&manifest_path)?;
     let base = manifest_path.parent().unwrap_or(Path::new("."));
-    manifest.policy(&manifest_path, base, engine, |name| {
+    let mut policy = manifest.policy(&manifest_path, base, engine, |name| {
         std::env::var(name).ok()
-    })
+    })?;
+    policy.manifest = Some(
+        manifest_path
+            .canonicalize()
+            .unwrap_or_else(|_| manifest_path.clone()),
+    );
+    Ok(policy)
+}
+
+/// The policy in the manifest file `path` (for a saved version being restored).
+pub fn policy_from(path: &Path, engine: &EngineLimits) -> Result<Policy, ManifestError> {
+    let manifest = Manifest::read(path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut policy = manifest.policy(path, base, engine, |name| std::env::var(name).ok())?;
+    policy.manifest = Some(path.to_path_buf());
+    Ok(policy)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! Every change takes a `reported` callback that runs while the writer still holds the lock, so
 //! that changes are reported (logged, audited) in the order in which they took effect.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -34,17 +34,56 @@ pub struct Version {
     pub at: SystemTime,
 }
 
+/// Every id's versions, oldest first.
+pub type Histories = BTreeMap<String, Vec<Version>>;
+
+/// What is told of every change, with every id's versions after it (to save them).
+pub type OnChange = Box<dyn Fn(&Histories) + Send + Sync>;
+
 #[derive(Default)]
 pub struct Registry {
     agents: ArcSwap<Agents>,
     /// Every id's versions, oldest first; also serialises writers so that no update is lost
     /// between the copy and the publish.
-    history: Mutex<HashMap<String, Vec<Version>>>,
+    history: Mutex<Histories>,
+    /// Called under the writer lock after every change (the host saves the set with it).
+    on_change: std::sync::OnceLock<OnChange>,
 }
 
 impl Registry {
-    fn writer(&self) -> MutexGuard<'_, HashMap<String, Vec<Version>>> {
+    fn writer(&self) -> MutexGuard<'_, Histories> {
         self.history.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets what is told of every change (once).
+    pub fn on_change(&self, on_change: OnChange) {
+        let _ = self.on_change.set(on_change);
+    }
+
+    fn changed(&self, history: &Histories) {
+        if let Some(on_change) = self.on_change.get() {
+            on_change(history);
+        }
+    }
+
+    /// Tells the change callback again (after something it saves besides the versions changed).
+    pub fn touch(&self) {
+        let history = self.writer();
+        self.changed(&history);
+    }
+
+    /// Puts back an agent's saved versions (oldest first, the current one last) as they were.
+    pub fn restore(&self, versions: Vec<Version>, reported: impl FnOnce()) {
+        let Some(current) = versions.last().map(|v| v.agent.clone()) else {
+            return;
+        };
+        let mut history = self.writer();
+        history.insert(current.id().to_string(), versions);
+        self.publish(|agents| {
+            agents.insert(current.id().to_string(), current.clone());
+        });
+        self.changed(&history);
+        reported();
     }
 
     fn publish(&self, change: impl FnOnce(&mut Agents)) {
@@ -72,6 +111,7 @@ impl Registry {
         self.publish(|agents| {
             agents.insert(agent.id().to_string(), agent.clone());
         });
+        self.changed(&history);
         reported();
         Ok(())
     }
@@ -87,6 +127,9 @@ impl Registry {
         let mut history = self.writer();
         let previous = self.agents.load().get(agent.id()).cloned();
         let versions = history.entry(agent.id().to_string()).or_default();
+        // A version already in the history (same bytes, same policy) moves to the top rather than
+        // being kept twice: re-uploads do not push other versions out.
+        versions.retain(|v| !same_version(&v.agent, &agent));
         versions.push(version(&agent, by));
         if versions.len() > MAX_HISTORY {
             versions.remove(0);
@@ -94,6 +137,7 @@ impl Registry {
         self.publish(|agents| {
             agents.insert(agent.id().to_string(), agent.clone());
         });
+        self.changed(&history);
         reported(previous.as_ref());
         previous
     }
@@ -121,6 +165,7 @@ impl Registry {
         self.publish(|agents| {
             agents.insert(id.to_string(), current.clone());
         });
+        self.changed(&history);
         reported(&current, &replaced);
         Ok((current, replaced))
     }
@@ -137,6 +182,7 @@ impl Registry {
         self.publish(|agents| {
             agents.remove(id);
         });
+        self.changed(&history);
         reported(&current);
         Ok(current)
     }
@@ -161,6 +207,11 @@ impl Registry {
     pub fn all(&self) -> Vec<Arc<Agent>> {
         self.agents.load().values().cloned().collect()
     }
+}
+
+/// Whether two agents are the same version: the same component and the same policy.
+pub fn same_version(a: &Agent, b: &Agent) -> bool {
+    a.content_hash == b.content_hash && a.policy() == b.policy()
 }
 
 fn version(agent: &Arc<Agent>, by: &str) -> Version {

@@ -34,7 +34,7 @@ pub enum Isolation {
 }
 
 /// The hard limits of one agent's calls.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
     /// Wall-clock time per call.
     pub timeout: Duration,
@@ -105,7 +105,7 @@ pub enum Stdio {
 
 /// The capabilities granted to one agent. The default grants nothing: no directory, no environment
 /// variable, stdout/stderr discarded, no network (never linked), no delegation.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Grants {
     pub dirs: Vec<DirGrant>,
     /// Environment variables the guest sees (name, value).
@@ -152,7 +152,7 @@ pub struct Resilience {
 }
 
 /// Everything an agent is allowed: its limits and its grants (from its manifest, or the defaults).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Policy {
     pub limits: Limits,
     pub grants: Grants,
@@ -161,6 +161,9 @@ pub struct Policy {
     pub state_quota: Quota,
     /// The id the manifest pins: loading fails when the component describes itself otherwise.
     pub expected_id: Option<String>,
+    /// The manifest file this policy was read from (none: the defaults), read again when a saved
+    /// version is restored.
+    pub manifest: Option<PathBuf>,
 }
 
 /// What an instance belongs to: its agent's policy and stats, the dispatcher it delegates through

@@ -24,6 +24,8 @@ use redb::{
 
 use crate::error::ErrorKind;
 
+pub mod export;
+
 const ENTRIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("entries");
 const USAGE: TableDefinition<&str, (u64, u64)> = TableDefinition::new("usage");
 

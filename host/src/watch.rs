@@ -167,9 +167,11 @@ async fn apply(host: &Host, path: &Path, known: &mut HashMap<PathBuf, Known>) {
     let Ok(bytes) = std::fs::read(path) else {
         if let Some(gone) = known.remove(path)
             && let Some(agent) = gone.agent
-            && let Err(e) = host.remove(&agent, "watch")
         {
-            tracing::warn!(agent, error = %e, "cannot remove the agent of a deleted component");
+            host.note_seen(path, None);
+            if let Err(e) = host.remove(&agent, "watch") {
+                tracing::warn!(agent, error = %e, "cannot remove the agent of a deleted component");
+            }
         }
         return;
     };
@@ -202,7 +204,10 @@ async fn apply(host: &Host, path: &Path, known: &mut HashMap<PathBuf, Known>) {
         .swap_in(expected.as_deref(), path, bytes, policy, "watch")
         .await
     {
-        Ok(swap) => seen.agent = Some(swap.agent.id().to_string()),
+        Ok(swap) => {
+            host.note_seen(path, Some(&seen.content_hash));
+            seen.agent = Some(swap.agent.id().to_string());
+        }
         Err(error) => tracing::warn!(path = %path.display(), %error, "not loaded"),
     }
     known.insert(path.to_path_buf(), seen);

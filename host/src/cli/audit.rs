@@ -16,21 +16,35 @@ pub struct AuditArgs {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify a log: exit 0 and print the head hash when it is intact, exit 1 naming each bad line
-    /// otherwise.
+    /// Verify a log with its rotated files (`FILE.<seq>`): exit 0 and print the head hash when it
+    /// is intact, exit 1 naming each bad line (and its file) otherwise.
     Verify {
-        /// The audit log (JSON lines).
+        /// The audit log (JSON lines): the active file.
         file: PathBuf,
     },
 }
 
 pub fn audit(args: AuditArgs) -> Result<ExitCode, Failure> {
     let AuditCommand::Verify { file } = args.command;
-    let reader = std::fs::File::open(&file).map_err(|e| Failure::file(&file, e))?;
-    match tandem::audit::verify(std::io::BufReader::new(reader)) {
+    if !file.exists() && tandem::audit::verify_set(&file).is_err() {
+        return Err(Failure::file(
+            &file,
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        ));
+    }
+    match tandem::audit::verify_set(&file) {
         Ok(verified) => {
+            let files = verified.files.len();
+            let set = if files > 1 || verified.first_seq > 1 {
+                format!(
+                    " in {files} files from seq {} (rotated files first)",
+                    verified.first_seq
+                )
+            } else {
+                String::new()
+            };
             outln!(
-                "{}: intact, {} lines, head {}",
+                "{}: intact, {} lines{set}, head {}",
                 file.display(),
                 verified.lines,
                 verified.head

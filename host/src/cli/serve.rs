@@ -26,6 +26,13 @@ pub struct ServeArgs {
     /// Keep no audit log.
     #[arg(long)]
     no_audit: bool,
+    /// The size past which the audit log is rotated (renamed FILE.<first seq>; the chain goes on
+    /// in a new FILE).
+    #[arg(long, default_value = "256MiB")]
+    audit_max_size: bytesize::ByteSize,
+    /// Rotated audit files kept; older ones are deleted.
+    #[arg(long, default_value_t = 8)]
+    audit_keep: usize,
     /// How long calls in flight may take to finish after SIGTERM or Ctrl-C (at most 1h).
     #[arg(long, default_value = "10s", value_parser = super::duration_up_to_an_hour)]
     grace: Duration,
@@ -72,6 +79,10 @@ pub struct ServeArgs {
     /// How long a client has to send a request's body.
     #[arg(long, default_value = "30s", value_parser = super::positive_duration_up_to_an_hour)]
     body_timeout: Duration,
+    /// How long the server waits for a client that stopped reading (an answer, an event stream)
+    /// before it ends the connection.
+    #[arg(long, default_value = "30s", value_parser = super::positive_duration_up_to_an_hour)]
+    send_timeout: Duration,
     /// Subscribers of `GET /events` at once.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     max_subscribers: u32,
@@ -155,6 +166,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
         connections: tandem::server::connections::ConnectionLimits {
             max_connections: max_connections as usize,
             header_timeout: args.header_timeout,
+            send_timeout: args.send_timeout,
         },
         body_timeout: args.body_timeout,
         max_subscribers: args.max_subscribers as usize,
@@ -168,6 +180,16 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
         (None, false) => Some(data_dir.join("audit.jsonl")),
     };
     let mut host_config = super::host_config(global);
+    host_config.agent_store = Some(data_dir.join("agents"));
+    if args.audit_max_size.as_u64() < 4096 {
+        return Err(Failure::invalid_input(
+            "--audit-max-size must be at least 4KiB".into(),
+        ));
+    }
+    host_config.audit_rotation = tandem::audit::Rotation {
+        max_bytes: args.audit_max_size.as_u64(),
+        keep: args.audit_keep,
+    };
     host_config.audit_log = audit_log.clone();
     host_config.result_cache_bytes = args.result_cache.as_u64().try_into().unwrap_or(usize::MAX);
     let host = Arc::new(super::build_host(host_config)?);
@@ -195,13 +217,13 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
     }
     let state = ServerState::new(host.clone(), config);
     let server = tokio::spawn(server::serve(listener, state.clone(), shutdown_signal()));
-    let (loaded, failed) = host.load_dir(&args.agents.path).await?;
+    let (loaded, failed) = host.resume(&args.agents.path).await?;
     for error in &failed {
         tracing::error!(target: "tandem::serve", kind = %error.kind(), "{error}");
     }
     tracing::info!(
         target: "tandem::serve",
-        "{} agent(s) loaded from {}",
+        "{} agent(s) serving, from {} and the saved agent set",
         loaded.len(),
         args.agents.path.display()
     );

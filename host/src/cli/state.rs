@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use serde::{Deserialize, Serialize};
 use tandem::ErrorKind;
 use tandem::state::{StateError, StateStore, check_key};
 
@@ -46,24 +45,6 @@ enum StateCommand {
         #[arg(long)]
         replace: bool,
     },
-}
-
-/// The export format.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Export {
-    agent: String,
-    entries: Vec<Entry>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Entry {
-    key: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    value: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hex: Option<String>,
 }
 
 fn state_failure(error: StateError) -> Failure {
@@ -112,17 +93,17 @@ pub async fn state(global: &GlobalArgs, args: StateArgs) -> Result<ExitCode, Fai
         StateCommand::Export { agent, output } => {
             check_agent(&agent)?;
             let entries = store.entries(&agent, "").map_err(state_failure)?;
-            let export = Export {
+            let export = tandem::state::export::Export {
                 agent,
                 entries: entries
                     .into_iter()
                     .map(|(key, value)| match String::from_utf8(value) {
-                        Ok(text) => Entry {
+                        Ok(text) => tandem::state::export::Entry {
                             key,
                             value: Some(text),
                             hex: None,
                         },
-                        Err(bytes) => Entry {
+                        Err(bytes) => tandem::state::export::Entry {
                             key,
                             value: None,
                             hex: Some(hex::encode(bytes.into_bytes())),
@@ -171,30 +152,6 @@ fn read_export(file: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, Failure
     } else {
         text = std::fs::read_to_string(file).map_err(|e| Failure::file(file, e))?;
     }
-    let export: Export = serde_json::from_str(&text).map_err(|e| {
-        Failure::invalid_input(format!(
-            "{}: not a state export ({{\"agent\", \"entries\": [...]}}): {e}",
-            file.display()
-        ))
-    })?;
-    let mut seen = std::collections::BTreeSet::new();
-    let mut entries = Vec::with_capacity(export.entries.len());
-    for (index, entry) in export.entries.into_iter().enumerate() {
-        let fail = |message: String| {
-            Failure::invalid_input(format!("{}: entry {index}: {message}", file.display()))
-        };
-        check_key(&entry.key).map_err(|e| fail(e.to_string()))?;
-        if !seen.insert(entry.key.clone()) {
-            return Err(fail(format!("key `{}` appears twice", entry.key)));
-        }
-        let value = match (entry.value, entry.hex) {
-            (Some(text), None) => text.into_bytes(),
-            (None, Some(digits)) => {
-                hex::decode(&digits).map_err(|e| fail(format!("`hex` is not hex: {e}")))?
-            }
-            _ => return Err(fail("needs exactly one of `value` and `hex`".into())),
-        };
-        entries.push((entry.key, value));
-    }
-    Ok(entries)
+    tandem::state::export::parse(&text)
+        .map_err(|e| Failure::invalid_input(format!("{}: {e}", file.display())))
 }

@@ -1,7 +1,7 @@
 //! Accepting and serving connections: at most `max_connections` at once (the rest wait in the
 //! listen backlog), each served by hyper's HTTP/1 with a header read timeout, which also closes a
 //! connection that sends nothing or sits idle between requests, and with hyper's own parse-error
-//! answers given JSON bodies ([`JsonErrors`]). Shutdown stops accepting and asks every connection to
+//! answers given JSON bodies and a send timeout ([`Wire`]). Shutdown stops accepting and asks every connection to
 //! finish the request it is on, then close.
 
 use std::net::SocketAddr;
@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use super::parse_errors::JsonErrors;
+use super::wire::Wire;
 
 /// How connections are bounded.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +30,8 @@ pub struct ConnectionLimits {
     /// waiting for them: on a new connection, and between requests on a kept-alive one (so it is
     /// also the idle keep-alive timeout).
     pub header_timeout: Duration,
+    /// How long a write may wait for the client to read before the connection is ended.
+    pub send_timeout: Duration,
 }
 
 /// Accepts connections on `listener` and serves `router` on each until `stopping` is cancelled;
@@ -94,7 +96,7 @@ async fn serve_connection(
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
     let connection = builder.serve_connection(
-        TokioIo::new(JsonErrors::new(stream)),
+        TokioIo::new(Wire::new(stream, limits.send_timeout)),
         TowerToHyperService::new(service),
     );
     let mut connection = std::pin::pin!(connection);

@@ -11,7 +11,7 @@
 //! - [`guard`]: host, origin and token checks, before any body is read.
 //! - [`body`]: reading a body within its size limit and the body timeout.
 //! - [`events`]: `GET /events`, the live event stream.
-//! - [`parse_errors`]: JSON bodies for the answers hyper gives unparsable requests.
+//! - [`wire`]: a connection's bytes: JSON bodies for hyper's own error answers, the send timeout.
 //!
 //! Shutdown ([`serve`]): when the signal comes, the server publishes a `shutdown` event, stops
 //! accepting, answers `/readyz` with 503 and ends the event streams; calls in flight get `grace` to
@@ -21,7 +21,7 @@ pub mod body;
 pub mod connections;
 pub mod events;
 pub mod guard;
-pub mod parse_errors;
+pub mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -78,7 +78,7 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     /// 1 MiB bodies, 64 MiB components, no tokens, 10 s of grace, 1024 connections, 10 s to send
-    /// the headers, 30 s to send a body, 64 event subscribers.
+    /// the headers, 30 s to send a body, 30 s for a stalled client to read, 64 event subscribers.
     fn default() -> Self {
         ServerConfig {
             max_body_bytes: 1 << 20,
@@ -91,6 +91,7 @@ impl Default for ServerConfig {
             connections: connections::ConnectionLimits {
                 max_connections: 1024,
                 header_timeout: Duration::from_secs(10),
+                send_timeout: Duration::from_secs(30),
             },
             body_timeout: Duration::from_secs(30),
             max_subscribers: 64,
@@ -379,6 +380,57 @@ struct InvokeBody<'a> {
     cache: Option<bool>,
 }
 
+/// An invoke request, checked: its operation, its input (JSON text) and what the call inherits.
+pub struct InvokeRequest {
+    pub op: String,
+    pub input: String,
+    pub origin: Origin,
+}
+
+impl InvokeRequest {
+    /// Parses and checks an invoke body: the fields known, `trace_id` well-formed, `timeout_ms` in
+    /// range. The error names the problem.
+    pub fn parse(body: &[u8]) -> Result<InvokeRequest, ApiError> {
+        let request: InvokeBody = serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the request body is not a valid invoke request ({{\"op\": ..., \"input\": ...}}): {e}"
+            ))
+        })?;
+        if let Some(trace_id) = &request.trace_id {
+            let valid = !trace_id.is_empty()
+                && trace_id.len() <= 64
+                && trace_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !valid {
+                return Err(ApiError::bad_request(
+                    "`trace_id` must be 1-64 characters of A-Z, a-z, 0-9, `-` and `_`",
+                ));
+            }
+        }
+        if let Some(ms) = request.timeout_ms
+            && !(1..=MAX_TIMEOUT_MS).contains(&ms)
+        {
+            return Err(ApiError::bad_request(format!(
+                "`timeout_ms` {ms} is out of range (1 to {MAX_TIMEOUT_MS})"
+            )));
+        }
+        let origin = Origin {
+            trace_id: request.trace_id,
+            deadline: request
+                .timeout_ms
+                .map(|ms| Instant::now() + Duration::from_millis(ms)),
+            no_cache: request.cache == Some(false),
+            ..Origin::default()
+        };
+        Ok(InvokeRequest {
+            op: request.op,
+            input: request.input.map_or("{}", RawValue::get).to_string(),
+            origin,
+        })
+    }
+}
+
 #[derive(Serialize)]
 struct InvokeReply<'a> {
     output: &'a RawValue,
@@ -400,40 +452,9 @@ async fn invoke(
 ) -> Result<Response, ApiError> {
     body::require_json(&headers)?;
     let body = state.read_json(body, &headers).await?;
-    let request: InvokeBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(format!(
-            "the request body is not a valid invoke request ({{\"op\": ..., \"input\": ...}}): {e}"
-        ))
-    })?;
-    if let Some(trace_id) = &request.trace_id {
-        let valid = !trace_id.is_empty()
-            && trace_id.len() <= 64
-            && trace_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !valid {
-            return Err(ApiError::bad_request(
-                "`trace_id` must be 1-64 characters of A-Z, a-z, 0-9, `-` and `_`",
-            ));
-        }
-    }
-    if let Some(ms) = request.timeout_ms
-        && !(1..=MAX_TIMEOUT_MS).contains(&ms)
-    {
-        return Err(ApiError::bad_request(format!(
-            "`timeout_ms` {ms} is out of range (1 to {MAX_TIMEOUT_MS})"
-        )));
-    }
-    let origin = Origin {
-        trace_id: request.trace_id,
-        deadline: request
-            .timeout_ms
-            .map(|ms| Instant::now() + Duration::from_millis(ms)),
-        no_cache: request.cache == Some(false),
-        ..Origin::default()
-    };
-    let input = request.input.map_or("{}", RawValue::get).to_string();
-    let call = state.host.invoke_from(&id, &request.op, input, origin);
+    let request = InvokeRequest::parse(&body)?;
+    let (op, input, origin) = (request.op, request.input, request.origin);
+    let call = state.host.invoke_from(&id, &op, input, origin);
     let response = tokio::select! {
         response = call => response,
         () = state.stopped.cancelled() => return Err(stopped_by_shutdown(&state)),
@@ -445,10 +466,7 @@ async fn invoke(
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::Internal,
-            format!(
-                "{id}.{}: the checked output does not parse: {e}",
-                request.op
-            ),
+            format!("{id}.{}: the checked output does not parse: {e}", op),
         )
     })?;
     let reply = InvokeReply {
@@ -630,6 +648,9 @@ pub struct SwapReply {
     pub previous: Option<Replaced>,
     /// Compiling, describing and probing the new version, in milliseconds (0 for a rollback).
     pub prepared_ms: f64,
+    /// The upload was the current version already (same component, same policy): nothing changed.
+    #[serde(default)]
+    pub unchanged: bool,
 }
 
 /// The version a swap or rollback replaced.
@@ -650,6 +671,7 @@ impl SwapReply {
                 content_hash: p.content_hash.clone(),
             }),
             prepared_ms: swap.prepared_in.as_secs_f64() * 1000.0,
+            unchanged: swap.unchanged,
         }
     }
 }
@@ -691,7 +713,7 @@ async fn put_agent(
         .await;
     state.audited().await;
     let swap = swap?;
-    let status = if swap.previous.is_some() {
+    let status = if swap.previous.is_some() || swap.unchanged {
         StatusCode::OK
     } else {
         StatusCode::CREATED

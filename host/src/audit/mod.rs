@@ -15,14 +15,20 @@
 //! else to detect those.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::SystemTime;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+
+mod rotation;
+mod verify;
+
+pub use rotation::{ChainPoint, Rotation};
+pub use verify::{FileProblem, Problem, Verified, VerifiedSet, verify, verify_set};
+use verify::{check, line_hash};
 
 /// The longest `detail` kept in a line (an error message is cut, and marked, past this).
 pub const MAX_DETAIL_BYTES: usize = 4096;
@@ -65,7 +71,7 @@ pub enum AuditError {
     #[error("audit log {path} is in use by another process (one writer per log)")]
     Locked { path: PathBuf },
     #[error(
-        "audit log {path} fails verification, refusing to append to it (move it aside to start a new one, or cut a torn last line off after keeping a copy):\n{}",
+        "audit log {path} fails verification, refusing to append to it (move it aside, with its `.checkpoint`, to start a new one, or cut a torn last line off after keeping a copy):\n{}",
         list(problems)
     )]
     Broken {
@@ -80,137 +86,6 @@ fn list(problems: &[Problem]) -> String {
         .map(|p| format!("  {p}"))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// Something wrong with one line.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {what}")]
-pub struct Problem {
-    /// 1-based.
-    pub line: u64,
-    pub what: String,
-}
-
-/// A log that verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
-    pub lines: u64,
-    /// The last line's hash ([`GENESIS`] for an empty log): keep it to detect a cut-off tail.
-    pub head: String,
-    pub last_seq: u64,
-}
-
-/// Checks every line of a log: its hash matches its text, its `prev` is the line before's hash,
-/// its `seq` follows, and it ends with a newline. Returns every problem found.
-pub fn verify(reader: impl BufRead) -> Result<Verified, Vec<Problem>> {
-    let checked = check(reader);
-    if checked.problems.is_empty() {
-        Ok(checked.verified)
-    } else {
-        Err(checked.problems)
-    }
-}
-
-/// What [`check`] found: the chain as far as it goes, the problems, and whether the only thing wrong
-/// with the last line is its missing newline (a write cut short after the line's last byte).
-struct Checked {
-    verified: Verified,
-    problems: Vec<Problem>,
-    unterminated: bool,
-}
-
-fn check(mut reader: impl BufRead) -> Checked {
-    let mut problems = Vec::new();
-    let (mut head, mut last_seq, mut lines) = (GENESIS.to_string(), 0u64, 0u64);
-    let mut unterminated = false;
-    let mut buffer = Vec::new();
-    loop {
-        buffer.clear();
-        let read = reader.read_until(b'\n', &mut buffer);
-        if matches!(read, Ok(0)) {
-            break;
-        }
-        let n = lines + 1;
-        lines = n;
-        let mut problem = |what: String| problems.push(Problem { line: n, what });
-        if let Err(e) = read {
-            problem(format!("cannot be read: {e}"));
-            break;
-        }
-        let line = match buffer.strip_suffix(b"\n") {
-            Some(line) => line,
-            None => {
-                unterminated = true;
-                problem(
-                    "has no newline at its end: the write was cut short (`tandem serve` adds the newline when the line is otherwise intact)"
-                        .to_string(),
-                );
-                &buffer[..]
-            }
-        };
-        let Ok(text) = std::str::from_utf8(line) else {
-            problem("is not UTF-8 text".to_string());
-            continue;
-        };
-        let Some((body, hash)) = split_hash(text) else {
-            problem("has no `hash` field at its end (not an audit line, or cut short)".to_string());
-            continue;
-        };
-        let fields: serde_json::Value = match serde_json::from_str(&format!("{body}}}")) {
-            Ok(value) => value,
-            Err(e) => {
-                problem(format!("is not a JSON object: {e}"));
-                continue;
-            }
-        };
-        if line_hash(body) != hash {
-            problem("was edited: its hash does not match its content".to_string());
-        }
-        match fields.get("prev").and_then(|v| v.as_str()) {
-            Some(prev) if prev == head => {}
-            Some(_) if n == 1 => {
-                problem("is not the first line of a log: a line before it was removed".to_string())
-            }
-            Some(_) => problem(format!(
-                "does not follow line {}: a line between them was removed or inserted, or the lines were reordered",
-                n - 1
-            )),
-            None => problem("has no `prev` field".to_string()),
-        }
-        match fields.get("seq").and_then(|v| v.as_u64()) {
-            Some(seq) if n == 1 || seq == last_seq + 1 => last_seq = seq,
-            Some(seq) => {
-                problem(format!("has seq {seq} where {} was due", last_seq + 1));
-                last_seq = seq;
-            }
-            None => problem("has no `seq` field".to_string()),
-        }
-        head = hash.to_string();
-    }
-    Checked {
-        verified: Verified {
-            lines,
-            head,
-            last_seq,
-        },
-        unterminated: unterminated && problems.len() == 1,
-        problems,
-    }
-}
-
-/// Splits `…,"hash":"<64 hex>"}` into the text before `,"hash"` and the hash.
-fn split_hash(line: &str) -> Option<(&str, &str)> {
-    let body = line.strip_suffix("\"}")?;
-    let (body, hash) = body.rsplit_once(",\"hash\":\"")?;
-    (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then_some((body, hash))
-}
-
-/// The hash of a line whose text before `,"hash"` is `body`.
-fn line_hash(body: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(body.as_bytes());
-    hasher.update(b"}");
-    hex::encode(hasher.finalize())
 }
 
 #[derive(Serialize)]
@@ -254,6 +129,13 @@ const WRITTEN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 impl AuditLog {
     /// Opens (or creates) the log at `path`, verifying what is already there.
     pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
+        AuditLog::open_with(path, Rotation::default())
+    }
+
+    /// Opens (or creates) the log at `path`, rotated by `rotation`. What is already there is
+    /// verified: from the checkpoint on when there is a valid one (the start-up reads only the
+    /// tail), the whole active file otherwise, its chain continuing from the newest rotated file.
+    pub fn open_with(path: &Path, rotation: Rotation) -> Result<AuditLog, AuditError> {
         let io = |source| AuditError::Io {
             path: path.to_path_buf(),
             source,
@@ -261,23 +143,30 @@ impl AuditLog {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(path)
-            .map_err(io)?;
-        // One writer per log: a second process appending would interleave the chain.
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(AuditError::Locked {
-                    path: path.to_path_buf(),
-                });
+        let file = open_locked(path)?;
+        let len = file.metadata().map_err(io)?.len();
+        let (mut reader, from) = match rotation::read_checkpoint(path) {
+            Some(checkpoint)
+                if checkpoint.offset <= len && ends_a_line(&file, checkpoint.offset) =>
+            {
+                let mut reader = BufReader::new(&file);
+                reader
+                    .seek(std::io::SeekFrom::Start(checkpoint.offset))
+                    .map_err(io)?;
+                (reader, Some(checkpoint.point))
             }
-            Err(std::fs::TryLockError::Error(source)) => return Err(io(source)),
-        }
-        let checked = check(BufReader::new(&file));
+            _ => {
+                let newest = rotation::rotated_files(path).map_err(io)?.pop();
+                let from = match newest {
+                    Some(rotated) => rotation::last_point(&rotated).map_err(io)?,
+                    None => None,
+                };
+                (BufReader::new(&file), from)
+            }
+        };
+        let checked = check(&mut reader, from.as_ref());
+        drop(reader);
+        let mut file = file;
         if checked.unterminated {
             // The last line is intact but for its newline (a write cut short): end it, so that
             // the next line does not run onto it.
@@ -290,6 +179,7 @@ impl AuditLog {
             });
         }
         let verified = checked.verified;
+        let size = file.metadata().map_err(io)?.len();
         let (sender, receiver) = mpsc::channel();
         let progress = Arc::new(Progress::default());
         let chain = Chain {
@@ -299,6 +189,13 @@ impl AuditLog {
             head: verified.head,
             progress: progress.clone(),
             handled: 0,
+            rotation,
+            size,
+            first_seq: if size == 0 {
+                verified.last_seq + 1
+            } else {
+                first_seq_of(path).unwrap_or(1)
+            },
         };
         let writer = std::thread::Builder::new()
             .name("tandem-audit".into())
@@ -375,6 +272,48 @@ impl Drop for AuditLog {
     }
 }
 
+/// Opens the active file for appending, locked: one writer per log, as a second process appending
+/// would interleave the chain.
+fn open_locked(path: &Path) -> Result<File, AuditError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| AuditError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(AuditError::Locked {
+            path: path.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(AuditError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Whether `offset` is the start of a file or just after a newline in it.
+fn ends_a_line(file: &File, offset: u64) -> bool {
+    use std::os::unix::fs::FileExt;
+    if offset == 0 {
+        return true;
+    }
+    let mut byte = [0u8];
+    file.read_at(&mut byte, offset - 1).is_ok() && byte[0] == b'\n'
+}
+
+/// The seq of the first line of the file at `path`.
+fn first_seq_of(path: &Path) -> Option<u64> {
+    rotation::first_point(path)
+        .ok()
+        .flatten()
+        .map(|p| p.seq + 1)
+}
+
 /// The writer thread's end: the file and the chain so far.
 struct Chain {
     out: BufWriter<File>,
@@ -384,6 +323,11 @@ struct Chain {
     progress: Arc<Progress>,
     /// Records handled so far (written or failed).
     handled: u64,
+    rotation: Rotation,
+    /// Bytes in the active file.
+    size: u64,
+    /// The seq of the active file's first line (its name once rotated).
+    first_seq: u64,
 }
 
 impl Chain {
@@ -404,7 +348,8 @@ impl Chain {
                         let result = self
                             .out
                             .flush()
-                            .and_then(|()| self.out.get_ref().sync_data());
+                            .and_then(|()| self.out.get_ref().sync_data())
+                            .and_then(|()| self.checkpoint());
                         let _ = done.send(result);
                     }
                 }
@@ -430,10 +375,46 @@ impl Chain {
         let text = serde_json::to_string(&line).map_err(std::io::Error::other)?;
         let body = text.strip_suffix('}').unwrap_or(&text);
         let hash = line_hash(body);
-        writeln!(self.out, "{body},\"hash\":\"{hash}\"}}")?;
+        let line = format!("{body},\"hash\":\"{hash}\"}}\n");
+        if self.size > 0 && self.size + line.len() as u64 > self.rotation.max_bytes {
+            self.rotate()?;
+        }
+        self.out.write_all(line.as_bytes())?;
+        self.size += line.len() as u64;
         self.seq += 1;
         self.head = hash;
         Ok(())
+    }
+
+    /// Renames the active file after its first line's seq, starts a new one that continues the
+    /// chain, records a checkpoint at its start, and deletes rotated files past `keep`.
+    fn rotate(&mut self) -> std::io::Result<()> {
+        self.out.flush()?;
+        self.out.get_ref().sync_data()?;
+        std::fs::rename(
+            &self.path,
+            rotation::rotated_name(&self.path, self.first_seq),
+        )?;
+        let file = open_locked(&self.path).map_err(std::io::Error::other)?;
+        self.out = BufWriter::with_capacity(64 * 1024, file);
+        self.size = 0;
+        self.first_seq = self.seq + 1;
+        self.checkpoint()?;
+        rotation::apply_retention(&self.path, self.rotation.keep)
+    }
+
+    /// Records that the active file is good up to its current size.
+    fn checkpoint(&mut self) -> std::io::Result<()> {
+        rotation::write_checkpoint(
+            &self.path,
+            &rotation::Checkpoint {
+                offset: self.size,
+                point: ChainPoint {
+                    head: self.head.clone(),
+                    seq: self.seq,
+                },
+            },
+        )
     }
 
     /// Logs a write failure once per run of failures.
@@ -485,6 +466,26 @@ mod tests {
     fn problems(lines: &[String]) -> Vec<Problem> {
         let text = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
         verify(text.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn written_returns_once_every_recorded_line_is_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for round in 1..=3 {
+            for _ in 0..500 {
+                log.record(record("a"));
+            }
+            runtime.block_on(log.written());
+            // Not flushed, not synced: in the file (the OS has it) all the same.
+            let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+            assert_eq!(lines, 500 * round);
+        }
     }
 
     #[test]
