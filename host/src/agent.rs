@@ -396,25 +396,17 @@ impl Agent {
         let logs_dropped = instance.store.data().call.logs_dropped;
         let writes = instance.store.data_mut().call.writes.take();
         lease.keep();
-        // One verdict per call, reached before anything is committed: an output that is not JSON
-        // fails the call, and its writes are not kept.
-        let result = match result {
-            Ok(output) if output.len() <= limits.max_output_bytes => {
-                match crate::json::check(&output) {
-                    Ok(()) => Ok(output),
-                    Err(reason) => {
-                        let error = CallError::InvalidOutput {
-                            site: site(&task),
-                            reason,
-                        };
-                        return Err((error, give_back(task)));
-                    }
-                }
-            }
-            other => other,
-        };
+        // One verdict per call, reached before anything is committed: an output over the limit or
+        // that is not JSON fails the call, and its writes are not kept.
         let error = match result {
             Ok(output) if output.len() <= limits.max_output_bytes => {
+                if let Err(reason) = crate::json::check(&output) {
+                    let error = CallError::InvalidOutput {
+                        site: site(&task),
+                        reason,
+                    };
+                    return Err((error, give_back(task)));
+                }
                 if let Some(writes) = writes.filter(|w| !w.is_empty()) {
                     let committed = match self.state.store() {
                         Ok(store) => {
