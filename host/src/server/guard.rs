@@ -9,10 +9,12 @@
 //!   `POST /v1/agents/{id}/rollback`) need the admin token. Every other endpoint needs the caller
 //!   token when one is set (the admin token is accepted too).
 //!
-//! A refused token is logged and published as an `auth-failed` event, never the token itself.
+//! A refused token is logged (at most [`AUTH_LOGS_PER_SECOND`] lines a second, the rest counted)
+//! and published as an `auth-failed` event, never the token itself.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -102,7 +104,38 @@ pub async fn guard(
     Ok(next.run(request).await)
 }
 
-/// A refused token: logged, published, answered 401.
+/// The most `authentication failed` lines logged a second: a client that tries tokens in a loop
+/// cannot flood the log; the lines held back are counted in the next one.
+const AUTH_LOGS_PER_SECOND: u32 = 10;
+
+/// The log budget of refused tokens.
+#[derive(Debug)]
+pub struct AuthLogBudget(Mutex<(Instant, u32, u64)>);
+
+impl Default for AuthLogBudget {
+    fn default() -> Self {
+        AuthLogBudget(Mutex::new((Instant::now(), 0, 0)))
+    }
+}
+
+impl AuthLogBudget {
+    /// Whether a line may be logged now, with how many were held back before it.
+    fn take(&self) -> Option<u64> {
+        let mut budget = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (window, logged, held_back) = &mut *budget;
+        if window.elapsed() >= Duration::from_secs(1) {
+            (*window, *logged) = (Instant::now(), 0);
+        }
+        if *logged >= AUTH_LOGS_PER_SECOND {
+            *held_back += 1;
+            return None;
+        }
+        *logged += 1;
+        Some(std::mem::take(held_back))
+    }
+}
+
+/// A refused token: logged (within [`AUTH_LOGS_PER_SECOND`]), published, answered 401.
 fn refused(state: &ServerState, request: &Request, reason: &str) -> ApiError {
     let peer = request
         .extensions()
@@ -111,7 +144,9 @@ fn refused(state: &ServerState, request: &Request, reason: &str) -> ApiError {
         .unwrap_or_default();
     let endpoint = format!("{} {}", request.method(), request.uri().path());
     let endpoint = crate::capabilities::truncate(endpoint, 256);
-    tracing::warn!(%peer, %endpoint, reason, "authentication failed");
+    if let Some(held_back) = state.auth_logs.take() {
+        tracing::warn!(%peer, %endpoint, reason, held_back, "authentication failed");
+    }
     state.host.events().publish(EventKind::AuthFailed {
         endpoint,
         peer,
@@ -209,6 +244,22 @@ mod tests {
             Access::Admin
         );
         assert_eq!(access(&Method::GET, "/metrics"), Access::Caller);
+    }
+
+    #[test]
+    fn refused_tokens_are_logged_within_a_budget() {
+        let budget = AuthLogBudget::default();
+        for _ in 0..AUTH_LOGS_PER_SECOND {
+            assert_eq!(budget.take(), Some(0));
+        }
+        assert_eq!(budget.take(), None);
+        assert_eq!(budget.take(), None);
+        budget.0.lock().unwrap().0 -= Duration::from_secs(2);
+        assert_eq!(
+            budget.take(),
+            Some(2),
+            "the next line counts those held back"
+        );
     }
 
     #[test]

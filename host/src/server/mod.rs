@@ -116,6 +116,8 @@ pub struct ServerState {
     uploads: Arc<Semaphore>,
     /// Slots for event stream subscribers.
     subscribers: Arc<Semaphore>,
+    /// How many refused tokens may still be logged this second.
+    auth_logs: guard::AuthLogBudget,
 }
 
 impl ServerState {
@@ -123,6 +125,7 @@ impl ServerState {
         Arc::new(ServerState {
             uploads: Arc::new(Semaphore::new(CONCURRENT_UPLOADS)),
             subscribers: Arc::new(Semaphore::new(config.max_subscribers)),
+            auth_logs: guard::AuthLogBudget::default(),
             host,
             config,
             started: AtomicBool::new(false),
