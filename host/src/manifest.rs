@@ -457,20 +457,14 @@ pub fn policy_for_component(path: &Path, engine: &EngineLimits) -> Result<Policy
     if !manifest_path.is_file() {
         return Ok(Policy::default());
     }
-    let manifest = Manifest::read(&manifest_path)?;
-    let base = manifest_path.parent().unwrap_or(Path::new("."));
-    let mut policy = manifest.policy(&manifest_path, base, engine, |name| {
-        std::env::var(name).ok()
-    })?;
-    policy.manifest = Some(
-        manifest_path
-            .canonicalize()
-            .unwrap_or_else(|_| manifest_path.clone()),
-    );
+    let mut policy = policy_from(&manifest_path, engine)?;
+    // Remembered by its full path, so that a restored version finds it from any directory.
+    policy.manifest = manifest_path.canonicalize().ok().or(policy.manifest);
     Ok(policy)
 }
 
-/// The policy in the manifest file `path` (for a saved version being restored).
+/// The policy in the manifest file `path`, which the policy remembers (to read it again when a
+/// saved version is restored).
 pub fn policy_from(path: &Path, engine: &EngineLimits) -> Result<Policy, ManifestError> {
     let manifest = Manifest::read(path)?;
     let base = path.parent().unwrap_or(Path::new("."));

@@ -26,7 +26,7 @@ use serde::Serialize;
 mod rotation;
 mod verify;
 
-pub use rotation::{ChainPoint, Rotation};
+pub use rotation::{ChainPoint, Rotation, rotated_files};
 pub use verify::{FileProblem, Problem, Verified, VerifiedSet, verify, verify_set};
 use verify::{check, line_hash};
 

@@ -42,17 +42,17 @@ pub fn agent(args: AgentArgs) -> Result<ExitCode, Failure> {
     | AgentCommand::Rollback { id }
     | AgentCommand::Remove { id }) = &args.command;
     tandem::agent::check_name("agent id", id).map_err(Failure::invalid_input)?;
-    let token = match &args.admin_token_file {
-        Some(file) => std::fs::read_to_string(file).map_err(|e| {
-            Failure::invalid_input(format!("--admin-token-file {}: {e}", file.display()))
-        })?,
-        None => std::env::var("TANDEM_ADMIN_TOKEN").map_err(|_| {
-            Failure::invalid_input(
-                "the admin API needs a token: set $TANDEM_ADMIN_TOKEN or --admin-token-file".into(),
-            )
-        })?,
-    };
-    let bearer = format!("Bearer {}", token.trim());
+    let token = super::read_token(
+        args.admin_token_file.as_deref(),
+        "TANDEM_ADMIN_TOKEN",
+        "--admin-token-file",
+    )?
+    .ok_or_else(|| {
+        Failure::invalid_input(
+            "the admin API needs a token: set $TANDEM_ADMIN_TOKEN or --admin-token-file".into(),
+        )
+    })?;
+    let bearer = format!("Bearer {token}");
     let base = args.server.trim_end_matches('/');
     let http = ureq::Agent::config_builder()
         .http_status_as_error(false)

@@ -26,7 +26,8 @@ enum AuditCommand {
 
 pub fn audit(args: AuditArgs) -> Result<ExitCode, Failure> {
     let AuditCommand::Verify { file } = args.command;
-    if !file.exists() && tandem::audit::verify_set(&file).is_err() {
+    let rotated = tandem::audit::rotated_files(&file).map_err(|e| Failure::file(&file, e))?;
+    if !file.exists() && rotated.is_empty() {
         return Err(Failure::file(
             &file,
             std::io::Error::from(std::io::ErrorKind::NotFound),

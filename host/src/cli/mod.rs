@@ -165,6 +165,23 @@ pub fn init_tracing(global: &GlobalArgs) {
     }
 }
 
+/// A bearer token from `file` (`flag` names it in errors), or else from the environment variable
+/// `env`, trimmed; `None` when neither gives one.
+fn read_token(
+    file: Option<&std::path::Path>,
+    env: &str,
+    flag: &str,
+) -> Result<Option<String>, Failure> {
+    let token = match file {
+        Some(file) => Some(
+            std::fs::read_to_string(file)
+                .map_err(|e| Failure::invalid_input(format!("{flag} {}: {e}", file.display())))?,
+        ),
+        None => std::env::var(env).ok(),
+    };
+    Ok(token.map(|t| t.trim().to_string()))
+}
+
 /// A duration flag from 0 to an hour (`250ms`, `5s`, `2m`).
 fn duration_up_to_an_hour(text: &str) -> Result<std::time::Duration, String> {
     tandem::manifest::parse_duration(

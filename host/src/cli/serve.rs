@@ -88,17 +88,9 @@ pub struct ServeArgs {
     max_subscribers: u32,
 }
 
-/// A bearer token from `file`, or else from the environment variable `env`; at least 16
-/// characters.
+/// A token for the server (see [`super::read_token`]): at least 16 characters.
 fn token(file: Option<&PathBuf>, env: &str, flag: &str) -> Result<Option<String>, Failure> {
-    let token = match file {
-        Some(file) => Some(
-            std::fs::read_to_string(file)
-                .map_err(|e| Failure::invalid_input(format!("{flag} {}: {e}", file.display())))?,
-        ),
-        None => std::env::var(env).ok(),
-    };
-    match token.map(|t| t.trim().to_string()) {
+    match super::read_token(file.map(PathBuf::as_path), env, flag)? {
         Some(token) if token.len() < 16 => Err(Failure::invalid_input(format!(
             "the token of {flag} (or ${env}) must be at least 16 characters"
         ))),

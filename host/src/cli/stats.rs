@@ -34,13 +34,10 @@ pub fn stats(args: StatsArgs) -> Result<ExitCode, Failure> {
             anyhow::anyhow!("cannot read {url}: {e} (is `tandem serve` running there?)"),
         )
     };
-    let token = match &args.token_file {
-        Some(file) => Some(std::fs::read_to_string(file).map_err(|e| Failure::file(file, e))?),
-        None => std::env::var("TANDEM_TOKEN").ok(),
-    };
+    let token = super::read_token(args.token_file.as_deref(), "TANDEM_TOKEN", "--token-file")?;
     let mut request = ureq::get(&url);
     if let Some(token) = token {
-        request = request.header("authorization", &format!("Bearer {}", token.trim()));
+        request = request.header("authorization", &format!("Bearer {token}"));
     }
     let text = request
         .call()
