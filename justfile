@@ -45,12 +45,12 @@ soak: agents
 
 # Benchmarks in release mode: the host's overhead against raw wasmtime, throughput, cold start.
 bench: agents
-    cargo build --release -p tandem --bin tandem
+    cargo build --release -p tandem-cli --bin tandem
     cargo bench -p tandem --bench overhead
     cargo bench -p tandem --bench swap
-    host/benches/http.sh
+    host/runtime/benches/http.sh
 
 # HTTP invoke latency and throughput of `echo` through `tandem serve`, with wrk (installed if missing).
 bench-http: agents
-    cargo build --release -p tandem --bin tandem
-    host/benches/http.sh
+    cargo build --release -p tandem-cli --bin tandem
+    host/runtime/benches/http.sh

@@ -70,7 +70,7 @@ else
 fi
 
 # The componentizer is part of the `tandem` binary.
-cargo build --quiet -p tandem --bin tandem
+cargo build --quiet -p tandem-cli --bin tandem
 tandem=$root/target/debug/tandem
 
 mkdir -p target/agents target/test-agents

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tandem::server::InvokeRequest;
+use tandem_server::InvokeRequest;
 
 fuzz_target!(|body: &[u8]| {
     if let Ok(request) = InvokeRequest::parse(body) {

@@ -4,7 +4,7 @@
 # 2-core machine), with and without the audit log, at several connection counts.
 # Usage: host/benches/http.sh [SECONDS]   (needs target/release/tandem and target/agents)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 
 seconds="${1:-10}"
 if ! command -v wrk >/dev/null; then

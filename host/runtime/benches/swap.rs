@@ -20,7 +20,7 @@ fn main() {
     } else {
         4
     };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let versions = [
         ("1.0.0", root.join("target/test-agents/twin-v1.wasm")),
         ("2.0.0", root.join("target/test-agents/twin-v2.wasm")),

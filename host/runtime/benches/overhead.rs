@@ -35,7 +35,7 @@ fn scale() -> usize {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let echo = root.join("target/agents/echo.wasm");
     assert!(
         echo.is_file(),

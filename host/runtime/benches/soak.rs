@@ -30,7 +30,7 @@ fn main() {
         Err(_) if full => 100_000,
         Err(_) => 400,
     };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let hostile = root.join("target/test-agents/hostile.wasm");
     let echo = root.join("target/agents/echo.wasm");
     assert!(

@@ -21,9 +21,9 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::{ApiError, ServerState};
-use crate::error::ErrorKind;
-use crate::events::EventKind;
+use crate::{ApiError, ServerState};
+use tandem::error::ErrorKind;
+use tandem::events::EventKind;
 
 /// Who may use an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +143,7 @@ fn refused(state: &ServerState, request: &Request, reason: &str) -> ApiError {
         .map(|ConnectInfo(peer)| peer.to_string())
         .unwrap_or_default();
     let endpoint = format!("{} {}", request.method(), request.uri().path());
-    let endpoint = crate::capabilities::truncate(endpoint, 256);
+    let endpoint = tandem::text::truncate(endpoint, 256);
     if let Some(held_back) = state.auth_logs.take() {
         tracing::warn!(%peer, %endpoint, reason, held_back, "authentication failed");
     }
@@ -184,7 +184,7 @@ fn check_host(state: &ServerState, headers: &HeaderMap) -> Result<(), ApiError> 
             ErrorKind::Denied,
             format!(
                 "`Host: {}` is not this server's: use an IP address or localhost, or start the server with `--allow-host NAME`",
-                crate::capabilities::truncate(value.to_string(), 256)
+                tandem::text::truncate(value.to_string(), 256)
             ),
         ))
     }
@@ -211,7 +211,7 @@ fn check_origin(state: &ServerState, headers: &HeaderMap) -> Result<(), ApiError
             ErrorKind::Denied,
             format!(
                 "requests from `Origin: {}` are refused (cross-site); start the server with `--allow-origin` to allow one",
-                crate::capabilities::truncate(origin.to_string(), 256)
+                tandem::text::truncate(origin.to_string(), 256)
             ),
         ))
     }

@@ -9,8 +9,8 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use super::ApiError;
-use crate::error::ErrorKind;
+use crate::ApiError;
+use tandem::error::ErrorKind;
 
 /// What a body is, for the message when it is too large.
 #[derive(Debug, Clone, Copy)]

@@ -496,6 +496,6 @@ fn guest_error(site: Site, error: handler::AgentError, max_output: usize) -> Cal
     CallError::Guest {
         site,
         kind,
-        message: crate::capabilities::truncate(message, MAX_ERROR_MESSAGE_BYTES.min(max_output)),
+        message: crate::text::truncate(message, MAX_ERROR_MESSAGE_BYTES.min(max_output)),
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::Args;
 use tandem::ErrorKind;
-use tandem::server::{self, ServerConfig, ServerState};
+use tandem_server::{self as server, ServerConfig, ServerState};
 
 use super::{Failure, GlobalArgs};
 
@@ -138,7 +138,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
     let _lock = lock_data_dir(&data_dir)?;
     // Connections and guests' files both use descriptors: take what the system allows, and keep
     // half of it for everything but connections.
-    let descriptors = tandem::server::connections::raise_descriptor_limit();
+    let descriptors = tandem_server::connections::raise_descriptor_limit();
     let max_connections = match descriptors {
         Some(limit) => u64::from(args.max_connections).min(limit / 2).max(1),
         None => u64::from(args.max_connections),
@@ -155,7 +155,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
         allowed_hosts: args.allowed_hosts.clone(),
         allowed_origins: args.allowed_origins.clone(),
         grace: args.grace,
-        connections: tandem::server::connections::ConnectionLimits {
+        connections: tandem_server::connections::ConnectionLimits {
             max_connections: max_connections as usize,
             header_timeout: args.header_timeout,
             send_timeout: args.send_timeout,
@@ -224,7 +224,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
         let (host, dir, stop) = (host.clone(), args.agents.path.clone(), state.stopping());
         let debounce = args.debounce;
         tokio::spawn(async move {
-            if let Err(e) = tandem::watch::watch(host, &dir, debounce, stop).await {
+            if let Err(e) = tandem_server::watch::watch(host, &dir, debounce, stop).await {
                 tracing::error!(target: "tandem::serve", "{e}; watch mode is off");
             }
         });

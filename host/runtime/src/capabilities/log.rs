@@ -2,9 +2,9 @@
 //! and trace id. Messages are truncated and each call may write only `limits.max_log_records`
 //! records, so a flooding guest cannot grow the host's memory or drown its logs.
 
-use super::truncate;
 use crate::bindings::log::{Host, Level};
 use crate::sandbox::StoreData;
+use crate::text::truncate;
 
 /// The longest message kept, in bytes.
 const MAX_MESSAGE_BYTES: usize = 4096;

@@ -18,7 +18,7 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher};
 use tokio::time::Instant;
 
-use crate::host::Host;
+use tandem::host::Host;
 
 /// Why the directory cannot be watched.
 #[derive(Debug, thiserror::Error)]
@@ -176,7 +176,7 @@ async fn apply(host: &Host, path: &Path, known: &mut HashMap<PathBuf, Known>) {
         return;
     };
     let manifest = std::fs::read(path.with_extension("toml")).ok();
-    let content_hash = crate::cache::content_hash(&bytes);
+    let content_hash = tandem::cache::content_hash(&bytes);
     let current = known.get_mut(path);
     let expected = current.as_ref().and_then(|k| k.agent.clone());
     if let Some(k) = current

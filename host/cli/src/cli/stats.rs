@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use tandem::ErrorKind;
-use tandem::server::AgentView;
+use tandem_server::AgentView;
 
 use super::Failure;
 

@@ -21,6 +21,7 @@ pub mod body;
 pub mod connections;
 pub mod events;
 pub mod guard;
+pub mod watch;
 pub mod wire;
 
 use std::future::Future;
@@ -41,15 +42,15 @@ use serde_json::value::RawValue;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::agent::{Agent, OperationInfo};
-use crate::breaker::BreakerState;
-use crate::dispatch::Origin;
-use crate::error::{CallError, ErrorKind, LoadError};
-use crate::events::EventKind;
-use crate::host::{Host, Swap};
-use crate::metrics::StatsSnapshot;
-use crate::registry::RollbackError;
-use crate::scheduler::{Outcome, Plan, RunReport};
+use tandem::agent::{Agent, OperationInfo};
+use tandem::breaker::BreakerState;
+use tandem::dispatch::Origin;
+use tandem::error::{CallError, ErrorKind, LoadError};
+use tandem::events::EventKind;
+use tandem::host::{Host, Swap};
+use tandem::metrics::StatsSnapshot;
+use tandem::registry::RollbackError;
+use tandem::scheduler::{Outcome, Plan, RunReport};
 
 /// How the server behaves.
 #[derive(Debug, Clone)]
@@ -707,7 +708,7 @@ async fn put_agent(
     .await?;
     let policy = match state.host.agent(&id) {
         Ok(current) => current.policy().clone(),
-        Err(_) => crate::sandbox::Policy::default(),
+        Err(_) => tandem::sandbox::Policy::default(),
     };
     let source = std::path::PathBuf::from(format!("upload of `{id}`"));
     let swap = state
@@ -780,7 +781,7 @@ async fn metrics(State(state): State<Arc<ServerState>>, headers: HeaderMap) -> R
                 header::CONTENT_TYPE,
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
-            crate::metrics::to_prometheus_text(&rendered),
+            tandem::metrics::to_prometheus_text(&rendered),
         )
             .into_response()
     }

@@ -61,9 +61,8 @@ pub mod results;
 pub mod retry;
 pub mod sandbox;
 pub mod scheduler;
-pub mod server;
 pub mod state;
-pub mod watch;
+pub mod text;
 
 pub use agent::{Agent, AgentInfo, OperationInfo, Request, Response};
 pub use dispatch::Origin;

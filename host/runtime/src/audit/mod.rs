@@ -219,7 +219,7 @@ impl AuditLog {
     pub fn record(&self, mut record: AuditRecord) {
         record.detail = record
             .detail
-            .map(|detail| crate::capabilities::truncate(detail, MAX_DETAIL_BYTES));
+            .map(|detail| crate::text::truncate(detail, MAX_DETAIL_BYTES));
         // Counted before it is sent, so that `written` never waits for less than this record.
         self.progress.queued.fetch_add(1, Ordering::AcqRel);
         let _ = self.sender.send(Message::Record(record, SystemTime::now()));

@@ -2,10 +2,10 @@
 //! (`GET /events`) and recorded in its tracing (target `tandem::events`); names and payloads are
 //! bounded.
 
-use super::truncate;
 use crate::bindings::events::Host;
 use crate::events::EventKind;
 use crate::sandbox::StoreData;
+use crate::text::truncate;
 
 const MAX_NAME_BYTES: usize = 128;
 const MAX_DATA_BYTES: usize = 64 * 1024;

@@ -16,7 +16,7 @@ use axum::body::{Body, Bytes};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{Received, Subscription};
+use tandem::events::{Received, Subscription};
 
 /// The most events put into one write.
 pub const MAX_BATCH: usize = 512;

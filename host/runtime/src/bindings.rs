@@ -5,7 +5,7 @@
 
 mod generated {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../../wit",
         world: "agent",
         imports: { default: async },
         exports: { default: async },

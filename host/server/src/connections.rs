@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use super::wire::Wire;
+use crate::wire::Wire;
 
 /// How connections are bounded.
 #[derive(Debug, Clone, Copy)]
