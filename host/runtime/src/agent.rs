@@ -83,27 +83,7 @@ impl AgentInfo {
     }
 }
 
-/// Ids and operation names: 1 to 64 characters of lower-case ASCII letters, digits and `-`,
-/// starting with a letter.
-pub fn check_name(what: &str, name: &str) -> Result<(), String> {
-    if is_valid_name(name) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} `{name}` must be 1-64 characters of a-z, 0-9 and `-`, starting with a letter"
-        ))
-    }
-}
-
-/// Whether `name` is a valid agent id or operation name (see [`check_name`]).
-pub fn is_valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-}
+pub use tandem_manifest::{check_name, is_valid_name};
 
 /// A call to make: the operation and input plus where it sits in a trace.
 #[derive(Debug, Clone)]

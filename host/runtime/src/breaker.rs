@@ -12,32 +12,7 @@ use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::ErrorKind;
-
-/// Breaker settings (the manifest's `[resilience]`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct BreakerSettings {
-    pub consecutive_failures: u32,
-    pub failure_rate: f64,
-    pub window: u32,
-    pub minimum_calls: u32,
-    pub open_for: Duration,
-    pub half_open_probes: u32,
-}
-
-impl Default for BreakerSettings {
-    /// Opens after 5 failures in a row (the users' old default), or when half of the last 20 calls
-    /// failed once at least 10 were made; probes again after 500 ms with one call.
-    fn default() -> Self {
-        BreakerSettings {
-            consecutive_failures: 5,
-            failure_rate: 0.5,
-            window: 20,
-            minimum_calls: 10,
-            open_for: Duration::from_millis(500),
-            half_open_probes: 1,
-        }
-    }
-}
+pub use tandem_manifest::BreakerSettings;
 
 /// Whether a failure of this class counts against the agent's health.
 pub fn counts_against(kind: ErrorKind) -> bool {

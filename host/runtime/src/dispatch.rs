@@ -17,7 +17,7 @@ use crate::events::{EventBus, EventKind};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::results::ResultCache;
-use crate::retry::{RetryPolicy, is_retryable};
+use crate::retry::{Backoff, RetryPolicy, is_retryable};
 use crate::state::StateAccess;
 
 /// What a call inherits from whoever made it.

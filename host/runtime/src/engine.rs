@@ -13,27 +13,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 /// How often the epoch ticker advances the engine's epoch: the granularity of every deadline.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
-/// Limits of the engine's instance pool, shared by all agents of one host.
-#[derive(Debug, Clone)]
-pub struct EngineLimits {
-    /// Component instances alive at once, across all agents.
-    pub max_instances: u32,
-    /// The largest linear memory any one instance may grow to, in bytes.
-    pub max_memory_bytes: usize,
-    /// Wasm stack per call, in bytes.
-    pub max_wasm_stack: usize,
-}
-
-impl Default for EngineLimits {
-    /// 256 instances, 1 GiB of linear memory each at most, 1 MiB of wasm stack.
-    fn default() -> Self {
-        EngineLimits {
-            max_instances: 256,
-            max_memory_bytes: 1 << 30,
-            max_wasm_stack: 1 << 20,
-        }
-    }
-}
+pub use tandem_manifest::EngineLimits;
 
 /// Builds the engine. Errors only when the configuration is rejected by wasmtime (for instance a
 /// pool too large for the address space).

@@ -5,27 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::ErrorKind;
 
-/// Retry settings (the manifest's `[resilience]`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included; 1 means no retries.
-    pub max_attempts: u32,
-    /// The backoff before the first retry; it doubles for each one after.
-    pub backoff: Duration,
-    /// The longest backoff.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// 3 attempts, 10 ms doubling up to 1 s, with full jitter.
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 3,
-            backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_secs(1),
-        }
-    }
-}
+pub use tandem_manifest::RetryPolicy;
 
 /// Classes that can succeed on another attempt: a timeout, a trap, a guest's `retryable`.
 pub fn is_retryable(kind: ErrorKind) -> bool {
@@ -35,10 +15,17 @@ pub fn is_retryable(kind: ErrorKind) -> bool {
     )
 }
 
-impl RetryPolicy {
+/// The jittered exponential backoff of a [`RetryPolicy`].
+pub trait Backoff {
     /// How long to wait before attempt `next` (2 for the first retry), or `None` when no attempt is
     /// left or the wait would end past `deadline`.
-    pub fn backoff_before(&self, next: u32, deadline: Option<Instant>) -> Option<Duration> {
+    fn backoff_before(&self, next: u32, deadline: Option<Instant>) -> Option<Duration>;
+}
+
+impl Backoff for RetryPolicy {
+    /// How long to wait before attempt `next` (2 for the first retry), or `None` when no attempt is
+    /// left or the wait would end past `deadline`.
+    fn backoff_before(&self, next: u32, deadline: Option<Instant>) -> Option<Duration> {
         if next > self.max_attempts {
             return None;
         }

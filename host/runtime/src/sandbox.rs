@@ -4,167 +4,21 @@
 //! Everything is denied unless granted: a new [`Grants`] preopens no directory, passes no environment
 //! variable, discards stdout/stderr, has no network, and may delegate to nobody.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::breaker::BreakerSettings;
-use crate::capabilities::LogStream;
+pub use tandem_manifest::{DirGrant, Grants, Isolation, Limits, Policy, Resilience, Stdio};
+
 use crate::capabilities::files::FilesCtx;
 use crate::dispatch::Dispatcher;
 use crate::engine::EPOCH_TICK;
 use crate::error::{CallError, Site};
 use crate::metrics::AgentStats;
-use crate::retry::RetryPolicy;
-use crate::state::{Changes, Quota, StateAccess};
-
-/// How a call's instance is chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Isolation {
-    /// Instances are kept warm and reused by later calls (never after a trap or a limit was hit).
-    #[default]
-    Pooled,
-    /// Every call gets a new instance, so no state can pass from one task to the next.
-    Fresh,
-}
-
-/// The hard limits of one agent's calls.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Limits {
-    /// Wall-clock time per call.
-    pub timeout: Duration,
-    /// Fuel (roughly, wasm instructions) per call.
-    pub fuel: u64,
-    /// Linear memory per instance, in bytes.
-    pub max_memory_bytes: usize,
-    /// Elements per table.
-    pub max_table_elements: usize,
-    /// Instances of this agent alive at once: the bound on its concurrent calls.
-    pub max_instances: usize,
-    /// Calls that may wait for a free instance when all `max_instances` are busy; one more is
-    /// refused at once as `overloaded`.
-    pub max_queue: usize,
-    /// The largest input a call may bring, in bytes (checked before it is copied anywhere).
-    pub max_input_bytes: usize,
-    /// The largest output a call may return, in bytes.
-    pub max_output_bytes: usize,
-    /// Log records one call may write before the rest are dropped.
-    pub max_log_records: u32,
-    /// Files and directories an instance may hold open at once (besides its granted directories).
-    pub max_open_files: usize,
-    pub isolation: Isolation,
-}
-
-impl Default for Limits {
-    /// 5 s, 500 million fuel, 64 MiB of memory, 10 000 table elements, 32 instances, 256 calls
-    /// waiting, 4 MiB of input, 16 MiB of output, 1 000 log records per call, 64 open files,
-    /// pooled instances.
-    fn default() -> Self {
-        Limits {
-            timeout: Duration::from_secs(5),
-            fuel: 500_000_000,
-            max_memory_bytes: 64 << 20,
-            max_table_elements: 10_000,
-            max_instances: 32,
-            max_queue: 256,
-            max_input_bytes: 4 << 20,
-            max_output_bytes: 16 << 20,
-            max_log_records: 1_000,
-            max_open_files: 64,
-            isolation: Isolation::Pooled,
-        }
-    }
-}
-
-/// A directory made visible to the guest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirGrant {
-    /// The directory on the host.
-    pub host: PathBuf,
-    /// Where the guest sees it, e.g. `data` or `/data`.
-    pub guest: String,
-    /// Read-write when true, read-only otherwise.
-    pub writable: bool,
-}
-
-/// Where a guest's stdout and stderr go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Stdio {
-    /// Thrown away.
-    #[default]
-    Discard,
-    /// Into the host's log, line by line, rate-limited (target `tandem::stdio`).
-    Log,
-}
-
-/// The capabilities granted to one agent. The default grants nothing: no directory, no environment
-/// variable, stdout/stderr discarded, no network (never linked), no delegation.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Grants {
-    pub dirs: Vec<DirGrant>,
-    /// Environment variables the guest sees (name, value).
-    pub env: Vec<(String, String)>,
-    pub stdio: Stdio,
-    /// Agents it may delegate to.
-    pub delegate_to: Vec<String>,
-}
-
-impl Grants {
-    /// The WASI context for one instance: exactly the granted dirs and env, nothing else.
-    pub fn wasi_ctx(&self, agent: &Arc<str>) -> std::io::Result<WasiCtx> {
-        let mut builder = WasiCtxBuilder::new();
-        if self.stdio == Stdio::Log {
-            builder.stdout(LogStream::new(agent.clone(), "stdout"));
-            builder.stderr(LogStream::new(agent.clone(), "stderr"));
-        }
-        for dir in &self.dirs {
-            let perms = if dir.writable {
-                FsPerms::ReadWrite
-            } else {
-                FsPerms::ReadOnly
-            };
-            builder
-                .preopened_dir(&dir.host, &dir.guest, perms)
-                .map_err(|e| {
-                    std::io::Error::other(format!("cannot preopen {}: {e}", dir.host.display()))
-                })?;
-        }
-        builder.envs(&self.env);
-        builder
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false);
-        Ok(builder.build())
-    }
-}
-
-/// How calls to an agent are protected: its circuit breaker and its retries.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Resilience {
-    pub breaker: BreakerSettings,
-    pub retry: RetryPolicy,
-}
-
-/// Everything an agent is allowed: its limits and its grants (from its manifest, or the defaults).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Policy {
-    pub limits: Limits,
-    pub grants: Grants,
-    pub resilience: Resilience,
-    /// How much durable state the agent may keep.
-    pub state_quota: Quota,
-    /// The id the manifest pins: loading fails when the component describes itself otherwise.
-    pub expected_id: Option<String>,
-    /// The manifest file this policy was read from (none: the defaults), read again when a saved
-    /// version is restored.
-    pub manifest: Option<PathBuf>,
-}
+use crate::state::{Changes, StateAccess};
 
 /// What an instance belongs to: its agent's policy and stats, the dispatcher it delegates through
 /// (weak, because the dispatcher owns the agents that own these instances) and the host's state store.
@@ -287,7 +141,7 @@ pub fn new_store(
     table.set_max_capacity(MAX_HANDLES + policy.limits.max_open_files);
     let roots = policy.grants.dirs.iter().map(|d| d.host.clone()).collect();
     let data = StoreData {
-        wasi: policy.grants.wasi_ctx(&agent)?,
+        wasi: crate::capabilities::wasi::wasi_ctx(&policy.grants, &agent)?,
         table,
         files: FilesCtx::new(policy.limits.max_open_files, roots),
         limiter: Limiter {

@@ -40,31 +40,7 @@ const THREAD_STOPPED: &str = "the commit thread stopped";
 /// redb's page cache: enough for the hot part of every agent's state.
 const CACHE_BYTES: usize = 32 << 20;
 
-/// How much state one agent may keep (from the `[state]` section of its manifest).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quota {
-    pub max_keys: u64,
-    /// Keys plus values, in bytes.
-    pub max_bytes: u64,
-}
-
-impl Quota {
-    /// No limit: for operators' imports.
-    pub const UNLIMITED: Quota = Quota {
-        max_keys: u64::MAX,
-        max_bytes: u64::MAX,
-    };
-}
-
-impl Default for Quota {
-    /// 1 024 keys and 1 MiB.
-    fn default() -> Self {
-        Quota {
-            max_keys: 1024,
-            max_bytes: 1 << 20,
-        }
-    }
-}
+pub use tandem_manifest::Quota;
 
 /// What one agent keeps.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

@@ -1,17 +1,20 @@
 //! The WASI 0.2 interfaces a guest can be granted, linked without any network: `wasi:sockets` is not
 //! in the linker at all, so a component that imports it fails to load rather than being handed a
 //! network it was never meant to have. What each instance may actually touch (directories,
-//! environment, stdio) is set by its grants in [`crate::sandbox::Grants::wasi_ctx`].
+//! environment, stdio) is set by its grants in [`wasi_ctx`].
 
+use std::sync::Arc;
 use wasmtime::component::{HasData, Linker, ResourceTable};
-use wasmtime_wasi::WasiView;
+
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
 use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
 use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
 use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiView};
 
-use crate::sandbox::StoreData;
+use super::LogStream;
+use crate::sandbox::{Grants, Stdio, StoreData};
 
 struct HasIo;
 
@@ -45,4 +48,31 @@ pub fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     cli::terminal_stdout::add_to_linker::<StoreData, WasiCli>(l, StoreData::cli)?;
     cli::terminal_stderr::add_to_linker::<StoreData, WasiCli>(l, StoreData::cli)?;
     Ok(())
+}
+
+/// The WASI context for one instance: exactly the granted dirs and env, nothing else.
+pub fn wasi_ctx(grants: &Grants, agent: &Arc<str>) -> std::io::Result<WasiCtx> {
+    let mut builder = WasiCtxBuilder::new();
+    if grants.stdio == Stdio::Log {
+        builder.stdout(LogStream::new(agent.clone(), "stdout"));
+        builder.stderr(LogStream::new(agent.clone(), "stderr"));
+    }
+    for dir in &grants.dirs {
+        let perms = if dir.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
+        builder
+            .preopened_dir(&dir.host, &dir.guest, perms)
+            .map_err(|e| {
+                std::io::Error::other(format!("cannot preopen {}: {e}", dir.host.display()))
+            })?;
+    }
+    builder.envs(&grants.env);
+    builder
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    Ok(builder.build())
 }
