@@ -11,7 +11,6 @@ use tracing::Instrument;
 use crate::agent::{Agent, Request, Response};
 use crate::audit::{AuditLog, AuditRecord};
 use crate::breaker::{BreakerState, Change, counts_against};
-use crate::delegation::Caller;
 use crate::error::{CallError, ErrorKind, LoadError, Site};
 use crate::events::{EventBus, EventKind};
 use crate::metrics::Metrics;
@@ -19,6 +18,7 @@ use crate::registry::Registry;
 use crate::results::ResultCache;
 use crate::retry::{Backoff, RetryPolicy, is_retryable};
 use crate::state::StateAccess;
+use tandem_engine::Caller;
 
 /// What a call inherits from whoever made it.
 #[derive(Debug, Clone, Default)]

@@ -105,7 +105,7 @@ impl Host {
     pub fn new(config: HostConfig) -> Result<Host, HostError> {
         let engine = engine::build(&config.engine).map_err(HostError::Engine)?;
         let mut linker = Linker::new(&engine);
-        crate::capabilities::wasi::add_to_linker(&mut linker).map_err(HostError::Engine)?;
+        tandem_engine::capabilities::wasi::add_to_linker(&mut linker).map_err(HostError::Engine)?;
         crate::bindings::add_to_linker(&mut linker).map_err(HostError::Engine)?;
         let ticker = EpochTicker::start(&engine).map_err(HostError::Ticker)?;
         let audit = match &config.audit_log {

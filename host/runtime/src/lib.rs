@@ -38,35 +38,29 @@
 
 pub mod agent;
 pub mod audit;
-pub mod bindings;
 pub mod breaker;
-pub mod cache;
-mod capabilities;
-pub mod component;
-pub mod componentize;
 pub mod delegation;
-pub mod dirs;
 pub mod dispatch;
-pub mod engine;
-pub mod error;
 pub mod events;
 pub mod host;
-pub mod json;
 pub mod metrics;
 pub mod persist;
-mod pool;
 pub mod registry;
 pub mod results;
 pub mod retry;
-pub mod sandbox;
 pub mod scheduler;
-pub mod state;
-pub mod text;
+
+// The layers below, re-exported whole: embedders and the server name everything through `tandem`.
+pub use tandem_engine::{
+    bindings, cache, component, componentize, dirs, engine, error, json, sandbox, state, stats,
+    text,
+};
+pub use tandem_manifest as manifest;
 
 pub use agent::{Agent, AgentInfo, OperationInfo, Request, Response};
 pub use dispatch::Origin;
 pub use error::{CallError, ErrorKind, LoadError};
 pub use host::{Host, HostConfig, Inspection, Swap};
-pub use sandbox::{DirGrant, Grants, Isolation, Limits, Policy, Resilience, Stdio};
-pub use tandem_manifest as manifest;
-pub use tandem_manifest::{Manifest, ManifestError};
+pub use tandem_manifest::{
+    DirGrant, Grants, Isolation, Limits, Manifest, ManifestError, Policy, Resilience, Stdio,
+};

@@ -5,8 +5,8 @@
 //! Each module implements its generated `Host` trait on [`StoreData`](crate::sandbox::StoreData) and
 //! bounds what a guest can make the host do (log volume, delegation targets, state quotas).
 
-mod delegation;
-mod events;
+pub mod delegation;
+pub mod events;
 pub mod files;
 mod log;
 mod state;

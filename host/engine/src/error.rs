@@ -7,98 +7,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The classification of every failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ErrorKind {
-    /// Bad input from the caller: malformed JSON, an unknown operation, an unusable component.
-    InvalidInput,
-    /// No such agent is loaded, or the host is shutting down.
-    Unavailable,
-    /// The guest reported that the operation failed.
-    Failed,
-    /// The guest reported a failure that may pass on retry.
-    Retryable,
-    /// A capability was not granted.
-    Denied,
-    /// A call the agent delegated failed.
-    DependencyFailed,
-    /// The call's deadline passed.
-    Timeout,
-    /// The call used up its fuel.
-    FuelExhausted,
-    /// The call tried to grow memory or tables past the agent's limit.
-    MemoryLimit,
-    /// The call overflowed the wasm stack.
-    StackOverflow,
-    /// The guest trapped (panic, `unreachable`, out-of-bounds access, ...).
-    Trap,
-    /// The agent's circuit breaker is open.
-    CircuitOpen,
-    /// The agent had no free instance in time: its wait queue was full, or the call's deadline
-    /// passed while it waited. Says nothing about the agent's health: not retried, not counted by
-    /// the breaker.
-    Overloaded,
-    /// A state write would take the agent past its state quota (keys or bytes).
-    QuotaExceeded,
-    /// A state compare-and-swap of the call lost to another call's write before it committed; none
-    /// of its writes were kept. Retried; it does not count against the agent's health.
-    Conflict,
-    /// A fault in the host itself; a bug to report.
-    Internal,
-}
-
-impl ErrorKind {
-    /// The kebab-case name used in CLI output, JSON bodies and metrics labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidInput => "invalid-input",
-            ErrorKind::Unavailable => "unavailable",
-            ErrorKind::Failed => "failed",
-            ErrorKind::Retryable => "retryable",
-            ErrorKind::Denied => "denied",
-            ErrorKind::DependencyFailed => "dependency-failed",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::FuelExhausted => "fuel-exhausted",
-            ErrorKind::MemoryLimit => "memory-limit",
-            ErrorKind::StackOverflow => "stack-overflow",
-            ErrorKind::Trap => "trap",
-            ErrorKind::CircuitOpen => "circuit-open",
-            ErrorKind::Overloaded => "overloaded",
-            ErrorKind::QuotaExceeded => "quota-exceeded",
-            ErrorKind::Conflict => "conflict",
-            ErrorKind::Internal => "internal",
-        }
-    }
-
-    /// The process exit code `tandem run` uses for this class (documented in the README).
-    pub fn exit_code(self) -> u8 {
-        match self {
-            ErrorKind::InvalidInput => 3,
-            ErrorKind::Unavailable => 4,
-            ErrorKind::Failed
-            | ErrorKind::Retryable
-            | ErrorKind::DependencyFailed
-            | ErrorKind::Conflict => 5,
-            ErrorKind::Denied => 6,
-            ErrorKind::Timeout => 7,
-            ErrorKind::FuelExhausted
-            | ErrorKind::MemoryLimit
-            | ErrorKind::StackOverflow
-            | ErrorKind::QuotaExceeded => 8,
-            ErrorKind::Trap => 9,
-            ErrorKind::CircuitOpen => 10,
-            ErrorKind::Overloaded => 11,
-            ErrorKind::Internal => 70,
-        }
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::kind::ErrorKind;
 
 /// Why a component could not be loaded as an agent. Each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +51,7 @@ pub enum LoadError {
     #[error("{}: {reason}", path.display())]
     Host { path: PathBuf, reason: String },
     #[error(transparent)]
-    Manifest(#[from] crate::manifest::ManifestError),
+    Manifest(#[from] tandem_manifest::ManifestError),
 }
 
 impl LoadError {
@@ -265,7 +174,7 @@ impl CallError {
     /// Refuses `name` (an agent id or operation name from a caller) unless it is a valid name; the
     /// error quotes at most its first 64 bytes, so that nothing unbounded reaches a log.
     pub fn check_name(what: &'static str, name: &str) -> Result<(), CallError> {
-        if crate::agent::is_valid_name(name) {
+        if tandem_manifest::is_valid_name(name) {
             return Ok(());
         }
         let mut end = name.len().min(64);

@@ -1,32 +1,42 @@
-//! What one agent instance may do and use: its [`Limits`] and [`Grants`], the per-instance
-//! [`StoreData`], and the translation of a trap into a classified [`CallError`].
+//! One agent instance's sandbox: its [`Store`] and the [`StoreData`] in it (the capabilities' contexts
+//! and the current call), the limiter that holds memory and tables to the agent's [`Limits`], and the
+//! deadline checks and fuel that bound every call. How a failure in it is classified is in
+//! [`crate::trap`].
 //!
-//! Everything is denied unless granted: a new [`Grants`] preopens no directory, passes no environment
-//! variable, discards stdout/stderr, has no network, and may delegate to nobody.
+//! Everything is denied unless granted (see [`Grants`]): the store is built from the agent's policy
+//! and nothing else.
 
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
+use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub use tandem_manifest::{DirGrant, Grants, Isolation, Limits, Policy, Resilience, Stdio};
 
+use crate::capabilities::delegation::{DelegationCtx, Delegator};
+use crate::capabilities::events::{EventSink, EventsCtx};
 use crate::capabilities::files::FilesCtx;
-use crate::dispatch::Dispatcher;
 use crate::engine::EPOCH_TICK;
-use crate::error::{CallError, Site};
-use crate::metrics::AgentStats;
 use crate::state::{Changes, StateAccess};
+use crate::stats::AgentStats;
+use crate::trap::LimitExceeded;
 
-/// What an instance belongs to: its agent's policy and stats, the dispatcher it delegates through
-/// (weak, because the dispatcher owns the agents that own these instances) and the host's state store.
+/// What an instance belongs to: its agent's policy and stats, where its delegations and events go
+/// (weak, because the layer above owns the agents that own these instances) and the host's state
+/// store.
 #[derive(Clone)]
 pub struct Owner {
+    /// The agent's policy.
     pub policy: Arc<Policy>,
+    /// The figures of the agent version.
     pub stats: Arc<AgentStats>,
-    pub dispatcher: Weak<Dispatcher>,
+    /// Where its calls to other agents go.
+    pub delegator: Weak<dyn Delegator>,
+    /// Where its events go.
+    pub events: Weak<dyn EventSink>,
+    /// The host's durable state.
     pub state: Arc<StateAccess>,
 }
 
@@ -56,8 +66,10 @@ pub struct StoreData {
     pub(crate) policy: Arc<Policy>,
     pub(crate) stats: Arc<AgentStats>,
     pub(crate) call: CallState,
-    /// For delegated calls; weak, because the dispatcher owns the agents that own these stores.
-    pub(crate) dispatcher: Weak<Dispatcher>,
+    /// The delegation capability.
+    pub(crate) delegation: DelegationCtx,
+    /// The events capability.
+    pub(crate) events: EventsCtx,
     pub(crate) state: Arc<StateAccess>,
 }
 
@@ -68,15 +80,6 @@ impl WasiView for StoreData {
             table: &mut self.table,
         }
     }
-}
-
-/// A guest asked for more memory or table space than its limits allow.
-#[derive(Debug, thiserror::Error)]
-#[error("{what} of {requested} over the limit of {limit}")]
-pub struct LimitExceeded {
-    pub what: &'static str,
-    pub requested: usize,
-    pub limit: usize,
 }
 
 struct Limiter {
@@ -161,7 +164,8 @@ pub fn new_store(
         },
         policy,
         stats: owner.stats.clone(),
-        dispatcher: owner.dispatcher.clone(),
+        delegation: DelegationCtx::new(owner.delegator.clone()),
+        events: EventsCtx::new(owner.events.clone()),
         state: owner.state.clone(),
     };
     let mut store = Store::new(engine, data);
@@ -224,51 +228,4 @@ pub fn fuel_used(store: &Store<StoreData>) -> u64 {
         .limits
         .fuel
         .saturating_sub(store.get_fuel().unwrap_or(0))
-}
-
-/// Classifies an error raised while running guest code; `timeout` is the time the call had (its own
-/// limit, or less when it inherited a caller's deadline).
-pub fn classify(
-    error: wasmtime::Error,
-    site: Site,
-    limits: &Limits,
-    timeout: Duration,
-) -> CallError {
-    if let Some(wasmtime::component::ResourceTableError::Full) =
-        error.downcast_ref::<wasmtime::component::ResourceTableError>()
-    {
-        return CallError::MemoryLimit {
-            site,
-            what: "handles",
-            requested: MAX_HANDLES + limits.max_open_files + 1,
-            limit: MAX_HANDLES + limits.max_open_files,
-        };
-    }
-    if let Some(limit) = error.downcast_ref::<LimitExceeded>() {
-        return CallError::MemoryLimit {
-            site,
-            what: limit.what,
-            requested: limit.requested,
-            limit: limit.limit,
-        };
-    }
-    match error.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => CallError::FuelExhausted {
-            site,
-            limit: limits.fuel,
-        },
-        Some(Trap::Interrupt) => CallError::Timeout {
-            site,
-            limit: timeout,
-        },
-        Some(Trap::StackOverflow) => CallError::StackOverflow { site },
-        Some(trap) => CallError::Trap {
-            site,
-            reason: trap.to_string(),
-        },
-        None => CallError::Trap {
-            site,
-            reason: format!("{error:#}"),
-        },
-    }
 }

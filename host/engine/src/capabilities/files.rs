@@ -24,7 +24,8 @@ use wasmtime_wasi::p2::bindings::filesystem::types::{
 use wasmtime_wasi::p2::{FsError, FsResult};
 use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream};
 
-use crate::sandbox::{LimitExceeded, StoreData};
+use crate::sandbox::StoreData;
+use crate::trap::LimitExceeded;
 
 /// Files and directories a guest opened that are open now, across the whole process.
 static OPEN_IN_PROCESS: AtomicUsize = AtomicUsize::new(0);
