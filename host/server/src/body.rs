@@ -6,11 +6,10 @@
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::ApiError;
-use tandem::error::ErrorKind;
 
 /// What a body is, for the message when it is too large.
 #[derive(Debug, Clone, Copy)]
@@ -27,13 +26,7 @@ impl Payload {
             Payload::Json => "--max-body",
             Payload::Component => "--max-component",
         };
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorKind::InvalidInput,
-            format!(
-                "the request body is over the server's limit of {limit} bytes (see `tandem serve {flag}`)"
-            ),
-        )
+        ApiError::BodyTooLarge { limit, flag }
     }
 }
 
@@ -58,16 +51,10 @@ pub async fn read(
         Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => {
             Err(payload.too_large(limit))
         }
-        Ok(Err(error)) => Err(ApiError::bad_request(format!(
+        Ok(Err(error)) => Err(ApiError::BadRequest(format!(
             "cannot read the request body: {error}"
         ))),
-        Err(_) => Err(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            ErrorKind::InvalidInput,
-            format!(
-                "the request body did not arrive within {timeout:?} (see `tandem serve --body-timeout`)"
-            ),
-        )),
+        Err(_) => Err(ApiError::BodyTimeout(timeout)),
     }
 }
 
@@ -83,13 +70,6 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     if essence.eq_ignore_ascii_case("application/json") {
         Ok(())
     } else {
-        Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorKind::InvalidInput,
-            format!(
-                "this endpoint takes `Content-Type: application/json`, not {:?}",
-                content_type
-            ),
-        ))
+        Err(ApiError::NotJson(content_type.to_string()))
     }
 }

@@ -17,12 +17,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::{ApiError, ServerState};
-use tandem::error::ErrorKind;
 use tandem::events::EventKind;
 
 /// Who may use an endpoint.
@@ -152,7 +151,7 @@ fn refused(state: &ServerState, request: &Request, reason: &str) -> ApiError {
         peer,
         reason: reason.to_string(),
     });
-    ApiError::new(StatusCode::UNAUTHORIZED, ErrorKind::Denied, reason)
+    ApiError::Unauthorized(reason.to_string())
 }
 
 /// The host part of a `Host` value or an origin's authority: `name`, `1.2.3.4`, `::1`.
@@ -179,14 +178,10 @@ fn check_host(state: &ServerState, headers: &HeaderMap) -> Result<(), ApiError> 
     if allowed {
         Ok(())
     } else {
-        Err(ApiError::new(
-            StatusCode::MISDIRECTED_REQUEST,
-            ErrorKind::Denied,
-            format!(
-                "`Host: {}` is not this server's: use an IP address or localhost, or start the server with `--allow-host NAME`",
-                tandem::text::truncate(value.to_string(), 256)
-            ),
-        ))
+        Err(ApiError::ForeignHost(tandem::text::truncate(
+            value.to_string(),
+            256,
+        )))
     }
 }
 
@@ -206,14 +201,10 @@ fn check_origin(state: &ServerState, headers: &HeaderMap) -> Result<(), ApiError
     if own || state.config.allowed_origins.iter().any(|o| o == origin) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorKind::Denied,
-            format!(
-                "requests from `Origin: {}` are refused (cross-site); start the server with `--allow-origin` to allow one",
-                tandem::text::truncate(origin.to_string(), 256)
-            ),
-        ))
+        Err(ApiError::CrossSite(tandem::text::truncate(
+            origin.to_string(),
+            256,
+        )))
     }
 }
 

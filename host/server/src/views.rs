@@ -1,0 +1,143 @@
+//! What the API shows of agents and versions (`GET /v1/agents`, the admin answers); `tandem stats`
+//! reads the same types back.
+
+use serde::{Deserialize, Serialize};
+use tandem::agent::{Agent, OperationInfo};
+use tandem::breaker::BreakerState;
+use tandem::host::{Host, Swap};
+use tandem::metrics::StatsSnapshot;
+
+/// One agent as `GET /v1/agents` shows it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AgentView {
+    pub id: String,
+    pub version: String,
+    pub content_hash: String,
+    pub description: String,
+    pub source: String,
+    /// RFC 3339.
+    pub loaded_at: String,
+    pub operations: Vec<OperationView>,
+    pub limits: LimitsView,
+    pub breaker: BreakerState,
+    pub live_instances: usize,
+    pub stats: StatsSnapshot,
+    /// The versions kept for rollback, oldest first; the current one is last.
+    pub history: Vec<VersionView>,
+}
+
+/// One version in an agent's history.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VersionView {
+    pub version: String,
+    pub content_hash: String,
+    /// When it became current (RFC 3339).
+    pub loaded_at: String,
+    /// Who or what loaded it: `startup`, `api`, `watch`, ...
+    pub by: String,
+}
+
+impl VersionView {
+    pub(crate) fn of(agent: &Agent, by: &str, at: std::time::SystemTime) -> VersionView {
+        VersionView {
+            version: agent.info.version.to_string(),
+            content_hash: agent.content_hash.clone(),
+            loaded_at: humantime::format_rfc3339_millis(at).to_string(),
+            by: by.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OperationView {
+    pub name: String,
+    pub description: String,
+    pub deterministic: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LimitsView {
+    pub timeout_ms: u64,
+    pub fuel: u64,
+    pub memory_bytes: usize,
+    pub max_instances: usize,
+    pub max_output_bytes: usize,
+}
+
+impl AgentView {
+    pub(crate) fn of(host: &Host, agent: &Agent) -> AgentView {
+        let version = agent.info.version.to_string();
+        let limits = &agent.policy().limits;
+        AgentView {
+            id: agent.id().to_string(),
+            stats: host.metrics().snapshot(agent.id(), &version),
+            version,
+            content_hash: agent.content_hash.clone(),
+            description: agent.info.description.clone(),
+            source: agent.source.display().to_string(),
+            loaded_at: humantime::format_rfc3339_seconds(agent.loaded_at).to_string(),
+            operations: agent
+                .info
+                .operations
+                .iter()
+                .map(|op: &OperationInfo| OperationView {
+                    name: op.name.clone(),
+                    description: op.description.clone(),
+                    deterministic: op.deterministic,
+                })
+                .collect(),
+            limits: LimitsView {
+                timeout_ms: limits.timeout.as_millis() as u64,
+                fuel: limits.fuel,
+                memory_bytes: limits.max_memory_bytes,
+                max_instances: limits.max_instances,
+                max_output_bytes: limits.max_output_bytes,
+            },
+            breaker: agent.breaker().state(),
+            live_instances: agent.live_instances(),
+            history: host
+                .history(agent.id())
+                .iter()
+                .map(|v| VersionView::of(&v.agent, &v.by, v.at))
+                .collect(),
+        }
+    }
+}
+
+/// What the admin endpoints answer: the version now serving and the one it replaced.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SwapReply {
+    pub agent: String,
+    pub version: String,
+    pub content_hash: String,
+    /// The version it replaced.
+    pub previous: Option<Replaced>,
+    /// Compiling, describing and probing the new version, in milliseconds (0 for a rollback).
+    pub prepared_ms: f64,
+    /// The upload was the current version already (same component, same policy): nothing changed.
+    #[serde(default)]
+    pub unchanged: bool,
+}
+
+/// The version a swap or rollback replaced.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Replaced {
+    pub version: String,
+    pub content_hash: String,
+}
+
+impl SwapReply {
+    pub(crate) fn of(swap: &Swap) -> SwapReply {
+        SwapReply {
+            agent: swap.agent.id().to_string(),
+            version: swap.agent.info.version.to_string(),
+            content_hash: swap.agent.content_hash.clone(),
+            previous: swap.previous.as_deref().map(|p| Replaced {
+                version: p.info.version.to_string(),
+                content_hash: p.content_hash.clone(),
+            }),
+            prepared_ms: swap.prepared_in.as_secs_f64() * 1000.0,
+            unchanged: swap.unchanged,
+        }
+    }
+}
