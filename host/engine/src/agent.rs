@@ -21,19 +21,28 @@ use crate::stats::AgentStats;
 /// What an agent says about itself (`describe()`), validated.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AgentInfo {
+    /// The agent's id, e.g. `linter`.
     pub id: String,
+    /// Its version.
     pub version: semver::Version,
+    /// What it does, in a sentence.
     pub description: String,
+    /// The operations it offers.
     pub operations: Vec<OperationInfo>,
+    /// The capabilities it says it uses (informational; its manifest grants them).
     pub capabilities: Vec<String>,
 }
 
 /// One operation of an agent.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct OperationInfo {
+    /// The operation's name, e.g. `lint`.
     pub name: String,
+    /// What it does.
     pub description: String,
+    /// The same input always gives the same output: its results may be cached.
     pub deterministic: bool,
+    /// An input to show users.
     pub input_example: Option<serde_json::Value>,
 }
 
@@ -88,12 +97,17 @@ pub use tandem_manifest::{check_name, is_valid_name};
 /// A call to make: the operation and input plus where it sits in a trace.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// The task's id, unique within the host.
     pub task_id: u64,
+    /// The operation to run.
     pub operation: String,
     /// JSON text, already validated.
     pub input: String,
+    /// The trace the call belongs to.
     pub trace_id: String,
+    /// The agents that delegated down to this call, outermost first.
     pub chain: Vec<String>,
+    /// Which attempt this is (1 for the first).
     pub attempt: u32,
     /// When the call must be done by; `None` means the agent's own timeout from now.
     pub deadline: Option<Instant>,
@@ -104,7 +118,9 @@ pub struct Request {
 pub struct Response {
     /// JSON text returned by the guest.
     pub output: String,
+    /// Fuel the call used.
     pub fuel_used: u64,
+    /// How long the call took, the wait for an instance included.
     pub duration: Duration,
     /// Log records the call wrote past its limit, which were dropped.
     pub logs_dropped: u32,
@@ -128,10 +144,13 @@ pub struct HostLinks {
 
 /// A loaded agent.
 pub struct Agent {
+    /// What `describe()` returned.
     pub info: AgentInfo,
     /// Hex SHA-256 of the component's bytes.
     pub content_hash: String,
+    /// Where the component came from: its file, or a description of an upload.
     pub source: PathBuf,
+    /// When it was loaded.
     pub loaded_at: SystemTime,
     id: Arc<str>,
     policy: Arc<Policy>,
@@ -232,10 +251,12 @@ impl Agent {
         })
     }
 
+    /// The agent's id.
     pub fn id(&self) -> &str {
         &self.id
     }
 
+    /// What the agent is allowed.
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
@@ -381,8 +402,8 @@ impl Agent {
             }
             Ok(Ok(result)) => result,
         };
-        let logs_dropped = instance.store.data().call.logs_dropped;
-        let writes = instance.store.data_mut().call.writes.take();
+        let logs_dropped = instance.store.data().log.dropped();
+        let writes = instance.store.data_mut().state.take_writes();
         lease.keep();
         // One verdict per call, reached before anything is committed: an output over the limit or
         // that is not JSON fails the call, and its writes are not kept.

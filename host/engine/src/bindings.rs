@@ -3,6 +3,8 @@
 //! Imports are async on the host (a guest waiting on a delegation holds no OS thread) while guests
 //! see ordinary blocking calls; exports are called through wasmtime's async API.
 
+// Generated from `wit/`; the WIT file documents every item.
+#[allow(missing_docs)]
 mod generated {
     wasmtime::component::bindgen!({
         path: "../../wit",
@@ -22,10 +24,3 @@ pub const HANDLER_INTERFACE: &str = "tandem:agent/handler";
 
 /// The version of the WIT package this host implements.
 pub const PACKAGE_VERSION: &str = "0.1.1";
-
-/// Adds the host's `tandem:agent/*` imports to a linker.
-pub fn add_to_linker(
-    linker: &mut wasmtime::component::Linker<crate::sandbox::StoreData>,
-) -> wasmtime::Result<()> {
-    AgentWorld::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |data| data)
-}

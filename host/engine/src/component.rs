@@ -99,11 +99,14 @@ fn list_or_nothing(names: &[String]) -> String {
 /// The names a component imports and exports.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Shape {
+    /// The interfaces it imports, by name.
     pub imports: Vec<String>,
+    /// The interfaces it exports, by name.
     pub exports: Vec<String>,
 }
 
 impl Shape {
+    /// The shape of `component`.
     pub fn of(engine: &Engine, component: &Component) -> Shape {
         let ty = component.component_type();
         Shape {

@@ -9,10 +9,13 @@ use wit_component::ComponentEncoder;
 #[derive(Debug, thiserror::Error)]
 pub enum ComponentizeError {
     #[error("not a WebAssembly core module (it does not start with the `\\0asm` magic bytes)")]
+    /// The input is not WebAssembly.
     NotWasm,
     #[error("already a component; nothing to do")]
+    /// The input is a component already.
     AlreadyComponent,
     #[error("cannot make a component: {0:#}")]
+    /// The module could not be made a component (the encoder's error).
     Encode(anyhow::Error),
 }
 

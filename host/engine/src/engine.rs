@@ -52,6 +52,7 @@ pub struct EpochTicker {
 }
 
 impl EpochTicker {
+    /// Starts the ticker thread, which advances `engine`'s epoch every [`EPOCH_TICK`] until dropped.
     pub fn start(engine: &Engine) -> std::io::Result<EpochTicker> {
         let stop = Arc::new(AtomicBool::new(false));
         let engine = engine.weak();

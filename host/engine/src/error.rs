@@ -10,51 +10,65 @@ use std::time::Duration;
 pub use crate::kind::ErrorKind;
 
 /// Why a component could not be loaded as an agent. Each names the file.
+// The fields are what each variant's message shows.
+#[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The file could not be read.
     #[error("{}: cannot read the file: {source}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The file is not WebAssembly.
     #[error("{}: not a WebAssembly file (it does not start with the `\\0asm` magic bytes)", path.display())]
     NotWasm { path: PathBuf },
+    /// A core module, which needs `tandem componentize` first.
     #[error(
         "{}: a core WebAssembly module, not a component; make it a component with \
          `tandem componentize {} -o <out.wasm>`",
         path.display(), path.display()
     )]
     CoreModule { path: PathBuf },
+    /// WebAssembly that is not a valid component.
     #[error("{}: not a valid component: {reason}", path.display())]
     Invalid { path: PathBuf, reason: String },
+    /// A component that does not export the agent handler.
     #[error(
         "{}: not an agent: it does not export `{}@0.1.x` (it exports: {exports})",
         path.display(), crate::bindings::HANDLER_INTERFACE
     )]
     NotAnAgent { path: PathBuf, exports: String },
+    /// A component that imports what the host does not provide.
     #[error(
         "{}: imports `{import}`, which this host does not provide (it provides `tandem:agent/*@0.1.x` \
          and WASI 0.2 interfaces)",
         path.display()
     )]
     UnsupportedImport { path: PathBuf, import: String },
+    /// Instantiating it, `describe()` or the health probe failed.
     #[error("{}: `describe()` failed: {reason}", path.display())]
     Describe { path: PathBuf, reason: String },
+    /// What `describe()` returned is not a valid agent description.
     #[error("{}: the agent's description is invalid: {reason}", path.display())]
     InvalidInfo { path: PathBuf, reason: String },
+    /// Another component already serves the same id.
     #[error("{}: agent `{id}` is already loaded from {}", path.display(), existing.display())]
     Duplicate {
         path: PathBuf,
         id: String,
         existing: PathBuf,
     },
+    /// The host itself failed (compiling, caching, saving).
     #[error("{}: {reason}", path.display())]
     Host { path: PathBuf, reason: String },
+    /// The manifest beside it is invalid.
     #[error(transparent)]
     Manifest(#[from] tandem_manifest::ManifestError),
 }
 
 impl LoadError {
+    /// The class of the failure.
     pub fn kind(&self) -> ErrorKind {
         match self {
             LoadError::Host { .. } => ErrorKind::Internal,
@@ -70,7 +84,9 @@ impl LoadError {
 /// Where a call failed: which agent and operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Site {
+    /// The agent's id.
     pub agent: String,
+    /// The operation.
     pub operation: String,
 }
 
@@ -81,10 +97,14 @@ impl fmt::Display for Site {
 }
 
 /// Why a call failed. Every variant but the lookup errors names the agent and operation.
+// The fields are what each variant's message shows.
+#[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
+    /// No agent of that id is loaded.
     #[error("no agent `{agent}` is loaded (loaded: {})", list_or_none(loaded))]
     UnknownAgent { agent: String, loaded: Vec<String> },
+    /// The agent has no operation of that name.
     #[error(
         "agent `{agent}` has no operation `{operation}` (it offers: {})",
         list_or_none(offered)
@@ -94,6 +114,7 @@ pub enum CallError {
         operation: String,
         offered: Vec<String>,
     },
+    /// An id or operation name a caller gave is not a valid name.
     #[error(
         "{what} of {len} bytes is not a valid name (1-64 characters of a-z, 0-9 and `-`, starting with a letter): {shown:?}"
     )]
@@ -103,8 +124,10 @@ pub enum CallError {
         /// The start of the name, at most 64 bytes of it.
         shown: String,
     },
+    /// The input is not JSON.
     #[error("{site}: the input is not valid JSON: {reason}")]
     InvalidJson { site: Site, reason: String },
+    /// The input is over the agent's `limits.max-input`.
     #[error(
         "{site}: the input of {size} bytes is over the agent's limit of {limit} bytes (`limits.max-input`)"
     )]
@@ -113,17 +136,22 @@ pub enum CallError {
         size: usize,
         limit: usize,
     },
+    /// The agent returned output that is not usable JSON.
     #[error("{site}: the agent's output is not usable JSON: {reason}")]
     InvalidOutput { site: Site, reason: String },
     /// A graph node's output would take its run past what a run may hold.
     #[error("{site}: {reason}")]
     RunFull { site: Site, reason: String },
+    /// Every instance was busy and the call could not wait (queue full, or its deadline).
     #[error("{site}: overloaded: {reason}")]
     Overloaded { site: Site, reason: String },
+    /// The call ran past its deadline.
     #[error("{site}: timed out after {limit:?}")]
     Timeout { site: Site, limit: Duration },
+    /// The call used up its fuel.
     #[error("{site}: used up its fuel ({limit} units)")]
     FuelExhausted { site: Site, limit: u64 },
+    /// The guest tried to grow memory, a table or its handles past a limit.
     #[error("{site}: tried to grow {what} to {requested} past its limit of {limit}")]
     MemoryLimit {
         site: Site,
@@ -131,22 +159,27 @@ pub enum CallError {
         requested: usize,
         limit: usize,
     },
+    /// The guest overflowed its stack.
     #[error("{site}: stack overflow")]
     StackOverflow { site: Site },
+    /// The guest trapped.
     #[error("{site}: the guest trapped: {reason}")]
     Trap { site: Site, reason: String },
+    /// The output is over the agent's `limits.max-output`.
     #[error("{site}: output of {size} bytes is over the limit of {limit} bytes")]
     OutputTooLarge {
         site: Site,
         size: usize,
         limit: usize,
     },
+    /// The guest returned an error of its own, with its class.
     #[error("{site}: {message}")]
     Guest {
         site: Site,
         kind: ErrorKind,
         message: String,
     },
+    /// The agent's breaker is open: the call was not attempted.
     #[error("{site}: the circuit breaker is open; the next probe in {retry_in:?}")]
     CircuitOpen { site: Site, retry_in: Duration },
     /// The call's state writes could not be kept (quota, a compare-and-swap conflict, the store),
@@ -156,8 +189,10 @@ pub enum CallError {
         site: Site,
         error: crate::state::StateError,
     },
+    /// The call was stopped before it finished.
     #[error("{site}: cancelled before it finished (the caller went away or the host shut down)")]
     Cancelled { site: Site },
+    /// The host itself failed.
     #[error("{site}: internal host error: {reason}")]
     Internal { site: Site, reason: String },
 }
@@ -188,6 +223,7 @@ impl CallError {
         })
     }
 
+    /// The class of the failure.
     pub fn kind(&self) -> ErrorKind {
         match self {
             CallError::UnknownAgent { .. } => ErrorKind::Unavailable,

@@ -25,6 +25,8 @@
 //! - [`kind`]: [`ErrorKind`], a leaf; [`error`]: [`LoadError`] and [`CallError`].
 //! - [`json`]: the check every JSON payload passes; [`text`]: untrusted text cut to a bound.
 
+#![deny(missing_docs)]
+
 pub mod agent;
 pub mod bindings;
 pub mod cache;

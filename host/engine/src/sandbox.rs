@@ -18,8 +18,10 @@ pub use tandem_manifest::{DirGrant, Grants, Isolation, Limits, Policy, Resilienc
 use crate::capabilities::delegation::{DelegationCtx, Delegator};
 use crate::capabilities::events::{EventSink, EventsCtx};
 use crate::capabilities::files::FilesCtx;
+use crate::capabilities::log::LogCtx;
+use crate::capabilities::state::StateCtx;
 use crate::engine::EPOCH_TICK;
-use crate::state::{Changes, StateAccess};
+use crate::state::StateAccess;
 use crate::stats::AgentStats;
 use crate::trap::LimitExceeded;
 
@@ -40,23 +42,24 @@ pub struct Owner {
     pub state: Arc<StateAccess>,
 }
 
-/// The state of the call an instance is running, for host functions to tag and bound what they do.
+/// Who is calling: the call an instance is running, which every capability reads to tag and bound
+/// what it does.
 #[derive(Debug)]
 pub struct CallState {
+    /// The agent the instance belongs to.
     pub agent: Arc<str>,
+    /// The operation being run.
     pub operation: String,
+    /// The call's trace.
     pub trace_id: String,
+    /// When the call must end.
     pub deadline: Instant,
     /// The agents that delegated down to this call.
     pub chain: Vec<String>,
-    pub logs_left: u32,
-    /// Log records dropped because `logs_left` ran out.
-    pub logs_dropped: u32,
-    /// The call's state writes, kept only if it succeeds.
-    pub writes: Changes,
 }
 
-/// The data of one instance's [`Store`].
+/// The data of one instance's [`Store`]: the call it runs and one context per capability. Each
+/// capability implements its host functions on a view of its own context (see `capabilities`).
 pub struct StoreData {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
@@ -64,13 +67,15 @@ pub struct StoreData {
     pub(crate) files: FilesCtx,
     limiter: Limiter,
     pub(crate) policy: Arc<Policy>,
-    pub(crate) stats: Arc<AgentStats>,
     pub(crate) call: CallState,
-    /// The delegation capability.
+    /// `tandem:agent/log`.
+    pub(crate) log: LogCtx,
+    /// `tandem:agent/state`.
+    pub(crate) state: StateCtx,
+    /// `tandem:agent/delegation`.
     pub(crate) delegation: DelegationCtx,
-    /// The events capability.
+    /// `tandem:agent/events`.
     pub(crate) events: EventsCtx,
-    pub(crate) state: Arc<StateAccess>,
 }
 
 impl WasiView for StoreData {
@@ -158,15 +163,16 @@ pub fn new_store(
             trace_id: String::new(),
             deadline: Instant::now() + policy.limits.timeout,
             chain: Vec::new(),
-            logs_left: policy.limits.max_log_records,
-            logs_dropped: 0,
-            writes: Changes::default(),
         },
-        policy,
-        stats: owner.stats.clone(),
-        delegation: DelegationCtx::new(owner.delegator.clone()),
+        log: LogCtx::new(policy.limits.max_log_records),
+        state: StateCtx::new(owner.state.clone(), policy.state_quota),
+        delegation: DelegationCtx::new(
+            owner.delegator.clone(),
+            policy.grants.delegate_to.clone(),
+            owner.stats.clone(),
+        ),
         events: EventsCtx::new(owner.events.clone()),
-        state: owner.state.clone(),
+        policy,
     };
     let mut store = Store::new(engine, data);
     store.limiter(|data| &mut data.limiter);
@@ -214,9 +220,8 @@ pub fn begin_call(
     data.call.deadline = deadline;
     data.call.chain.clear();
     data.call.chain.extend_from_slice(chain);
-    data.call.logs_left = data.policy.limits.max_log_records;
-    data.call.logs_dropped = 0;
-    data.call.writes.clear();
+    data.log.reset(data.policy.limits.max_log_records);
+    data.state.begin_call();
     Ok(())
 }
 

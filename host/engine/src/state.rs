@@ -45,34 +45,43 @@ pub use tandem_manifest::Quota;
 /// What one agent keeps.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Usage {
+    /// Keys kept.
     pub keys: u64,
     /// Keys plus values, in bytes.
     pub bytes: u64,
 }
 
 /// Why a state operation or a call's commit failed.
+// The fields are what each variant's message shows.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StateError {
+    /// A key that is empty or too long.
     #[error("invalid state key: {0}")]
     InvalidKey(String),
+    /// A write would take the agent past its quota.
     #[error("over the state quota: {what} would be {would_be}, the limit is {limit}")]
     QuotaExceeded {
         what: &'static str,
         would_be: u64,
         limit: u64,
     },
+    /// A compare-and-swap found another value.
     #[error(
         "state key `{key}` was changed by another call after this call compared it; none of this \
          call's writes were kept"
     )]
     Conflict { key: String },
+    /// The host keeps no state.
     #[error("this host keeps no state (it has no data directory)")]
     Disabled,
+    /// The store failed.
     #[error("state store {}: {reason}", path.display())]
     Store { path: PathBuf, reason: String },
 }
 
 impl StateError {
+    /// The class of the failure.
     pub fn kind(&self) -> ErrorKind {
         match self {
             StateError::InvalidKey(_) => ErrorKind::InvalidInput,
@@ -198,6 +207,7 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// Whether the call wrote nothing.
     pub fn is_empty(&self) -> bool {
         self.writes.is_empty()
     }
@@ -328,6 +338,7 @@ impl StateStore {
         })
     }
 
+    /// The store's file.
     pub fn path(&self) -> &Path {
         &self.path
     }

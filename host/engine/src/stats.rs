@@ -32,6 +32,7 @@ pub const OUTCOMES: [&str; 17] = [
     "internal",
 ];
 
+/// The index in [`OUTCOMES`] of a call's outcome.
 pub fn outcome_index(outcome: Result<(), ErrorKind>) -> usize {
     match outcome {
         Ok(()) => 0,
@@ -45,10 +46,14 @@ pub fn outcome_index(outcome: Result<(), ErrorKind>) -> usize {
 /// Latency buckets: four per power of two from 2^10 ns (about 1 us) to 2^36 ns (about 69 s), plus one
 /// below and one above. Percentiles read off them are within 19 % of the truth.
 pub const SUB_BUCKETS: u32 = 4;
+/// The first power of two with buckets of its own (2^10 ns).
 pub const FIRST_OCTAVE: u32 = 10;
+/// The last power of two with buckets of its own (2^36 ns).
 pub const LAST_OCTAVE: u32 = 36;
+/// How many buckets: the sub-buckets of every octave, plus one below and one above.
 pub const BUCKETS: usize = ((LAST_OCTAVE - FIRST_OCTAVE) * SUB_BUCKETS) as usize + 2;
 
+/// The bucket of a latency of `nanos`.
 pub fn bucket_of(nanos: u64) -> usize {
     if nanos < 1 << FIRST_OCTAVE {
         return 0;
@@ -74,6 +79,7 @@ pub fn bucket_upper(i: usize) -> f64 {
     base * (1.0 + f64::from(sub + 1) / f64::from(SUB_BUCKETS))
 }
 
+/// The lower bound of bucket `i`, in nanoseconds.
 pub fn bucket_lower(i: usize) -> f64 {
     if i == 0 { 0.0 } else { bucket_upper(i - 1) }
 }
@@ -127,6 +133,7 @@ impl AgentStats {
         self.hot.latency_sum_ns.fetch_add(nanos, Ordering::Relaxed);
     }
 
+    /// A call used `fuel`.
     pub fn add_fuel(&self, fuel: u64) {
         self.hot.fuel.fetch_add(fuel, Ordering::Relaxed);
     }
@@ -136,18 +143,22 @@ impl AgentStats {
         self.peak_memory.fetch_max(bytes as u64, Ordering::Relaxed);
     }
 
+    /// A call was retried.
     pub fn add_retry(&self) {
         self.retries.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// This agent called another.
     pub fn add_delegation_made(&self) {
         self.delegations_made.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Another agent called this one.
     pub fn add_delegation_received(&self) {
         self.delegations_received.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Adds these counts into `into` (several stats can share one agent version).
     pub fn add_into(&self, into: &mut Totals) {
         // Read while calls go on, the `ok` count can be off by the failures being recorded at that
         // very moment; it settles with them.
@@ -214,6 +225,7 @@ impl Default for Totals {
 }
 
 impl Totals {
+    /// Calls counted, whatever their outcome.
     pub fn calls(&self) -> u64 {
         self.outcomes.iter().sum()
     }
@@ -246,19 +258,31 @@ impl Totals {
 /// What `GET /v1/agents` and `tandem stats` show of one agent version.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct StatsSnapshot {
+    /// Calls that ended.
     pub calls: u64,
     /// Calls by outcome class (`ok` or an error class), only the classes seen.
     pub outcomes: BTreeMap<String, u64>,
+    /// The median latency, in microseconds.
     pub p50_us: Option<f64>,
+    /// The 75th percentile latency.
     pub p75_us: Option<f64>,
+    /// The 90th percentile latency.
     pub p90_us: Option<f64>,
+    /// The 95th percentile latency.
     pub p95_us: Option<f64>,
+    /// The 99th percentile latency.
     pub p99_us: Option<f64>,
+    /// The mean latency.
     pub mean_us: Option<f64>,
+    /// Fuel used.
     pub fuel: u64,
+    /// The largest linear memory an instance grew to.
     pub peak_memory_bytes: u64,
+    /// Retries made.
     pub retries: u64,
+    /// Calls this agent made to others.
     pub delegations_made: u64,
+    /// Calls other agents made to this one.
     pub delegations_received: u64,
 }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::error::ManifestError;
 use crate::policy::{Isolation, Stdio};
 
-/// A manifest as written, before it is checked and resolved into a [`Policy`].
+/// A manifest as written, before it is checked and resolved into a [`Policy`](crate::Policy).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {

@@ -33,8 +33,11 @@ pub fn counts_against(kind: ErrorKind) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BreakerState {
+    /// Calls go through.
     Closed,
+    /// Calls fail fast without running.
     Open,
+    /// Probe calls go through; their outcome closes or reopens it.
     HalfOpen,
 }
 
@@ -66,7 +69,9 @@ impl Drop for Admission<'_> {
 /// A change of the breaker's state, for the caller to report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Change {
+    /// The state it changed to.
     pub to: BreakerState,
+    /// Why: which threshold was crossed, or that probes passed.
     pub reason: &'static str,
 }
 
@@ -93,6 +98,7 @@ struct Transition {
 }
 
 impl Breaker {
+    /// A closed breaker with `settings`.
     pub fn new(settings: BreakerSettings) -> Breaker {
         Breaker {
             settings,
@@ -108,6 +114,7 @@ impl Breaker {
         }
     }
 
+    /// Its state now.
     pub fn state(&self) -> BreakerState {
         match self.mode.load(Ordering::Acquire) {
             CLOSED => BreakerState::Closed,

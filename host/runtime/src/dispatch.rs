@@ -49,6 +49,8 @@ pub struct Dispatcher {
 }
 
 /// A change to the loaded agents, for the log, the event stream and the audit log.
+// Each variant's fields are named in its doc.
+#[allow(missing_docs)]
 pub enum AdminChange<'a> {
     /// `agent` became current, replacing `previous`; `how` is `load`, `swap` or `rollback`.
     Current {
@@ -58,14 +60,9 @@ pub enum AdminChange<'a> {
         how: &'static str,
     },
     /// A new version failed its checks.
-    Rejected {
-        by: &'a str,
-        error: &'a LoadError,
-    },
-    Removed {
-        agent: &'a Agent,
-        by: &'a str,
-    },
+    Rejected { by: &'a str, error: &'a LoadError },
+    /// An agent was unloaded.
+    Removed { agent: &'a Agent, by: &'a str },
 }
 
 /// What a call's report needs of its request, kept only when someone listens.
@@ -105,18 +102,22 @@ impl Dispatcher {
         &self.results
     }
 
+    /// The loaded agents.
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
 
+    /// Every agent version's figures.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
 
+    /// The live event stream.
     pub fn events(&self) -> &EventBus {
         &self.events
     }
 
+    /// The audit log, if the host keeps one.
     pub fn audit(&self) -> Option<&AuditLog> {
         self.audit.as_ref()
     }

@@ -21,10 +21,12 @@ pub const CAPACITY: usize = 4096;
 /// One event: its sequence number in this process, when it happened, and what happened.
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
+    /// Its sequence number: one more than the event before it in this process.
     pub seq: u64,
     /// RFC 3339, UTC, milliseconds.
     pub time: String,
     #[serde(flatten)]
+    /// What happened.
     pub kind: EventKind,
     /// The event as JSON, made once by the first subscriber that needs it and shared by all.
     #[serde(skip)]
@@ -39,16 +41,20 @@ impl Event {
     }
 }
 
-/// What happened. Serialised with a `type` field in kebab-case (`call-started`, ...).
+/// What happened. Serialised with a `type` field in kebab-case (`call-started`, ...); the fields
+/// are the event's JSON, documented in the README's event table.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum EventKind {
+    /// A call began (after the checks that refuse it at once).
     CallStarted {
         agent: String,
         operation: String,
         trace_id: String,
         chain: Vec<String>,
     },
+    /// A call succeeded, after `attempts` attempts.
     CallFinished {
         agent: String,
         operation: String,
@@ -56,6 +62,7 @@ pub enum EventKind {
         duration_us: u64,
         attempts: u32,
     },
+    /// A call failed, with its class, after its retries.
     CallFailed {
         agent: String,
         operation: String,
@@ -64,6 +71,7 @@ pub enum EventKind {
         error: String,
         attempts: u32,
     },
+    /// A failed attempt will be tried again after `wait_ms`.
     Retry {
         agent: String,
         operation: String,
@@ -72,17 +80,20 @@ pub enum EventKind {
         wait_ms: u64,
         error: String,
     },
+    /// An agent's breaker changed state.
     Breaker {
         agent: String,
         state: BreakerState,
         reason: String,
     },
+    /// A delegation was refused (not granted, a cycle, too deep).
     DelegationDenied {
         agent: String,
         callee: String,
         trace_id: String,
         reason: String,
     },
+    /// An agent was loaded for the first time.
     AgentLoaded {
         agent: String,
         version: String,
@@ -107,6 +118,7 @@ pub enum EventKind {
         reason: String,
         by: String,
     },
+    /// An agent was unloaded.
     AgentRemoved {
         agent: String,
         version: String,
@@ -119,9 +131,8 @@ pub enum EventKind {
         name: String,
         data: String,
     },
-    Shutdown {
-        grace_ms: u64,
-    },
+    /// The server began to shut down; calls in flight get `grace_ms`.
+    Shutdown { grace_ms: u64 },
     /// A request was refused for its token (never shown): which endpoint, from where, and why.
     AuthFailed {
         endpoint: String,
@@ -208,6 +219,7 @@ pub struct Subscription {
 /// What a subscriber reads next.
 #[derive(Debug)]
 pub enum Received {
+    /// The next event.
     Event(Arc<Event>),
     /// The subscriber fell behind and this many events were dropped for it.
     Missed(u64),
@@ -216,6 +228,7 @@ pub enum Received {
 }
 
 impl Subscription {
+    /// Waits for what comes next.
     pub async fn recv(&mut self) -> Received {
         match self.receiver.recv().await {
             Ok(event) => Received::Event(event),

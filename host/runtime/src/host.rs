@@ -27,6 +27,7 @@ use crate::state::StateAccess;
 /// How to build a [`Host`].
 #[derive(Debug, Clone)]
 pub struct HostConfig {
+    /// The engine's bounds, shared by all agents.
     pub engine: EngineLimits,
     /// Where compiled components are cached; `None` compiles every time.
     pub cache_dir: Option<PathBuf>,
@@ -62,18 +63,23 @@ impl Default for HostConfig {
 /// Why a host could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
+    /// The engine's configuration was refused.
     #[error("cannot configure the wasm engine: {0:#}")]
     Engine(wasmtime::Error),
+    /// The epoch ticker could not start.
     #[error("cannot start the epoch ticker thread: {0}")]
     Ticker(std::io::Error),
+    /// The audit log could not be opened.
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// The saved agent set could not be opened.
     #[error(transparent)]
     Store(#[from] crate::persist::StoreError),
 }
 
 /// A version put in place by [`Host::swap_in`] or [`Host::rollback`].
 pub struct Swap {
+    /// The version now serving.
     pub agent: Arc<Agent>,
     /// The version it replaced, if the id was loaded.
     pub previous: Option<Arc<Agent>>,
@@ -85,7 +91,9 @@ pub struct Swap {
 
 /// A compiled component that is an agent, not yet instantiated: what `tandem inspect` shows.
 pub struct Inspection {
+    /// What the component imports and exports.
     pub shape: Shape,
+    /// The agent, loaded and described but not registered.
     pub agent: Agent,
 }
 
@@ -102,11 +110,12 @@ pub struct Host {
 }
 
 impl Host {
+    /// A host with `config`: its engine, epoch ticker, caches, state and audit log.
     pub fn new(config: HostConfig) -> Result<Host, HostError> {
         let engine = engine::build(&config.engine).map_err(HostError::Engine)?;
         let mut linker = Linker::new(&engine);
         tandem_engine::capabilities::wasi::add_to_linker(&mut linker).map_err(HostError::Engine)?;
-        crate::bindings::add_to_linker(&mut linker).map_err(HostError::Engine)?;
+        tandem_engine::capabilities::add_to_linker(&mut linker).map_err(HostError::Engine)?;
         let ticker = EpochTicker::start(&engine).map_err(HostError::Ticker)?;
         let audit = match &config.audit_log {
             Some(path) => Some(AuditLog::open_with(path, config.audit_rotation)?),
@@ -145,6 +154,7 @@ impl Host {
         self.dispatcher.state()
     }
 
+    /// The wasmtime engine everything runs on.
     pub fn engine(&self) -> &Engine {
         &self.engine
     }

@@ -4,37 +4,28 @@
 //! compiles it once (cached on disk), reads its `describe()`, registers it by id, and runs each call
 //! in a store with a deadline, fuel, memory limits and only the capabilities its [`Policy`] grants.
 //!
+//! This crate is the runtime layer, the library embedders use. It sits on `tandem-engine` (everything
+//! that touches wasm) and `tandem-manifest` (the policy types), re-exported here as
+//! [`engine`], [`sandbox`], [`state`], ... and [`manifest`]; `tandem-server` and the `tandem` binary
+//! sit on it.
+//!
 //! # Layout
-//! - [`host`]: the [`Host`]: load agents, call them.
-//! - [`agent`]: one loaded agent: its info, warm instances and the path of a call.
-//! - `pool`: an agent's warm instances and the bound on how many are alive.
+//! - [`host`]: the [`Host`]: load agents, call them, swap and roll back versions.
+//! - [`agent`]: a loaded agent as the runtime serves it: the engine's agent with its breaker.
 //! - [`dispatch`]: routing a call to its agent with breaker, retries and the inherited deadline.
-//! - [`breaker`]: the per-agent circuit breaker.
-//! - [`retry`]: which failures are retried, and the backoff.
-//! - [`delegation`]: the rules of one agent calling another (grants, cycles, depth, deadline).
+//! - [`delegation`]: the rules of one agent calling another, and the dispatcher's side of the
+//!   engine's `Delegator` and `EventSink` traits.
+//! - [`breaker`]: the per-agent circuit breaker; [`retry`]: which failures are retried, and the
+//!   backoff.
 //! - [`registry`]: the loaded agents by id, each with its recent versions (swap, rollback).
-//! - [`metrics`]: per-agent, per-version call statistics and their Prometheus exposition.
-//! - [`events`]: the live event stream.
-//! - [`audit`]: the hash-chained audit log and its verification.
-//! - [`server`]: `tandem serve`'s HTTP API.
-//! - [`watch`]: watch mode: the agents directory drives what is loaded (hot swap from files).
 //! - [`scheduler`]: dependency graphs of calls, run with a ready queue.
-//! - [`component`]: checks that turn a file into a component known to be an agent.
-//! - [`cache`]: the on-disk cache of compiled code.
-//! - [`dirs`]: where the cache and the data directory are by default.
-//! - [`persist`]: the agent set saved in the data directory, so a restart serves what was serving.
-//! - [`state`]: agents' durable key-value state (redb), per-call transactions, quotas.
 //! - [`results`]: the result cache of deterministic operations (by agent version, LRU by bytes).
-//! - [`engine`]: the wasmtime engine's configuration and the epoch ticker behind deadlines.
-//! - [`manifest`]: the TOML manifest beside a component: limits and capabilities, checked.
-//! - [`sandbox`]: limits, grants, the per-instance store and trap classification.
-//! - `capabilities`: the host functions guests import (`log`, `delegation`, `events`,
-//!   `state`), the WASI
-//!   interfaces that can be granted (no sockets), and guest stdio into the log.
-//! - [`bindings`]: the generated bindings of `wit/`.
-//! - [`componentize`]: making a component from a `wasm32-wasip1` core module.
-//! - [`error`]: [`LoadError`], [`CallError`] and their [`ErrorKind`].
-//! - [`json`]: the check every JSON payload passes into and out of a guest.
+//! - [`metrics`]: every agent version's figures and their Prometheus exposition.
+//! - [`events`]: the live event stream; [`audit`]: the hash-chained audit log and its
+//!   verification.
+//! - [`persist`]: the agent set saved in the data directory, so a restart serves what was serving.
+
+#![deny(missing_docs)]
 
 pub mod agent;
 pub mod audit;

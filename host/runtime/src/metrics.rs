@@ -25,9 +25,13 @@ pub use tandem_engine::stats::{
 /// The state of a loaded agent version at a scrape: what only the live agent knows.
 #[derive(Debug, Clone)]
 pub struct LiveState {
+    /// The agent's id.
     pub agent: String,
+    /// The version.
     pub version: String,
+    /// Instances alive.
     pub live_instances: usize,
+    /// Its breaker's state.
     pub breaker: BreakerState,
 }
 

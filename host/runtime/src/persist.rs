@@ -28,6 +28,7 @@ pub struct SavedVersion {
     pub source: PathBuf,
     /// The manifest its policy was read from, read again when the version is restored.
     pub manifest: Option<PathBuf>,
+    /// Who or what made it current.
     pub by: String,
     /// RFC 3339.
     pub at: String,
@@ -46,7 +47,9 @@ pub struct SavedSet {
 #[derive(Debug, thiserror::Error)]
 #[error("the agent store {}: {message}", path.display())]
 pub struct StoreError {
+    /// The store's file or directory.
     pub path: PathBuf,
+    /// What went wrong.
     pub message: String,
 }
 

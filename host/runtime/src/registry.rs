@@ -28,9 +28,11 @@ pub const MAX_HISTORY: usize = 8;
 /// One version of an agent as it entered the registry.
 #[derive(Clone)]
 pub struct Version {
+    /// The agent version.
     pub agent: Arc<Agent>,
     /// Who or what put it there: `startup`, `api`, `watch`, ...
     pub by: String,
+    /// When it became current.
     pub at: SystemTime,
 }
 
@@ -41,6 +43,7 @@ pub type Histories = BTreeMap<String, Vec<Version>>;
 pub type OnChange = Box<dyn Fn(&Histories) + Send + Sync>;
 
 #[derive(Default)]
+/// The loaded agents by id, each with its recent versions; reads take no lock.
 pub struct Registry {
     agents: ArcSwap<Agents>,
     /// Every id's versions, oldest first; also serialises writers so that no update is lost
@@ -192,6 +195,7 @@ impl Registry {
         self.writer().get(id).cloned().unwrap_or_default()
     }
 
+    /// The current version of agent `id`.
     pub fn get(&self, id: &str) -> Result<Arc<Agent>, CallError> {
         let agents = self.agents.load();
         match agents.get(id) {
@@ -225,8 +229,10 @@ fn version(agent: &Arc<Agent>, by: &str) -> Version {
 /// Why a rollback cannot be done.
 #[derive(Debug, thiserror::Error)]
 pub enum RollbackError {
+    /// No such agent is loaded.
     #[error("no agent `{0}` is loaded")]
     Unknown(String),
+    /// The agent has one version only.
     #[error("agent `{0}` has no earlier version to go back to")]
     NoPrevious(String),
 }

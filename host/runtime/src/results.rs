@@ -38,11 +38,17 @@ pub struct ResultCache {
 /// The cache's counters.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct CacheStats {
+    /// Lookups that found an answer.
     pub hits: u64,
+    /// Lookups that did not.
     pub misses: u64,
+    /// Answers dropped to make room.
     pub evictions: u64,
+    /// Answers held.
     pub entries: usize,
+    /// Bytes held.
     pub bytes: usize,
+    /// The most bytes it may hold.
     pub capacity_bytes: usize,
 }
 
@@ -59,6 +65,7 @@ impl CacheStats {
 }
 
 impl ResultCache {
+    /// A cache of at most `capacity_bytes` (0: no cache).
     pub fn new(capacity_bytes: usize) -> ResultCache {
         ResultCache {
             capacity: capacity_bytes,
@@ -72,6 +79,7 @@ impl ResultCache {
         }
     }
 
+    /// Whether it caches anything.
     pub fn enabled(&self) -> bool {
         self.capacity > 0
     }
@@ -124,6 +132,7 @@ impl ResultCache {
         }
     }
 
+    /// Its counters now.
     pub fn stats(&self) -> CacheStats {
         let entries = self.lock();
         CacheStats {

@@ -29,6 +29,7 @@ use crate::error::{CallError, ErrorKind, Site};
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Plan {
     #[serde(default)]
+    /// What a failed node does to the rest.
     pub policy: FailurePolicy,
     /// Nodes running at once, across all agents (default 64).
     pub max_concurrency: Option<usize>,
@@ -36,6 +37,7 @@ pub struct Plan {
     pub max_per_agent: Option<usize>,
     /// A deadline for the whole run, e.g. `"30s"`: nodes still running then are cancelled.
     pub timeout: Option<String>,
+    /// The nodes.
     pub nodes: Vec<Node>,
 }
 
@@ -43,12 +45,17 @@ pub struct Plan {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Node {
+    /// The node's id, unique in the plan.
     pub id: String,
+    /// The agent to call.
     pub agent: String,
+    /// The operation.
     pub op: String,
     #[serde(default = "empty_object")]
+    /// The input; strings may hold `${node}` templates of dependencies' outputs.
     pub input: Value,
     #[serde(default)]
+    /// The nodes that must succeed first.
     pub depends_on: Vec<String>,
     /// Higher runs first among nodes ready at the same time.
     #[serde(default)]
@@ -68,7 +75,9 @@ fn empty_object() -> Value {
 #[serde(rename_all = "kebab-case")]
 pub enum FailurePolicy {
     #[default]
+    /// The first failure cancels the nodes not yet started.
     FailFast,
+    /// Nodes that do not depend on a failure go on.
     Continue,
 }
 
@@ -78,22 +87,32 @@ pub enum FailurePolicy {
 pub struct PlanError(pub String);
 
 /// How a node ended.
+// Each variant's fields are named in its doc.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum Outcome {
+    /// It succeeded with `output`.
     Succeeded { output: Value },
+    /// It failed with an error of class `kind`.
     Failed { kind: ErrorKind, error: String },
+    /// It did not run because a dependency failed.
     Skipped { reason: String },
+    /// It was stopped or never started because the run was cancelled.
     Cancelled { reason: String },
 }
 
 /// The result of one node.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeReport {
+    /// The node's id.
     pub id: String,
     #[serde(flatten)]
+    /// How it ended.
     pub outcome: Outcome,
+    /// Attempts made.
     pub attempts: u32,
+    /// How long it ran.
     pub duration_us: u64,
     /// The order in which nodes started (0 first), absent for nodes that never ran.
     pub started: Option<usize>,
@@ -102,13 +121,16 @@ pub struct NodeReport {
 /// The result of a run: one report per node, in the plan's order.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
+    /// Every node, in the plan's order.
     pub nodes: Vec<NodeReport>,
+    /// How long the run took.
     pub duration_us: u64,
     /// The most nodes that ran at once.
     pub peak_concurrency: usize,
 }
 
 impl RunReport {
+    /// How many nodes ended as `status` says.
     pub fn count(&self, status: fn(&Outcome) -> bool) -> usize {
         self.nodes.iter().filter(|n| status(&n.outcome)).count()
     }
@@ -752,9 +774,14 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 /// Counts reported while a graph runs.
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
+    /// Nodes in the run.
     pub total: usize,
+    /// Nodes started.
     pub started: usize,
+    /// Nodes running now.
     pub running: usize,
+    /// Nodes that succeeded.
     pub succeeded: usize,
+    /// Nodes that failed.
     pub failed: usize,
 }

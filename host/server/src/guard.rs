@@ -9,7 +9,7 @@
 //!   `POST /v1/agents/{id}/rollback`) need the admin token. Every other endpoint needs the caller
 //!   token when one is set (the admin token is accepted too).
 //!
-//! A refused token is logged (at most [`AUTH_LOGS_PER_SECOND`] lines a second, the rest counted)
+//! A refused token is logged (at most `AUTH_LOGS_PER_SECOND` lines a second, the rest counted)
 //! and published as an `auth-failed` event, never the token itself.
 
 use std::net::{IpAddr, SocketAddr};

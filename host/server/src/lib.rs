@@ -10,7 +10,7 @@
 //!
 //! # Layout
 //! - [`state`]: [`ServerConfig`] and [`ServerState`], what the handlers share.
-//! - [`router`]: the routes; [`serve`]: serving until a signal, then shutting down.
+//! - [`mod@router`]: the routes; [`mod@serve`]: serving until a signal, then shutting down.
 //! - [`connections`]: accepting connections: the connection bound, header and idle timeouts.
 //! - [`guard`]: host, origin and token checks, before any body is read.
 //! - [`body`]: reading a body within its size limit and the body timeout.
@@ -26,6 +26,8 @@
 //! Shutdown ([`serve()`]): when the signal comes, the server publishes a `shutdown` event, stops
 //! accepting, answers `/readyz` with 503 and ends the event streams; calls in flight get `grace` to
 //! finish, then are stopped and answered 503; the audit log is flushed last.
+
+#![deny(missing_docs)]
 
 mod agents;
 pub mod body;

@@ -1,4 +1,4 @@
-//! The routes of the API, behind the [`guard`](crate::guard), with JSON answers for a path or method
+//! The routes of the API, behind the [`guard`], with JSON answers for a path or method
 //! no route takes.
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::state::ServerState;
 use crate::{agents, graphs, guard, invoke, ops};
 
-/// The routes of the API, behind the [`guard`](crate::guard).
+/// The routes of the API, behind the [`guard`].
 pub fn router(state: Arc<ServerState>) -> Router {
     Router::new()
         .route("/v1/agents", get(agents::list_agents))

@@ -110,7 +110,7 @@ impl ServerState {
         self.stopping.clone().cancelled_owned()
     }
 
-    /// Begins shutdown, as the signal passed to [`serve`](crate::serve) does.
+    /// Begins shutdown, as the signal passed to [`serve()`](crate::serve()) does.
     pub fn shut_down(&self) {
         if !self.stopping.is_cancelled() {
             tracing::info!(grace = ?self.config.grace, "shutting down");

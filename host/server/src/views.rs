@@ -10,17 +10,27 @@ use tandem::metrics::StatsSnapshot;
 /// One agent as `GET /v1/agents` shows it.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AgentView {
+    /// The agent's id.
     pub id: String,
+    /// The version serving.
     pub version: String,
+    /// The hex SHA-256 of its component.
     pub content_hash: String,
+    /// What it does.
     pub description: String,
+    /// Where it was loaded from.
     pub source: String,
     /// RFC 3339.
     pub loaded_at: String,
+    /// Its operations.
     pub operations: Vec<OperationView>,
+    /// Its main limits.
     pub limits: LimitsView,
+    /// Its breaker's state.
     pub breaker: BreakerState,
+    /// Instances alive now.
     pub live_instances: usize,
+    /// The figures of this version's calls.
     pub stats: StatsSnapshot,
     /// The versions kept for rollback, oldest first; the current one is last.
     pub history: Vec<VersionView>,
@@ -29,7 +39,9 @@ pub struct AgentView {
 /// One version in an agent's history.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct VersionView {
+    /// The version.
     pub version: String,
+    /// The hex SHA-256 of its component.
     pub content_hash: String,
     /// When it became current (RFC 3339).
     pub loaded_at: String,
@@ -49,18 +61,28 @@ impl VersionView {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+/// One operation of an agent.
 pub struct OperationView {
+    /// Its name.
     pub name: String,
+    /// What it does.
     pub description: String,
+    /// Whether its results may be cached.
     pub deterministic: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+/// An agent's main limits.
 pub struct LimitsView {
+    /// Wall clock per call.
     pub timeout_ms: u64,
+    /// Fuel per call.
     pub fuel: u64,
+    /// Linear memory per instance.
     pub memory_bytes: usize,
+    /// Instances alive at once.
     pub max_instances: usize,
+    /// The largest output.
     pub max_output_bytes: usize,
 }
 
@@ -107,8 +129,11 @@ impl AgentView {
 /// What the admin endpoints answer: the version now serving and the one it replaced.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SwapReply {
+    /// The agent's id.
     pub agent: String,
+    /// The version now serving.
     pub version: String,
+    /// The hex SHA-256 of its component.
     pub content_hash: String,
     /// The version it replaced.
     pub previous: Option<Replaced>,
@@ -122,7 +147,9 @@ pub struct SwapReply {
 /// The version a swap or rollback replaced.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Replaced {
+    /// The version.
     pub version: String,
+    /// The hex SHA-256 of its component.
     pub content_hash: String,
 }
 

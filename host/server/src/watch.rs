@@ -24,7 +24,9 @@ use tandem::host::Host;
 #[derive(Debug, thiserror::Error)]
 #[error("cannot watch {}: {source}", path.display())]
 pub struct WatchError {
+    /// The directory.
     pub path: PathBuf,
+    /// What the watcher said.
     pub source: notify::Error,
 }
 

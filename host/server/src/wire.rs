@@ -30,6 +30,7 @@ pub struct Wire<T> {
 }
 
 impl<T> Wire<T> {
+    /// `inner`, with writes that must make progress within `send_timeout`.
     pub fn new(inner: T, send_timeout: Duration) -> Wire<T> {
         Wire {
             inner,

@@ -4,16 +4,21 @@
 //! so this capability hands each one to a [`Delegator`], the trait the runtime's dispatcher
 //! implements (as Spin's outbound HTTP hands requests to the trigger). The instance holds it weakly:
 //! the dispatcher owns the agents that own these instances. While a guest waits, it holds no OS thread.
+//!
+//! The capability owns its context ([`DelegationCtx`]: the delegator, the grants, the caller's
+//! figures) and implements the generated `Host` trait on [`DelegationView`].
 
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use futures::future::BoxFuture;
 
-use crate::bindings::delegation::{Call, Graph, Host, NodeResult};
+use wasmtime::component::{HasData, Linker};
+
+use crate::bindings::delegation::{self, Call, Graph, Host, NodeResult};
 use crate::bindings::types::{CallError as WitCallError, ErrorKind as WitKind};
 use crate::kind::ErrorKind;
-use crate::sandbox::StoreData;
+use crate::sandbox::{CallState, StoreData};
 use crate::stats::AgentStats;
 
 /// A caller about to delegate: who it is, what its own call carries, and what it was granted.
@@ -76,12 +81,24 @@ pub fn wit_kind(kind: ErrorKind) -> WitKind {
 pub struct DelegationCtx {
     /// Weak: the delegator owns the agents that own this instance.
     delegator: Weak<dyn Delegator>,
+    /// The agents its manifest lets it call.
+    granted: Vec<String>,
+    /// The figures of the agent version, to count its delegations.
+    stats: Arc<AgentStats>,
 }
 
 impl DelegationCtx {
-    /// Delegation through `delegator`.
-    pub fn new(delegator: Weak<dyn Delegator>) -> DelegationCtx {
-        DelegationCtx { delegator }
+    /// Delegation through `delegator`, to the `granted` agents, counted in `stats`.
+    pub fn new(
+        delegator: Weak<dyn Delegator>,
+        granted: Vec<String>,
+        stats: Arc<AgentStats>,
+    ) -> DelegationCtx {
+        DelegationCtx {
+            delegator,
+            granted,
+            stats,
+        }
     }
 
     /// The delegator, or the error the guest gets when the host is going away.
@@ -95,23 +112,49 @@ impl DelegationCtx {
     }
 }
 
+/// What the delegation functions see: the context and the call that delegates.
+pub struct DelegationView<'a> {
+    ctx: &'a DelegationCtx,
+    call: &'a CallState,
+}
+
+struct HasDelegation;
+
+impl HasData for HasDelegation {
+    type Data<'a> = DelegationView<'a>;
+}
+
 impl StoreData {
-    /// The caller this instance's current call makes.
+    fn delegation_view(&mut self) -> DelegationView<'_> {
+        DelegationView {
+            ctx: &self.delegation,
+            call: &self.call,
+        }
+    }
+}
+
+/// Links `tandem:agent/delegation`.
+pub fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
+    delegation::add_to_linker::<StoreData, HasDelegation>(linker, StoreData::delegation_view)
+}
+
+impl DelegationView<'_> {
+    /// The caller the current call makes.
     fn caller(&self) -> Caller<'_> {
         Caller {
             agent: &self.call.agent,
             chain: &self.call.chain,
             trace_id: &self.call.trace_id,
             deadline: self.call.deadline,
-            granted: &self.policy.grants.delegate_to,
-            stats: &self.stats,
+            granted: &self.ctx.granted,
+            stats: &self.ctx.stats,
         }
     }
 }
 
-impl Host for StoreData {
+impl Host for DelegationView<'_> {
     async fn delegate(&mut self, call: Call) -> Result<String, WitCallError> {
-        let delegator = self.delegation.delegator(&call.agent, &call.operation)?;
+        let delegator = self.ctx.delegator(&call.agent, &call.operation)?;
         delegator.delegate(self.caller(), call).await
     }
 
@@ -119,7 +162,7 @@ impl Host for StoreData {
         let Some(call) = calls.first() else {
             return Vec::new();
         };
-        let delegator = match self.delegation.delegator(&call.agent, &call.operation) {
+        let delegator = match self.ctx.delegator(&call.agent, &call.operation) {
             Ok(delegator) => delegator,
             Err(error) => {
                 let refuse = |call: &Call| WitCallError {
@@ -137,7 +180,129 @@ impl Host for StoreData {
     }
 
     async fn run_graph(&mut self, graph: Graph) -> Result<Vec<NodeResult>, WitCallError> {
-        let delegator = self.delegation.delegator("", "run-graph")?;
+        let delegator = self.ctx.delegator("", "run-graph")?;
         delegator.run_graph(self.caller(), graph).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// What a delegation carried: caller, chain, trace, grants.
+    type Seen = (String, Vec<String>, String, Vec<String>);
+
+    /// Records what each delegation carried and answers with the callee's name.
+    #[derive(Default)]
+    struct Recorder {
+        seen: Mutex<Vec<Seen>>,
+    }
+
+    impl Delegator for Recorder {
+        fn delegate<'a>(
+            self: Arc<Self>,
+            caller: Caller<'a>,
+            call: Call,
+        ) -> BoxFuture<'a, Result<String, WitCallError>> {
+            caller.stats.add_delegation_made();
+            self.seen.lock().unwrap().push((
+                caller.agent.to_string(),
+                caller.chain.to_vec(),
+                caller.trace_id.to_string(),
+                caller.granted.to_vec(),
+            ));
+            Box::pin(async move { Ok(call.agent) })
+        }
+
+        fn run_graph<'a>(
+            self: Arc<Self>,
+            _caller: Caller<'a>,
+            _graph: Graph,
+        ) -> BoxFuture<'a, Result<Vec<NodeResult>, WitCallError>> {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+    }
+
+    fn call_state() -> CallState {
+        CallState {
+            agent: "director".into(),
+            operation: "review".into(),
+            trace_id: "t1".into(),
+            deadline: Instant::now(),
+            chain: vec!["user-agent".into()],
+        }
+    }
+
+    fn call(agent: &str) -> Call {
+        Call {
+            agent: agent.into(),
+            operation: "lint".into(),
+            input: "{}".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_delegation_carries_the_callers_identity_chain_trace_and_grants() {
+        let recorder = Arc::new(Recorder::default());
+        let delegator: Arc<dyn Delegator> = recorder.clone();
+        let stats = Arc::new(AgentStats::default());
+        let ctx = DelegationCtx::new(
+            Arc::downgrade(&delegator),
+            vec!["linter".into()],
+            stats.clone(),
+        );
+        let state = call_state();
+        let mut view = DelegationView {
+            ctx: &ctx,
+            call: &state,
+        };
+        let all = view
+            .delegate_all(vec![call("linter"), call("security")])
+            .await;
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1].as_deref().ok(), Some("security"));
+        let seen = recorder.seen.lock().unwrap();
+        assert_eq!(
+            seen[0],
+            (
+                "director".to_string(),
+                vec!["user-agent".to_string()],
+                "t1".to_string(),
+                vec!["linter".to_string()]
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn with_the_host_gone_every_call_is_unavailable_and_names_its_callee() {
+        let delegator: Arc<dyn Delegator> = Arc::new(Recorder::default());
+        let ctx = DelegationCtx::new(
+            Arc::downgrade(&delegator),
+            Vec::new(),
+            Arc::new(AgentStats::default()),
+        );
+        drop(delegator);
+        let state = call_state();
+        let mut view = DelegationView {
+            ctx: &ctx,
+            call: &state,
+        };
+        let all = view.delegate_all(vec![call("a"), call("b")]).await;
+        let refused: Vec<_> = all
+            .into_iter()
+            .map(|r| {
+                let e = r.unwrap_err();
+                (e.kind, e.agent)
+            })
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                (WitKind::Unavailable, "a".into()),
+                (WitKind::Unavailable, "b".into())
+            ]
+        );
     }
 }

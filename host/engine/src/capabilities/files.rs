@@ -61,6 +61,7 @@ pub struct FilesCtx {
 }
 
 impl FilesCtx {
+    /// Bounds for an instance: at most `max_open` files open, under the granted `roots`.
     pub fn new(max_open: usize, roots: Vec<PathBuf>) -> FilesCtx {
         FilesCtx {
             max_open,

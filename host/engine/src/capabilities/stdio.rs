@@ -22,6 +22,7 @@ pub struct LogStream {
 }
 
 impl LogStream {
+    /// The `stream` (`stdout` or `stderr`) of `agent`.
     pub fn new(agent: Arc<str>, stream: &'static str) -> LogStream {
         LogStream { agent, stream }
     }

@@ -10,7 +10,9 @@ use super::check_key;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Export {
+    /// The agent the entries belong to.
     pub agent: String,
+    /// Its entries.
     pub entries: Vec<Entry>,
 }
 
@@ -18,10 +20,13 @@ pub struct Export {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
+    /// The key.
     pub key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The value, when it is UTF-8 text.
     pub value: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The value in hex, when it is not.
     pub hex: Option<String>,
 }
 

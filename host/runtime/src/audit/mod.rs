@@ -42,18 +42,25 @@ pub struct AuditRecord {
     /// `call`, `denied-hop`, or a change to the loaded agents: `load`, `swap`, `rollback`,
     /// `rejected`, `remove`.
     pub event: &'static str,
+    /// The trace of the call.
     pub trace_id: String,
     /// The agents that delegated down to this call, outermost first.
     pub chain: Vec<String>,
+    /// The agent called (or acting, for admin records).
     pub agent: String,
     /// The agent's version and the SHA-256 of its component (empty when no such agent is loaded).
     pub version: String,
+    /// The content hash of the agent version.
     pub agent_hash: String,
+    /// The operation, or the admin action.
     pub operation: String,
     /// `ok` or the error class.
     pub outcome: &'static str,
+    /// How long it took.
     pub duration_us: u64,
+    /// Fuel it used.
     pub fuel: u64,
+    /// Attempts made.
     pub attempts: u32,
     /// The error message or the reason for a refusal.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,15 +68,20 @@ pub struct AuditRecord {
 }
 
 /// Why an audit log could not be opened or verified.
+// The fields are what each variant's message shows.
+#[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
+    /// The log could not be read or written.
     #[error("audit log {path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Another process holds the log.
     #[error("audit log {path} is in use by another process (one writer per log)")]
     Locked { path: PathBuf },
+    /// The log fails verification.
     #[error(
         "audit log {path} fails verification, refusing to append to it (move it aside, with its `.checkpoint`, to start a new one, or cut a torn last line off after keeping a copy):\n{}",
         list(problems)
@@ -209,6 +221,7 @@ impl AuditLog {
         })
     }
 
+    /// The log's file.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -33,7 +33,9 @@ impl Default for Rotation {
 /// A point of the chain: the hash and seq of a line, which the next line continues from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainPoint {
+    /// The hash of the last line of the rotated file: the chain's link to the next file.
     pub head: String,
+    /// The sequence number of that line.
     pub seq: u64,
 }
 

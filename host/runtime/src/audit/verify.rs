@@ -15,15 +15,18 @@ use super::rotation::{ChainPoint, rotated_files};
 pub struct Problem {
     /// 1-based.
     pub line: u64,
+    /// What is wrong, with the line it is on.
     pub what: String,
 }
 
 /// A log that verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
+    /// Lines checked.
     pub lines: u64,
     /// The last line's hash ([`GENESIS`] for an empty log): keep it to detect a cut-off tail.
     pub head: String,
+    /// The sequence number of the last line.
     pub last_seq: u64,
 }
 
@@ -152,7 +155,9 @@ pub(super) fn line_hash(body: &str) -> String {
 pub struct VerifiedSet {
     /// The files, oldest first, the active one last.
     pub files: Vec<PathBuf>,
+    /// Lines checked, across the files.
     pub lines: u64,
+    /// The hash of the last line: what the next line must link to.
     pub head: String,
     /// The seq of the set's first line: above 1 when older files were removed by retention.
     pub first_seq: u64,
@@ -161,7 +166,9 @@ pub struct VerifiedSet {
 /// A problem, with the file it is in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileProblem {
+    /// The file it is in.
     pub file: PathBuf,
+    /// What is wrong.
     pub problem: Problem,
 }
 
