@@ -1,0 +1,46 @@
+//! [`StateAccess`]: the state store of a host, opened the first time it is needed.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use super::{StateError, StateStore};
+
+/// The state store of a host, opened the first time a call or command needs it, so that a host whose
+/// agents keep no state never touches the file.
+#[derive(Debug)]
+pub struct StateAccess {
+    file: Option<PathBuf>,
+    store: OnceLock<StateStore>,
+    opening: Mutex<()>,
+}
+
+impl StateAccess {
+    /// Access to the store at `file`; `None` keeps no state (every state operation is refused as
+    /// [`StateError::Disabled`]).
+    pub fn new(file: Option<PathBuf>) -> StateAccess {
+        StateAccess {
+            file,
+            store: OnceLock::new(),
+            opening: Mutex::new(()),
+        }
+    }
+
+    /// The store file, if the host keeps state.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// The store, opened now if it was not yet (an open that fails is tried again next time).
+    pub fn store(&self) -> Result<&StateStore, StateError> {
+        if let Some(store) = self.store.get() {
+            return Ok(store);
+        }
+        let file = self.file.as_deref().ok_or(StateError::Disabled)?;
+        let _opening = self.opening.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(store) = self.store.get() {
+            return Ok(store);
+        }
+        let store = StateStore::open(file)?;
+        Ok(self.store.get_or_init(|| store))
+    }
+}

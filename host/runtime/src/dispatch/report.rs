@@ -1,0 +1,327 @@
+//! Reporting the calls and changes the dispatcher handles: the end of each call counted in its
+//! agent's figures, published as an event and written to the audit log ([`InFlight`], which also
+//! reports a call whose future was dropped as `cancelled`); refused calls and delegations; breaker
+//! changes; and changes to the loaded agents ([`AdminChange`]). Nothing here decides a call's fate.
+
+use std::time::{Duration, Instant};
+
+use super::{Dispatcher, Origin};
+use crate::agent::{Agent, Response};
+use crate::audit::AuditRecord;
+use crate::breaker::{BreakerState, Change};
+use crate::error::{CallError, ErrorKind, LoadError, Site};
+use crate::events::EventKind;
+use tandem_engine::Caller;
+
+/// A change to the loaded agents, for the log, the event stream and the audit log.
+// Each variant's fields are named in its doc.
+#[allow(missing_docs)]
+pub enum AdminChange<'a> {
+    /// `agent` became current, replacing `previous`; `how` is `load`, `swap` or `rollback`.
+    Current {
+        agent: &'a Agent,
+        previous: Option<&'a Agent>,
+        by: &'a str,
+        how: &'static str,
+    },
+    /// A new version failed its checks.
+    Rejected { by: &'a str, error: &'a LoadError },
+    /// An agent was unloaded.
+    Removed { agent: &'a Agent, by: &'a str },
+}
+
+/// What a call's report needs of its request, kept only when someone listens.
+pub(super) struct Observed {
+    pub(super) trace_id: String,
+    pub(super) chain: Vec<String>,
+}
+
+impl Dispatcher {
+    /// A call refused before any attempt (unknown agent or operation, input not JSON): audited.
+    pub(super) fn refused(
+        &self,
+        agent: Option<&Agent>,
+        agent_id: &str,
+        operation: &str,
+        origin: Origin,
+        error: CallError,
+    ) -> (Result<Response, CallError>, u32) {
+        if let Some(audit) = &self.audit {
+            let observed = Observed {
+                trace_id: origin.trace_id.unwrap_or_default(),
+                chain: origin.chain,
+            };
+            audit.record(AuditRecord {
+                outcome: error.kind().as_str(),
+                detail: Some(error.to_string()),
+                ..audit_record("call", agent, agent_id, operation, &observed)
+            });
+        }
+        (Err(error), 0)
+    }
+
+    pub(super) fn breaker_changed(&self, agent: &Agent, change: Change) {
+        match change.to {
+            BreakerState::Open => {
+                tracing::warn!(agent = agent.id(), reason = change.reason, reopens_in = ?agent.breaker().open_for(), "circuit opened")
+            }
+            state => tracing::info!(
+                agent = agent.id(),
+                reason = change.reason,
+                ?state,
+                "circuit changed"
+            ),
+        }
+        self.events.publish(EventKind::Breaker {
+            agent: agent.id().to_string(),
+            state: change.to,
+            reason: change.reason.to_string(),
+        });
+    }
+
+    /// Publishes the end of a call and writes its audit line.
+    fn report(
+        &self,
+        agent: &Agent,
+        operation: &str,
+        observed: &Observed,
+        result: &Result<Response, CallError>,
+        attempts: u32,
+        elapsed: Duration,
+    ) {
+        let duration_us = elapsed.as_micros() as u64;
+        if self.events.active() {
+            let (agent_id, trace_id) = (agent.id().to_string(), observed.trace_id.clone());
+            self.events.publish(match result {
+                Ok(_) => EventKind::CallFinished {
+                    agent: agent_id,
+                    operation: operation.to_string(),
+                    trace_id,
+                    duration_us,
+                    attempts,
+                },
+                Err(error) => EventKind::CallFailed {
+                    agent: agent_id,
+                    operation: operation.to_string(),
+                    trace_id,
+                    kind: error.kind(),
+                    error: error.to_string(),
+                    attempts,
+                },
+            });
+        }
+        if let Some(audit) = &self.audit {
+            audit.record(AuditRecord {
+                outcome: result.as_ref().map_or_else(|e| e.kind().as_str(), |_| "ok"),
+                duration_us,
+                fuel: result.as_ref().map_or(0, |response| response.fuel_used),
+                attempts,
+                detail: result.as_ref().err().map(ToString::to_string),
+                ..audit_record("call", Some(agent), agent.id(), operation, observed)
+            });
+        }
+    }
+
+    /// Reports a change to the loaded agents (about `id`, when known): a log line, an event and an
+    /// audit line.
+    pub fn admin_event(&self, change: AdminChange<'_>, id: Option<&str>) {
+        let no_trace = Observed {
+            trace_id: String::new(),
+            chain: Vec::new(),
+        };
+        let (event, record) = match change {
+            AdminChange::Current {
+                agent,
+                previous: None,
+                by,
+                how,
+            } => {
+                let version = agent.info.version.to_string();
+                tracing::info!(agent = agent.id(), %version, source = %agent.source.display(), by, "agent loaded");
+                let event = EventKind::AgentLoaded {
+                    agent: agent.id().to_string(),
+                    version,
+                    content_hash: agent.content_hash.clone(),
+                    source: agent.source.display().to_string(),
+                    by: by.to_string(),
+                };
+                let record = AuditRecord {
+                    detail: Some(format!("by {by} from {}", agent.source.display())),
+                    ..audit_record(how, Some(agent), agent.id(), "", &no_trace)
+                };
+                (event, record)
+            }
+            AdminChange::Current {
+                agent,
+                previous: Some(previous),
+                by,
+                how,
+            } => {
+                let (from, version) = (
+                    previous.info.version.to_string(),
+                    agent.info.version.to_string(),
+                );
+                tracing::info!(agent = agent.id(), from = %from, %version, by, how, "agent version changed");
+                let event = EventKind::AgentSwapped {
+                    agent: agent.id().to_string(),
+                    how: how.to_string(),
+                    from_version: from.clone(),
+                    from_hash: previous.content_hash.clone(),
+                    version,
+                    content_hash: agent.content_hash.clone(),
+                    by: by.to_string(),
+                };
+                let record = AuditRecord {
+                    detail: Some(format!(
+                        "by {by}, replacing {from} ({})",
+                        previous.content_hash
+                    )),
+                    ..audit_record(how, Some(agent), agent.id(), "", &no_trace)
+                };
+                (event, record)
+            }
+            AdminChange::Rejected { by, error } => {
+                let agent = id.unwrap_or_default();
+                tracing::warn!(agent, by, %error, "new agent version rejected");
+                let event = EventKind::AgentRejected {
+                    agent: agent.to_string(),
+                    reason: error.to_string(),
+                    by: by.to_string(),
+                };
+                let record = AuditRecord {
+                    outcome: error.kind().as_str(),
+                    detail: Some(format!("by {by}: {error}")),
+                    ..audit_record("rejected", None, agent, "", &no_trace)
+                };
+                (event, record)
+            }
+            AdminChange::Removed { agent, by } => {
+                let version = agent.info.version.to_string();
+                tracing::info!(agent = agent.id(), %version, by, "agent removed");
+                let event = EventKind::AgentRemoved {
+                    agent: agent.id().to_string(),
+                    version,
+                    by: by.to_string(),
+                };
+                let record = AuditRecord {
+                    detail: Some(format!("by {by}")),
+                    ..audit_record("remove", Some(agent), agent.id(), "", &no_trace)
+                };
+                (event, record)
+            }
+        };
+        self.events.publish(event);
+        if let Some(audit) = &self.audit {
+            audit.record(record);
+        }
+    }
+
+    /// Reports a delegation the host refused: an event, a warning and an audit line.
+    pub fn denied_hop(&self, caller: &Caller<'_>, callee: &str, operation: &str, reason: &str) {
+        tracing::warn!(
+            agent = caller.agent,
+            callee,
+            trace_id = caller.trace_id,
+            reason,
+            "delegation denied"
+        );
+        self.events.publish(EventKind::DelegationDenied {
+            agent: caller.agent.to_string(),
+            callee: callee.to_string(),
+            trace_id: caller.trace_id.to_string(),
+            reason: reason.to_string(),
+        });
+        if let Some(audit) = &self.audit {
+            let agent = self.registry.get(caller.agent).ok();
+            let observed = Observed {
+                trace_id: caller.trace_id.to_string(),
+                chain: caller.chain.to_vec(),
+            };
+            let target = format!("{callee}.{operation}");
+            audit.record(AuditRecord {
+                outcome: ErrorKind::Denied.as_str(),
+                detail: Some(reason.to_string()),
+                ..audit_record(
+                    "denied-hop",
+                    agent.as_deref(),
+                    caller.agent,
+                    &target,
+                    &observed,
+                )
+            });
+        }
+    }
+}
+
+/// A call under way. Its end is counted and reported by [`finish`](InFlight::finish), or, when the
+/// call's future is dropped first (its caller went away, a graph or the server was stopped), by
+/// `drop` as a `cancelled` failure.
+pub(super) struct InFlight<'a> {
+    pub(super) dispatcher: &'a Dispatcher,
+    pub(super) agent: &'a Agent,
+    pub(super) operation: &'a str,
+    pub(super) observed: Option<Observed>,
+    pub(super) started: Instant,
+    pub(super) done: bool,
+}
+
+impl InFlight<'_> {
+    pub(super) fn finish(&mut self, result: &Result<Response, CallError>, attempts: u32) {
+        self.done = true;
+        // A first attempt that succeeded measured the whole call already, from the same start.
+        let elapsed = match result {
+            Ok(response) if attempts == 1 => response.duration,
+            _ => self.started.elapsed(),
+        };
+        self.agent.stats().record_call(
+            result.as_ref().map(|_| ()).map_err(CallError::kind),
+            elapsed,
+        );
+        if let Some(observed) = &self.observed {
+            self.dispatcher.report(
+                self.agent,
+                self.operation,
+                observed,
+                result,
+                attempts,
+                elapsed,
+            );
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let site = Site {
+                agent: self.agent.id().to_string(),
+                operation: self.operation.to_string(),
+            };
+            self.finish(&Err(CallError::Cancelled { site }), 0);
+        }
+    }
+}
+
+/// An audit line about `agent_id` (`agent` when it is loaded) with no outcome filled in yet.
+fn audit_record(
+    event: &'static str,
+    agent: Option<&Agent>,
+    agent_id: &str,
+    operation: &str,
+    observed: &Observed,
+) -> AuditRecord {
+    AuditRecord {
+        event,
+        trace_id: observed.trace_id.clone(),
+        chain: observed.chain.clone(),
+        agent: agent_id.to_string(),
+        version: agent.map_or_else(String::new, |a| a.info.version.to_string()),
+        agent_hash: agent.map_or_else(String::new, |a| a.content_hash.clone()),
+        operation: operation.to_string(),
+        outcome: "ok",
+        duration_us: 0,
+        fuel: 0,
+        attempts: 0,
+        detail: None,
+    }
+}
