@@ -16,7 +16,7 @@ use crate::dispatch::{AdminChange, Dispatcher, Origin};
 use crate::engine::{self, EngineLimits, EpochTicker};
 use crate::error::{CallError, LoadError};
 use crate::events::EventBus;
-use crate::metrics::{LiveState, Metrics};
+use crate::metrics::Metrics;
 use crate::persist::{AgentStore, SavedVersion};
 use crate::registry::{RollbackError, Version};
 use crate::results::{CacheStats, ResultCache};
@@ -584,21 +584,6 @@ impl Host {
     /// Every agent version's call statistics.
     pub fn metrics(&self) -> &Metrics {
         self.dispatcher.metrics()
-    }
-
-    /// The metrics in the Prometheus text format, with the loaded agents' instances and breakers.
-    pub fn render_metrics(&self) -> String {
-        let live: Vec<LiveState> = self
-            .agents()
-            .iter()
-            .map(|agent| LiveState {
-                agent: agent.id().to_string(),
-                version: agent.info.version.to_string(),
-                live_instances: agent.live_instances(),
-                breaker: agent.breaker().state(),
-            })
-            .collect();
-        self.metrics().render(&live, self.result_cache())
     }
 
     /// The result cache's counters.

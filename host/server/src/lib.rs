@@ -19,6 +19,7 @@
 //!   endpoints) and the operator endpoints (`/metrics`, `/healthz`, `/readyz`, `/events`).
 //! - [`views`]: what the API shows of agents and versions.
 //! - [`events`]: `GET /events`, the live event stream.
+//! - [`exposition`]: the Prometheus exposition of the host's figures (`GET /metrics`).
 //! - [`error`]: [`ApiError`] and its one mapping to HTTP.
 //! - [`wire`]: a connection's bytes: JSON bodies for hyper's own error answers, the send timeout.
 //! - [`watch`]: watch mode: the agents directory drives what is loaded (hot swap from files).
@@ -34,6 +35,7 @@ pub mod body;
 pub mod connections;
 pub mod error;
 pub mod events;
+pub mod exposition;
 pub mod extract;
 mod graphs;
 pub mod guard;

@@ -19,7 +19,7 @@ pub(crate) async fn metrics(State(state): State<Arc<ServerState>>, headers: Head
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|accept| accept.contains("application/openmetrics-text"));
-    let rendered = state.host.render_metrics();
+    let rendered = crate::exposition::render(&state.host);
     if openmetrics {
         (
             [(
@@ -35,7 +35,7 @@ pub(crate) async fn metrics(State(state): State<Arc<ServerState>>, headers: Head
                 header::CONTENT_TYPE,
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
-            tandem::metrics::to_prometheus_text(&rendered),
+            crate::exposition::to_prometheus_text(&rendered),
         )
             .into_response()
     }
