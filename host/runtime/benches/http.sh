@@ -2,7 +2,7 @@
 # HTTP invoke latency and throughput of `echo` through `tandem serve`, measured with wrk on loopback.
 # Runs the release binary with one async worker (so the load generator has the other core of a
 # 2-core machine), with and without the audit log, at several connection counts.
-# Usage: host/benches/http.sh [SECONDS]   (needs target/release/tandem and target/agents)
+# Usage: host/runtime/benches/http.sh [SECONDS]   (needs target/release/tandem and target/agents)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 

@@ -13,9 +13,9 @@
 //! - [`host`]: the [`Host`]: load agents, call them, swap and roll back versions.
 //! - [`agent`]: a loaded agent as the runtime serves it: the engine's agent with its breaker.
 //! - [`dispatch`]: routing a call to its agent with breaker, retries and the inherited deadline.
-//! - [`delegation`]: the rules of one agent calling another, and the dispatcher's side of the
+//! - `delegation`: the rules of one agent calling another, and the dispatcher's side of the
 //!   engine's `Delegator` and `EventSink` traits.
-//! - [`breaker`]: the per-agent circuit breaker; [`retry`]: which failures are retried, and the
+//! - [`breaker`]: the per-agent circuit breaker; `retry`: which failures are retried, and the
 //!   backoff.
 //! - [`registry`]: the loaded agents by id, each with its recent versions (swap, rollback).
 //! - [`scheduler`]: dependency graphs of calls, run with a ready queue.
@@ -30,7 +30,7 @@
 pub mod agent;
 pub mod audit;
 pub mod breaker;
-pub mod delegation;
+mod delegation;
 pub mod dispatch;
 pub mod events;
 pub mod host;
@@ -38,7 +38,7 @@ pub mod metrics;
 pub mod persist;
 pub mod registry;
 pub mod results;
-pub mod retry;
+mod retry;
 pub mod scheduler;
 
 // The layers below, re-exported whole: embedders and the server name everything through `tandem`.

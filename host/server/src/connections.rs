@@ -1,7 +1,7 @@
 //! Accepting and serving connections: at most `max_connections` at once (the rest wait in the
 //! listen backlog), each served by hyper's HTTP/1 with a header read timeout, which also closes a
 //! connection that sends nothing or sits idle between requests, and with hyper's own parse-error
-//! answers given JSON bodies and a send timeout ([`Wire`]). Shutdown stops accepting and asks every connection to
+//! answers given JSON bodies and a send timeout (`Wire`). Shutdown stops accepting and asks every connection to
 //! finish the request it is on, then close.
 
 use std::net::SocketAddr;

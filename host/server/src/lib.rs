@@ -5,23 +5,24 @@
 //!
 //! Every error answer is JSON, `{"error": {"kind": ..., "message": ...}}`, with the status that
 //! [`ApiError`] alone decides. What a request must pass before its handler runs (the `Host` and
-//! `Origin` checks, the caller and admin tokens) is in [`guard`]; tokens are compared in constant
+//! `Origin` checks, the caller and admin tokens) is in `guard`; tokens are compared in constant
 //! time and never logged.
 //!
 //! # Layout
-//! - [`state`]: [`ServerConfig`] and [`ServerState`], what the handlers share.
-//! - [`mod@router`]: the routes; [`mod@serve`]: serving until a signal, then shutting down.
+//! - `state`: [`ServerConfig`] and [`ServerState`], what the handlers share.
+//! - `router`: the routes ([`router()`]); `serve`: serving until a signal, then shutting down
+//!   ([`serve()`]).
 //! - [`connections`]: accepting connections: the connection bound, header and idle timeouts.
-//! - [`guard`]: host, origin and token checks, before any body is read.
-//! - [`body`]: reading a body within its size limit and the body timeout.
-//! - [`extract`]: the `{id}` of a path, checked.
+//! - `guard`: host, origin and token checks, before any body is read.
+//! - `body`: reading a body within its size limit and the body timeout.
+//! - `extract`: the `{id}` of a path, checked ([`AgentId`]).
 //! - `invoke`, `graphs`, `agents`, `ops`: the handlers of calls, graphs, agents (with the admin
 //!   endpoints) and the operator endpoints (`/metrics`, `/healthz`, `/readyz`, `/events`).
-//! - [`views`]: what the API shows of agents and versions.
-//! - [`events`]: `GET /events`, the live event stream.
-//! - [`exposition`]: the Prometheus exposition of the host's figures (`GET /metrics`).
-//! - [`error`]: [`ApiError`] and its one mapping to HTTP.
-//! - [`wire`]: a connection's bytes: JSON bodies for hyper's own error answers, the send timeout.
+//! - `views`: what the API shows of agents and versions ([`AgentView`], [`SwapReply`]).
+//! - `events`: `GET /events`, the live event stream.
+//! - `exposition`: the Prometheus exposition of the host's figures (`GET /metrics`).
+//! - `error`: [`ApiError`] and its one mapping to HTTP.
+//! - `wire`: a connection's bytes: JSON bodies for hyper's own error answers, the send timeout.
 //! - [`watch`]: watch mode: the agents directory drives what is loaded (hot swap from files).
 //!
 //! Shutdown ([`serve()`]): when the signal comes, the server publishes a `shutdown` event, stops
@@ -31,22 +32,22 @@
 #![deny(missing_docs)]
 
 mod agents;
-pub mod body;
+mod body;
 pub mod connections;
-pub mod error;
-pub mod events;
-pub mod exposition;
-pub mod extract;
+mod error;
+mod events;
+mod exposition;
+mod extract;
 mod graphs;
-pub mod guard;
+mod guard;
 mod invoke;
 mod ops;
-pub mod router;
-pub mod serve;
-pub mod state;
-pub mod views;
+mod router;
+mod serve;
+mod state;
+mod views;
 pub mod watch;
-pub mod wire;
+mod wire;
 
 pub use error::ApiError;
 pub use extract::AgentId;

@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::state::ServerState;
 use crate::{agents, graphs, guard, invoke, ops};
 
-/// The routes of the API, behind the [`guard`].
+/// The routes of the API, behind the guard (host, origin and token checks).
 pub fn router(state: Arc<ServerState>) -> Router {
     Router::new()
         .route("/v1/agents", get(agents::list_agents))
