@@ -17,6 +17,7 @@ use crate::pool::{Instance, InstancePool, LeaseError};
 use crate::sandbox::{self, Owner, Policy, StoreData};
 use crate::state::StateAccess;
 use crate::stats::AgentStats;
+use tandem_manifest::check_name;
 
 /// What an agent says about itself (`describe()`), validated.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -91,8 +92,6 @@ impl AgentInfo {
         self.operations.iter().find(|o| o.name == name)
     }
 }
-
-pub use tandem_manifest::{check_name, is_valid_name};
 
 /// A call to make: the operation and input plus where it sits in a trace.
 #[derive(Debug, Clone)]

@@ -166,11 +166,7 @@ pub fn new_store(
         },
         log: LogCtx::new(policy.limits.max_log_records),
         state: StateCtx::new(owner.state.clone(), policy.state_quota),
-        delegation: DelegationCtx::new(
-            owner.delegator.clone(),
-            policy.grants.delegate_to.clone(),
-            owner.stats.clone(),
-        ),
+        delegation: DelegationCtx::new(owner.delegator.clone(), owner.stats.clone()),
         events: EventsCtx::new(owner.events.clone()),
         policy,
     };

@@ -11,9 +11,7 @@ use tandem_engine::sandbox::StoreData;
 use tandem_engine::{Delegator, EventSink, HostLinks};
 use wasmtime::Engine;
 
-pub use tandem_engine::agent::{
-    AgentInfo, MAX_ERROR_MESSAGE_BYTES, OperationInfo, Request, Response, check_name, is_valid_name,
-};
+pub use tandem_engine::agent::{AgentInfo, OperationInfo, Request, Response};
 
 use crate::breaker::Breaker;
 use crate::dispatch::Dispatcher;

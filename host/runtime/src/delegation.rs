@@ -1,7 +1,7 @@
 //! One agent calling another through the host: the rules of a hop (the caller's manifest must name
 //! the callee, the hop must not close a cycle, the chain must not grow past [`MAX_DEPTH`], and the
 //! callee inherits the caller's trace and what is left of its deadline), and the dispatcher's side of
-//! the engine's [`Delegator`] and [`EventSink`] traits.
+//! the engine's [`Delegator`] trait.
 //!
 //! Refused hops are `denied` errors, logged, published as events and audited; allowed hops are
 //! counted in both agents' stats and go through the dispatcher like any call (breaker, retries).
@@ -13,10 +13,9 @@ use futures::future::BoxFuture;
 use tandem_engine::bindings::delegation::{Call, FailurePolicy, Graph, NodeOutcome, NodeResult};
 use tandem_engine::bindings::types::{CallError as WitCallError, ErrorKind as WitKind};
 use tandem_engine::capabilities::delegation::wit_kind;
-use tandem_engine::{Caller, Delegator, EventSink};
+use tandem_engine::{Caller, Delegator};
 
 use crate::dispatch::{Dispatcher, Origin};
-use crate::events::EventKind;
 use crate::scheduler::{self, Outcome};
 
 /// The longest delegation chain, the user's call included.
@@ -188,17 +187,6 @@ impl Delegator for Dispatcher {
                 })
                 .collect())
         })
-    }
-}
-
-impl EventSink for Dispatcher {
-    fn guest_event(&self, agent: &str, trace_id: &str, name: String, data: String) {
-        self.events().publish(EventKind::Guest {
-            agent: agent.to_string(),
-            trace_id: trace_id.to_string(),
-            name,
-            data,
-        });
     }
 }
 

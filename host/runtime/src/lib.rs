@@ -14,7 +14,7 @@
 //! - [`agent`]: a loaded agent as the runtime serves it: the engine's agent with its breaker.
 //! - [`dispatch`]: routing a call to its agent with breaker, retries and the inherited deadline.
 //! - `delegation`: the rules of one agent calling another, and the dispatcher's side of the
-//!   engine's `Delegator` and `EventSink` traits.
+//!   engine's `Delegator` trait (its `EventSink` side is in `dispatch`).
 //! - [`breaker`]: the per-agent circuit breaker; `retry`: which failures are retried, and the
 //!   backoff.
 //! - [`registry`]: the loaded agents by id, each with its recent versions (swap, rollback).

@@ -41,7 +41,7 @@ pub fn agent(args: AgentArgs) -> Result<ExitCode, Failure> {
     let (AgentCommand::Swap { id, .. }
     | AgentCommand::Rollback { id }
     | AgentCommand::Remove { id }) = &args.command;
-    tandem::agent::check_name("agent id", id).map_err(Failure::invalid_input)?;
+    tandem::manifest::check_name("agent id", id).map_err(Failure::invalid_input)?;
     let token = super::read_token(
         args.admin_token_file.as_deref(),
         "TANDEM_ADMIN_TOKEN",

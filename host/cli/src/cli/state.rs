@@ -52,7 +52,7 @@ fn state_failure(error: StateError) -> Failure {
 }
 
 fn check_agent(agent: &str) -> Result<(), Failure> {
-    tandem::agent::check_name("agent id", agent).map_err(Failure::invalid_input)
+    tandem::manifest::check_name("agent id", agent).map_err(Failure::invalid_input)
 }
 
 pub async fn state(global: &GlobalArgs, args: StateArgs) -> Result<ExitCode, Failure> {

@@ -81,24 +81,14 @@ pub fn wit_kind(kind: ErrorKind) -> WitKind {
 pub struct DelegationCtx {
     /// Weak: the delegator owns the agents that own this instance.
     delegator: Weak<dyn Delegator>,
-    /// The agents its manifest lets it call.
-    granted: Vec<String>,
     /// The figures of the agent version, to count its delegations.
     stats: Arc<AgentStats>,
 }
 
 impl DelegationCtx {
-    /// Delegation through `delegator`, to the `granted` agents, counted in `stats`.
-    pub fn new(
-        delegator: Weak<dyn Delegator>,
-        granted: Vec<String>,
-        stats: Arc<AgentStats>,
-    ) -> DelegationCtx {
-        DelegationCtx {
-            delegator,
-            granted,
-            stats,
-        }
+    /// Delegation through `delegator`, counted in `stats`.
+    pub fn new(delegator: Weak<dyn Delegator>, stats: Arc<AgentStats>) -> DelegationCtx {
+        DelegationCtx { delegator, stats }
     }
 
     /// The delegator, or the error the guest gets when the host is going away.
@@ -112,10 +102,12 @@ impl DelegationCtx {
     }
 }
 
-/// What the delegation functions see: the context and the call that delegates.
+/// What the delegation functions see: the context, the call that delegates, and the agents its
+/// manifest lets it call.
 pub struct DelegationView<'a> {
     ctx: &'a DelegationCtx,
     call: &'a CallState,
+    granted: &'a [String],
 }
 
 struct HasDelegation;
@@ -129,6 +121,7 @@ impl StoreData {
         DelegationView {
             ctx: &self.delegation,
             call: &self.call,
+            granted: &self.policy.grants.delegate_to,
         }
     }
 }
@@ -146,7 +139,7 @@ impl DelegationView<'_> {
             chain: &self.call.chain,
             trace_id: &self.call.trace_id,
             deadline: self.call.deadline,
-            granted: &self.ctx.granted,
+            granted: self.granted,
             stats: &self.ctx.stats,
         }
     }
@@ -248,15 +241,12 @@ mod tests {
         let recorder = Arc::new(Recorder::default());
         let delegator: Arc<dyn Delegator> = recorder.clone();
         let stats = Arc::new(AgentStats::default());
-        let ctx = DelegationCtx::new(
-            Arc::downgrade(&delegator),
-            vec!["linter".into()],
-            stats.clone(),
-        );
-        let state = call_state();
+        let ctx = DelegationCtx::new(Arc::downgrade(&delegator), stats.clone());
+        let (state, granted) = (call_state(), ["linter".to_string()]);
         let mut view = DelegationView {
             ctx: &ctx,
             call: &state,
+            granted: &granted,
         };
         let all = view
             .delegate_all(vec![call("linter"), call("security")])
@@ -278,16 +268,13 @@ mod tests {
     #[tokio::test]
     async fn with_the_host_gone_every_call_is_unavailable_and_names_its_callee() {
         let delegator: Arc<dyn Delegator> = Arc::new(Recorder::default());
-        let ctx = DelegationCtx::new(
-            Arc::downgrade(&delegator),
-            Vec::new(),
-            Arc::new(AgentStats::default()),
-        );
+        let ctx = DelegationCtx::new(Arc::downgrade(&delegator), Arc::new(AgentStats::default()));
         drop(delegator);
         let state = call_state();
         let mut view = DelegationView {
             ctx: &ctx,
             call: &state,
+            granted: &[],
         };
         let all = view.delegate_all(vec![call("a"), call("b")]).await;
         let refused: Vec<_> = all

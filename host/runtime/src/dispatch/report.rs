@@ -11,7 +11,7 @@ use crate::audit::AuditRecord;
 use crate::breaker::{BreakerState, Change};
 use crate::error::{CallError, ErrorKind, LoadError, Site};
 use crate::events::EventKind;
-use tandem_engine::Caller;
+use tandem_engine::{Caller, EventSink};
 
 /// A change to the loaded agents, for the log, the event stream and the audit log.
 // Each variant's fields are named in its doc.
@@ -323,5 +323,17 @@ fn audit_record(
         fuel: 0,
         attempts: 0,
         detail: None,
+    }
+}
+
+/// A guest's event (`tandem:agent/events`), published on the live event stream.
+impl EventSink for Dispatcher {
+    fn guest_event(&self, agent: &str, trace_id: &str, name: String, data: String) {
+        self.events().publish(EventKind::Guest {
+            agent: agent.to_string(),
+            trace_id: trace_id.to_string(),
+            name,
+            data,
+        });
     }
 }
