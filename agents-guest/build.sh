@@ -49,10 +49,12 @@ ensure_debian_toolchain() {
   fi
 }
 
-# Guest crates: every directory with a Cargo.toml; its name is the agent id.
+# Guest crates: every directory whose Cargo.toml builds a `cdylib`; its name is the agent id. Other
+# crates there (agents-guest/support) are libraries the guests share.
+is_guest() { [ -f "$1/Cargo.toml" ] && grep -q 'crate-type = \[.*"cdylib"' "$1/Cargo.toml"; }
 crates=()
 for dir in agents-guest/*/ tests/guests/*/; do
-  [ -f "$dir/Cargo.toml" ] && crates+=("$(basename "$dir")")
+  is_guest "$dir" && crates+=("$(basename "$dir")")
 done
 packages=()
 for c in "${crates[@]}"; do packages+=(-p "$c"); done
@@ -75,9 +77,11 @@ tandem=$root/target/debug/tandem
 
 mkdir -p target/agents target/test-agents
 for dir in agents-guest/*/ tests/guests/*/; do
-  [ -f "$dir/Cargo.toml" ] || continue
+  is_guest "$dir" || continue
   id=$(basename "$dir")
   case "$dir" in tests/*) dest=target/test-agents ;; *) dest=target/agents ;; esac
   "$tandem" componentize "$out_dir/${id//-/_}.wasm" -o "$dest/$id.wasm"
+  # The agent's manifest, when it ships one, goes beside the component.
+  if [ -f "$dir/$id.toml" ]; then cp "$dir/$id.toml" "$dest/$id.toml"; else rm -f "$dest/$id.toml"; fi
 done
 log "components in target/agents/ ($(ls target/agents | wc -l)) and target/test-agents/ ($(ls target/test-agents | wc -l))"

@@ -43,7 +43,7 @@ fn run_lint_on_a_component_file_prints_the_findings() {
     let value: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(
         value["findings"],
-        json!([{"file": "a.py", "line": 1, "column": 6, "rule": "trailing-whitespace", "severity": "warning", "message": "trailing whitespace"}])
+        json!([{"file": "a.py", "line": 1, "column": 6, "rule": "W291", "severity": "warning", "message": "trailing whitespace"}])
     );
 }
 
@@ -116,7 +116,7 @@ fn failures_exit_with_the_code_of_their_class_and_say_what_is_wrong() {
         (
             &["run", "ghost", "--op", "echo"],
             4,
-            "error[unavailable]: no agent `ghost` is loaded (loaded: echo, linter)",
+            "error[unavailable]: no agent `ghost` is loaded (loaded: echo, linter, security)",
         ),
         (
             &[
@@ -189,7 +189,7 @@ fn inspect_shows_the_agent_and_its_imports_and_exports() {
         .iter()
         .map(|o| o["name"].as_str().unwrap())
         .collect();
-    assert_eq!(ops, ["lint", "rules"]);
+    assert_eq!(ops, ["lint", "fix", "rules"]);
     assert_eq!(value["exports"], json!(["tandem:agent/handler@0.1.1"]));
     let imports: Vec<&str> = value["imports"]
         .as_array()
@@ -229,7 +229,8 @@ fn list_shows_every_agent_and_reports_files_that_are_not_agents() {
         [
             "ID VERSION OPERATIONS",
             "echo 0.1.0 echo",
-            "linter 0.1.0 lint,rules"
+            "linter 0.2.0 lint,fix,rules",
+            "security 0.1.0 scan-secrets,scan-code,correlate-logs,rules"
         ]
     );
 
