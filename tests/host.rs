@@ -119,7 +119,7 @@ async fn linter_reports_each_rule_with_position() {
     );
     assert_eq!(
         output["summary"],
-        json!({"files": 1, "findings": 5, "errors": 1, "warnings": 3, "infos": 1})
+        json!({"files": 1, "bytes": 46, "findings": 5, "errors": 1, "warnings": 3, "infos": 1})
     );
 }
 

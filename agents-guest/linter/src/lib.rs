@@ -215,10 +215,17 @@ fn effective_config(
     config: Config,
     paths: &[String],
 ) -> Result<(Config, Vec<config::CompiledRule>), AgentError> {
+    // The directories named, and those of the files named: where a config file may sit.
     let dirs: Vec<String> = paths
         .iter()
-        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_dir()))
-        .cloned()
+        .filter_map(|p| match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => Some(p.clone()),
+            Ok(_) => Some(
+                p.rsplit_once('/')
+                    .map_or(".".to_string(), |(d, _)| d.to_string()),
+            ),
+            Err(_) => None,
+        })
         .collect();
     let tree_config = config::from_tree(&dirs).map_err(AgentError::invalid)?;
     let config = config.over(tree_config);

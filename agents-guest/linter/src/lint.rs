@@ -53,6 +53,8 @@ pub fn lint_file(
     custom: &[CompiledRule],
     on_disk: bool,
 ) -> Vec<Finding> {
+    // A UTF-8 byte order mark is not part of the text (columns count from after it).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let normalized;
     let text = if text.contains("\r\n") {
         normalized = text.replace("\r\n", "\n");

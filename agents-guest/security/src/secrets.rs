@@ -27,35 +27,35 @@ const RULES: &[Rule] = &[
     Rule {
         id: "aws-access-key-id",
         description: "AWS access key id",
-        pattern: r"\b((?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16})\b",
+        pattern: r"(?-u:\b)((?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16})(?-u:\b)",
         group: 1,
         severity: Severity::Error,
     },
     Rule {
         id: "aws-secret-access-key",
         description: "AWS secret access key",
-        pattern: r#"(?i)aws.{0,20}?(?:secret|sk).{0,20}?['"]?\s*[:=]\s*['"]?([A-Za-z0-9/+=]{40})(?:[^A-Za-z0-9/+=]|$)"#,
+        pattern: r#"(?i)aws.{0,20}?(?:secret|sk).{0,20}?['"]?[ \t]*[:=][ \t]*['"]?([A-Za-z0-9/+=]{40})(?:[^A-Za-z0-9/+=]|$)"#,
         group: 1,
         severity: Severity::Error,
     },
     Rule {
         id: "github-token",
         description: "GitHub token",
-        pattern: r"\b((?:gh[pousr]_[A-Za-z0-9]{36,255})|github_pat_[A-Za-z0-9_]{82})\b",
+        pattern: r"(?-u:\b)((?:gh[pousr]_[A-Za-z0-9]{36,255})|github_pat_[A-Za-z0-9_]{82})(?-u:\b)",
         group: 1,
         severity: Severity::Error,
     },
     Rule {
         id: "gitlab-token",
         description: "GitLab personal access token",
-        pattern: r"\b(glpat-[A-Za-z0-9_\-]{20,})",
+        pattern: r"(?-u:\b)(glpat-[A-Za-z0-9_\-]{20,})",
         group: 1,
         severity: Severity::Error,
     },
     Rule {
         id: "slack-token",
         description: "Slack token",
-        pattern: r"\b(xox[baprs]-[0-9A-Za-z]{10,48}(?:-[0-9A-Za-z]{10,48})*)",
+        pattern: r"(?-u:\b)(xox[baprs]-[0-9A-Za-z]{10,48}(?:-[0-9A-Za-z]{10,48})*)",
         group: 1,
         severity: Severity::Error,
     },
@@ -69,35 +69,35 @@ const RULES: &[Rule] = &[
     Rule {
         id: "stripe-key",
         description: "Stripe secret or restricted key",
-        pattern: r"\b((?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,})\b",
+        pattern: r"(?-u:\b)((?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,})(?-u:\b)",
         group: 1,
         severity: Severity::Error,
     },
     Rule {
         id: "google-api-key",
         description: "Google API key",
-        pattern: r"\b(AIza[0-9A-Za-z\-_]{35})(?:[^0-9A-Za-z\-_]|$)",
+        pattern: r"(?-u:\b)(AIza[0-9A-Za-z\-_]{35})(?:[^0-9A-Za-z\-_]|$)",
         group: 1,
         severity: Severity::Error,
     },
     Rule {
         id: "openai-key",
         description: "OpenAI API key",
-        pattern: r"\b(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,})",
+        pattern: r"(?-u:\b)(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,})",
         group: 1,
         severity: Severity::Error,
     },
     Rule {
         id: "anthropic-key",
         description: "Anthropic API key",
-        pattern: r"\b(sk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_\-]{80,})",
+        pattern: r"(?-u:\b)(sk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_\-]{80,})",
         group: 1,
         severity: Severity::Error,
     },
     Rule {
         id: "jwt",
         description: "JSON Web Token",
-        pattern: r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})",
+        pattern: r"(?-u:\b)(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})",
         group: 1,
         severity: Severity::Warning,
     },
@@ -111,7 +111,7 @@ const RULES: &[Rule] = &[
     Rule {
         id: "connection-string-password",
         description: "password in a connection string",
-        pattern: r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^:/\s@'\x22]+:([^@/\s'\x22]{3,})@[^\s/'\x22]+",
+        pattern: r"(?-u:\b)[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^:/\s@'\x22]+:([^@/\s'\x22]{3,})@[^\s/'\x22]+",
         group: 1,
         severity: Severity::Error,
     },
@@ -144,14 +144,14 @@ fn compiled() -> &'static [(Regex, &'static Rule)] {
 fn assignment() -> &'static Regex {
     static CELL: OnceLock<Regex> = OnceLock::new();
     CELL.get_or_init(|| {
-        Regex::new(r#"(?i)([A-Za-z_][A-Za-z0-9_.\-]*)['"]?\s*(?::=|==|=|:|=>)\s*(?:[rbuf]{0,2})(['"`])([^'"`\s]{6,}?)['"`]"#).expect("valid")
+        Regex::new(r#"(?i)([A-Za-z_][A-Za-z0-9_.\-]*)['"]?[ \t]*(?::=|==|=|:|=>)[ \t]*(?:[rbuf]{0,2})(['"`])([^'"`\s]{6,}?)['"`]"#).expect("valid")
     })
 }
 
 fn env_assignment() -> &'static Regex {
     static CELL: OnceLock<Regex> = OnceLock::new();
     CELL.get_or_init(|| {
-        Regex::new(r#"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*['"]?([^'"\s#]{6,})"#)
+        Regex::new(r#"(?m)^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*['"]?([^'"\s#]{6,})"#)
             .expect("valid")
     })
 }
@@ -343,81 +343,35 @@ pub struct Ignored {
     pub reason: &'static str,
 }
 
-/// Scans one file: findings, and example values ignored.
+/// Scans one file: findings, and example values ignored. Each rule runs over the whole text (one
+/// pass per rule, not per line); matches are then placed on their lines.
 pub fn scan(file: &str, text: &str) -> (Vec<Finding>, Vec<Ignored>) {
-    let mut findings = Vec::new();
-    let mut ignored = Vec::new();
-    let lock = lockfile(file);
-    for (index, line) in text.lines().enumerate() {
-        if line.len() > 10_000 {
-            continue; // minified or generated: provider rules would still be slow on it
-        }
-        let number = index + 1;
-        let mut spans: Vec<(usize, usize)> = Vec::new();
-        let mut report = |rule: &str,
-                          severity: Severity,
-                          message: String,
-                          start: usize,
-                          secret: &str,
-                          confidence: &str,
-                          spans: &mut Vec<(usize, usize)>| {
-            let end = start + secret.len();
-            if spans.iter().any(|&(s, e)| start < e && s < end) {
-                return; // already reported by a more specific rule
+    let index = guest_support::LineIndex::new(text);
+    let mut scan = Scan {
+        file,
+        text,
+        index: &index,
+        spans: Vec::new(),
+        findings: Vec::new(),
+        ignored: Vec::new(),
+    };
+    for (regex, rule) in compiled() {
+        for caps in regex.captures_iter(text) {
+            let m = caps.get(rule.group).unwrap_or_else(|| caps.get(0).unwrap());
+            let secret = m.as_str();
+            if rule.id == "connection-string-password" && placeholder(secret) {
+                continue;
             }
-            spans.push((start, end));
-            let excerpt = excerpt(line, start, end);
-            if example(secret) {
-                ignored.push(Ignored {
-                    file: file.into(),
-                    line: number,
-                    rule: rule.into(),
-                    excerpt,
-                    reason: "a documented example value",
-                });
-                return;
+            if rule.id == "jwt" && !jwt_header(secret) {
+                continue;
             }
-            findings.push(
-                Finding::new(
-                    file,
-                    number,
-                    line[..start].chars().count() + 1,
-                    rule,
-                    severity,
-                    message,
-                )
-                .with("confidence", confidence)
-                .with("cwe", "CWE-798")
-                .with("excerpt", excerpt)
-                .with("fingerprint", fingerprint(&[rule, file, secret])),
-            );
-        };
-        for (regex, rule) in compiled() {
-            for caps in regex.captures_iter(line) {
-                let m = caps.get(rule.group).unwrap_or_else(|| caps.get(0).unwrap());
-                let secret = m.as_str();
-                if rule.id == "connection-string-password" && placeholder(secret) {
-                    continue;
-                }
-                if rule.id == "jwt" && !jwt_header(secret) {
-                    continue;
-                }
-                report(
-                    rule.id,
-                    rule.severity,
-                    format!("{} found", rule.description),
-                    m.start(),
-                    secret,
-                    "high",
-                    &mut spans,
-                );
-            }
+            let message = format!("{} found", rule.description);
+            scan.report(rule.id, rule.severity, message, m.start(), secret, "high");
         }
-        if lock {
-            continue;
-        }
+    }
+    if !lockfile(file) {
         let mut candidates: Vec<(String, usize, String)> = Vec::new();
-        for caps in assignment().captures_iter(line) {
+        for caps in assignment().captures_iter(text) {
             let (name, value) = (caps.get(1).unwrap(), caps.get(3).unwrap());
             candidates.push((
                 name.as_str().to_string(),
@@ -425,46 +379,100 @@ pub fn scan(file: &str, text: &str) -> (Vec<Finding>, Vec<Ignored>) {
                 value.as_str().to_string(),
             ));
         }
-        if env_file(file)
-            && let Some(caps) = env_assignment().captures(line)
-        {
-            let (name, value) = (caps.get(1).unwrap(), caps.get(2).unwrap());
-            candidates.push((
-                name.as_str().to_string(),
-                value.start(),
-                value.as_str().to_string(),
-            ));
+        if env_file(file) {
+            for caps in env_assignment().captures_iter(text) {
+                let (name, value) = (caps.get(1).unwrap(), caps.get(2).unwrap());
+                candidates.push((
+                    name.as_str().to_string(),
+                    value.start(),
+                    value.as_str().to_string(),
+                ));
+            }
         }
         for (name, start, value) in candidates {
             if placeholder(&value) || uuid(&value) || digest_name(&name) {
                 continue;
             }
             if secret_name(&name) {
-                report(
+                let message = format!("a literal secret assigned to `{name}`");
+                scan.report(
                     "secret-assignment",
                     Severity::Error,
-                    format!("a literal secret assigned to `{name}`"),
+                    message,
                     start,
                     &value,
                     "medium",
-                    &mut spans,
                 );
             } else if let Some((e, alphabet)) = high_entropy(&value) {
-                report(
+                let message = format!(
+                    "high-entropy {alphabet} string ({e:.2} bits/char) assigned to `{name}`"
+                );
+                scan.report(
                     "high-entropy-string",
                     Severity::Warning,
-                    format!(
-                        "high-entropy {alphabet} string ({e:.2} bits/char) assigned to `{name}`"
-                    ),
+                    message,
                     start,
                     &value,
                     "low",
-                    &mut spans,
                 );
             }
         }
     }
-    (findings, ignored)
+    scan.findings.sort_by_key(|f| (f.line, f.column));
+    (scan.findings, scan.ignored)
+}
+
+struct Scan<'x> {
+    file: &'x str,
+    text: &'x str,
+    index: &'x guest_support::LineIndex<'x>,
+    /// Byte ranges already reported: a more specific rule ran first.
+    spans: Vec<(usize, usize)>,
+    findings: Vec<Finding>,
+    ignored: Vec<Ignored>,
+}
+
+impl Scan<'_> {
+    fn report(
+        &mut self,
+        rule: &str,
+        severity: Severity,
+        message: String,
+        start: usize,
+        secret: &str,
+        confidence: &str,
+    ) {
+        let end = start + secret.len();
+        if self.spans.iter().any(|&(s, e)| start < e && s < end) {
+            return;
+        }
+        self.spans.push((start, end));
+        let (line, column) = self.index.position(start);
+        let line_start = self.index.line_start(line);
+        let line_text = self.index.line_text(line);
+        if line_text.len() > 10_000 {
+            return; // minified or generated text: not a place people paste credentials by hand
+        }
+        let excerpt = excerpt(line_text, start - line_start, end - line_start);
+        if example(secret) {
+            self.ignored.push(Ignored {
+                file: self.file.into(),
+                line,
+                rule: rule.into(),
+                excerpt,
+                reason: "a documented example value",
+            });
+            return;
+        }
+        let _ = self.text;
+        self.findings.push(
+            Finding::new(self.file, line, column, rule, severity, message)
+                .with("confidence", confidence)
+                .with("cwe", "CWE-798")
+                .with("excerpt", excerpt)
+                .with("fingerprint", fingerprint(&[rule, self.file, secret])),
+        );
+    }
 }
 
 /// A JWT's first part decodes to a JSON header naming an algorithm.

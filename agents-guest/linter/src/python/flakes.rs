@@ -23,7 +23,11 @@ enum ScopeKind {
 enum Kind {
     /// An import; the text pyflakes names it by (`os.path`, `a.b as c`).
     Import(String),
+    /// A `def` or `class`.
     Definition,
+    /// `name = value` (also annotated, and `:=`).
+    Assignment,
+    /// Any other binding: arguments, loop targets, unpacking, `with ... as`, `except ... as`.
     Other,
 }
 
@@ -32,7 +36,11 @@ struct Binding {
     offset: usize,
     used: bool,
     fork: Vec<(usize, usize)>,
-    decorated: bool,
+    /// A `def` decorated with `typing.overload`: redefining it is the point.
+    overload: bool,
+    /// Where inner scopes rebound this import while it was unused (reported with it, if it
+    /// stays unused).
+    redefined: Vec<usize>,
 }
 
 struct Scope {
@@ -56,6 +64,12 @@ enum Work<'a> {
 }
 
 struct Flakes<'a> {
+    /// The exception names each enclosing `try` body catches (pyflakes' `exceptHandlers`).
+    handlers: Vec<Vec<String>>,
+    /// How many `if`/`while` bodies enclose the statement (a `del` there may not happen).
+    conditional: usize,
+    /// Binding a `for` target: shadowing an import there is pyflakes' F402, not F811.
+    loop_target: bool,
     /// Where each line starts, for "from line N" in F811.
     line_starts: Vec<usize>,
     scopes: Vec<Scope>,
@@ -66,10 +80,13 @@ struct Flakes<'a> {
 }
 
 /// Runs the checks over a module's statements: (byte offset, code, message).
-pub fn check(body: &[Stmt], text: &str) -> Vec<(usize, &'static str, String)> {
+pub fn check(body: &[Stmt], text: &str, is_init: bool) -> Vec<(usize, &'static str, String)> {
     let mut line_starts = vec![0];
     line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
     let mut f = Flakes {
+        handlers: vec![Vec::new()],
+        conditional: 0,
+        loop_target: false,
         line_starts,
         scopes: Vec::new(),
         stack: Vec::new(),
@@ -79,7 +96,6 @@ pub fn check(body: &[Stmt], text: &str) -> Vec<(usize, &'static str, String)> {
     };
     f.push_scope(ScopeKind::Module);
     f.stmts(body);
-    f.mark_dunder_all(body);
     let mut i = 0;
     while i < f.deferred.len() {
         let Deferred { stack, fork, work } = std::mem::replace(
@@ -92,6 +108,8 @@ pub fn check(body: &[Stmt], text: &str) -> Vec<(usize, &'static str, String)> {
         );
         f.stack = stack;
         f.fork = fork;
+        f.handlers = vec![Vec::new()];
+        f.conditional = 0;
         if let Work::Names(names) = work {
             for (name, offset) in names {
                 f.load(&name, offset);
@@ -113,21 +131,30 @@ pub fn check(body: &[Stmt], text: &str) -> Vec<(usize, &'static str, String)> {
         }
         i += 1;
     }
+    // `__all__` is read at the end, as pyflakes does: names a function defines through `global`
+    // count.
+    f.mark_dunder_all(body, is_init);
+    let mut reports = Vec::new();
     for scope in f.scopes.iter().filter(|s| s.kind != ScopeKind::Class) {
-        let mut unused: Vec<_> = scope
-            .names
-            .values()
-            .filter_map(|b| match &b.kind {
-                Kind::Import(name) if !b.used => Some((b.offset, name.clone())),
-                _ => None,
-            })
-            .collect();
-        unused.sort();
-        for (offset, name) in unused {
-            f.out
-                .push((offset, "F401", format!("'{name}' imported but unused")));
+        for (name, b) in &scope.names {
+            let Kind::Import(label) = &b.kind else {
+                continue;
+            };
+            if b.used {
+                continue;
+            }
+            reports.push((b.offset, "F401", format!("'{label}' imported but unused")));
+            let line = f.line_starts.partition_point(|&s| s <= b.offset);
+            for &at in &b.redefined {
+                reports.push((
+                    at,
+                    "F811",
+                    format!("redefinition of unused '{name}' from line {line}"),
+                ));
+            }
         }
     }
+    f.out.extend(reports);
     f.out.sort_by_key(|(offset, code, _)| (*offset, *code));
     f.out
 }
@@ -166,7 +193,10 @@ impl<'a> Flakes<'a> {
         usize::from(node.start())
     }
 
-    fn bind(&mut self, name: &str, kind: Kind, offset: usize, decorated: bool) {
+    /// pyflakes' `addBinding`: the existing binding is the innermost one of the name; in the
+    /// same scope a redefinition of an unused one is reported now, from an inner scope an unused
+    /// import's redefinition is reported with it at the end (if it stays unused).
+    fn bind(&mut self, name: &str, kind: Kind, offset: usize, overload: bool) {
         let fork = self.fork.clone();
         let global = self.current().globals.iter().any(|g| g == name);
         let target = if global {
@@ -174,31 +204,39 @@ impl<'a> Flakes<'a> {
         } else {
             *self.stack.last().unwrap()
         };
-        let scope = &mut self.scopes[target];
-        let mut report = None;
-        if let Some(existing) = scope.names.get(name)
-            && !existing.used
-            && !existing.decorated
-            && !decorated
-            && existing.fork == fork
-            && matches!(existing.kind, Kind::Import(_) | Kind::Definition)
-            && matches!(kind, Kind::Import(_) | Kind::Definition)
-            && !matches!((&existing.kind, &kind), (Kind::Import(a), Kind::Import(b)) if a != b && (b.starts_with(&format!("{name}.")) || a.starts_with(&format!("{name}."))))
-        {
-            report = Some(existing.offset);
+        let holder = self
+            .stack
+            .iter()
+            .rev()
+            .copied()
+            .find(|&i| self.scopes[i].names.contains_key(name));
+        if let Some(holder) = holder {
+            let loop_target = self.loop_target;
+            let existing = self.scopes[holder].names.get_mut(name).expect("found");
+            if !different_forks(&existing.fork, &fork) {
+                let is_import = matches!(existing.kind, Kind::Import(_));
+                if is_import && loop_target {
+                    // pyflakes' F402 (import shadowed by a loop variable): not one of ours.
+                } else if holder == target {
+                    if !existing.used
+                        && !existing.overload
+                        && (name != "_" || is_import)
+                        && redefines(&kind, &existing.kind, name)
+                    {
+                        let line = self.line_starts.partition_point(|&s| s <= existing.offset);
+                        self.out.push((
+                            offset,
+                            "F811",
+                            format!("redefinition of unused '{name}' from line {line}"),
+                        ));
+                    }
+                } else if is_import && redefines(&kind, &existing.kind, name) {
+                    existing.redefined.push(offset);
+                }
+            }
         }
-        if let Some(previous) = report {
-            let line = self.line_starts.partition_point(|&s| s <= previous);
-            self.out.push((
-                offset,
-                "F811",
-                format!("redefinition of unused '{name}' from line {line}"),
-            ));
-        }
-        let used = scope
-            .names
-            .get(name)
-            .is_some_and(|b| b.used && matches!(kind, Kind::Other));
+        // A rebound name keeps its use (within a loop, or as a global).
+        let used = self.scopes[target].names.get(name).is_some_and(|b| b.used);
         self.scopes[target].names.insert(
             name.to_string(),
             Binding {
@@ -206,21 +244,28 @@ impl<'a> Flakes<'a> {
                 offset,
                 used,
                 fork,
-                decorated,
+                overload,
+                redefined: Vec::new(),
             },
         );
     }
 
     fn load(&mut self, name: &str, offset: usize) {
         let innermost = self.stack.len() - 1;
-        for (depth, &i) in self.stack.iter().enumerate().rev() {
+        // As pyflakes: a class's names are visible in its body and in the comprehensions written
+        // directly in it, not in the functions it defines.
+        let mut class_visible: Option<bool> = None;
+        for &i in self.stack.iter().rev() {
             let scope = &mut self.scopes[i];
-            if scope.kind == ScopeKind::Class && depth != innermost {
+            if scope.kind == ScopeKind::Class && class_visible == Some(false) {
                 continue;
             }
             if let Some(binding) = scope.names.get_mut(name) {
                 binding.used = true;
                 return;
+            }
+            if class_visible != Some(false) {
+                class_visible = Some(scope.kind == ScopeKind::Comprehension);
             }
         }
         if BUILTINS.split(' ').any(|b| b == name) {
@@ -241,8 +286,14 @@ impl<'a> Flakes<'a> {
         if name == "__path__" || self.stack.iter().any(|&i| self.scopes[i].star_import) {
             return;
         }
-        self.out
-            .push((offset, "F821", format!("undefined name '{name}'")));
+        if !self
+            .handlers
+            .last()
+            .is_some_and(|h| h.iter().any(|n| n == "NameError"))
+        {
+            self.out
+                .push((offset, "F821", format!("undefined name '{name}'")));
+        }
     }
 
     fn with_branch(&mut self, id: usize, branch: usize, f: impl FnOnce(&mut Self)) {
@@ -289,11 +340,12 @@ impl<'a> Flakes<'a> {
                 if let Some(returns) = returns {
                     self.annotation(returns);
                 }
+                let overload = decorator_list.iter().any(is_overload);
                 self.bind(
                     name.as_str(),
                     Kind::Definition,
                     self.def_name_offset(stmt),
-                    !decorator_list.is_empty(),
+                    overload,
                 );
                 self.defer(Work::Function(args, body));
             }
@@ -313,26 +365,28 @@ impl<'a> Flakes<'a> {
                 self.push_scope(ScopeKind::Class);
                 self.stmts(body);
                 self.pop_scope();
+                let _ = decorator_list;
                 self.bind(
                     name.as_str(),
                     Kind::Definition,
                     self.def_name_offset(stmt),
-                    !decorator_list.is_empty(),
+                    false,
                 );
             }
             Stmt::Return(s) => self.opt_expr(s.value.as_deref()),
             Stmt::Delete(s) => {
                 for target in &s.targets {
-                    if let Expr::Name(n) = target {
-                        self.load(n.id.as_str(), usize::from(n.start()));
-                    } else {
-                        self.expr(target);
+                    match target {
+                        Expr::Name(n) => self.delete(n.id.as_str(), usize::from(n.start())),
+                        other => self.expr(other),
                     }
                 }
             }
             Stmt::Assign(s) => {
                 self.expr(&s.value);
-                self.exprs(&s.targets);
+                for target in &s.targets {
+                    self.assign_target(target);
+                }
             }
             Stmt::TypeAlias(s) => {
                 self.expr(&s.value);
@@ -348,7 +402,11 @@ impl<'a> Flakes<'a> {
             Stmt::AnnAssign(s) => {
                 self.annotation(&s.annotation);
                 self.opt_expr(s.value.as_deref());
-                self.expr(&s.target);
+                if s.value.is_some() {
+                    self.assign_target(&s.target);
+                } else if !matches!(s.target.as_ref(), Expr::Name(_)) {
+                    self.expr(&s.target);
+                }
             }
             Stmt::For(ast::StmtFor {
                 target,
@@ -365,19 +423,25 @@ impl<'a> Flakes<'a> {
                 ..
             }) => {
                 self.expr(iter);
+                self.loop_target = true;
                 self.expr(target);
+                self.loop_target = false;
                 self.stmts(body);
                 self.stmts(orelse);
             }
             Stmt::While(s) => {
                 self.expr(&s.test);
+                self.conditional += 1;
                 self.stmts(&s.body);
                 self.stmts(&s.orelse);
+                self.conditional -= 1;
             }
             Stmt::If(s) => {
                 self.expr(&s.test);
+                self.conditional += 1;
                 self.with_branch(id, 0, |f| f.stmts(&s.body));
                 self.with_branch(id, 1, |f| f.stmts(&s.orelse));
+                self.conditional -= 1;
             }
             Stmt::With(ast::StmtWith { items, body, .. })
             | Stmt::AsyncWith(ast::StmtAsyncWith { items, body, .. }) => {
@@ -415,18 +479,43 @@ impl<'a> Flakes<'a> {
                 finalbody,
                 ..
             }) => {
+                // The body sees which exceptions its handlers catch (a NameError handler
+                // makes an undefined name there intended).
+                let caught: Vec<String> = handlers
+                    .iter()
+                    .flat_map(|handler| {
+                        let ast::ExceptHandler::ExceptHandler(h) = handler;
+                        match h.type_.as_deref() {
+                            Some(Expr::Tuple(t)) => t.elts.iter().filter_map(node_name).collect(),
+                            Some(e) => node_name(e).into_iter().collect(),
+                            None => Vec::new(),
+                        }
+                    })
+                    .collect();
+                self.handlers.push(caught);
+                // pyflakes' alternatives of a `try`: body and else together, each handler apart.
                 self.with_branch(id, 0, |f| f.stmts(body));
+                self.handlers.pop();
                 for (i, handler) in handlers.iter().enumerate() {
                     let ast::ExceptHandler::ExceptHandler(h) = handler;
                     self.with_branch(id, i + 1, |f| {
                         f.opt_expr(h.type_.as_deref());
-                        if let Some(name) = &h.name {
-                            f.bind(name.as_str(), Kind::Other, usize::from(h.start()), false);
-                        }
+                        let Some(name) = &h.name else {
+                            f.stmts(&h.body);
+                            return;
+                        };
+                        // `except E as e` binds `e` for the handler only: Python deletes it after.
+                        let name = name.as_str();
+                        let previous = f.current().names.remove(name);
+                        f.bind(name, Kind::Other, usize::from(h.start()), false);
                         f.stmts(&h.body);
+                        f.current().names.remove(name);
+                        if let Some(previous) = previous {
+                            f.current().names.insert(name.to_string(), previous);
+                        }
                     });
                 }
-                self.with_branch(id, usize::MAX, |f| f.stmts(orelse));
+                self.with_branch(id, 0, |f| f.stmts(orelse));
                 self.stmts(finalbody);
             }
             Stmt::Assert(s) => {
@@ -498,7 +587,8 @@ impl<'a> Flakes<'a> {
                             offset: usize::from(s.start()),
                             used: true,
                             fork: Vec::new(),
-                            decorated: false,
+                            overload: false,
+                            redefined: Vec::new(),
                         });
                         let message = format!("undefined name '{name}'");
                         self.out
@@ -509,6 +599,44 @@ impl<'a> Flakes<'a> {
             }
             Stmt::Nonlocal(_) | Stmt::Pass(_) | Stmt::Break(_) | Stmt::Continue(_) => {}
             Stmt::Expr(s) => self.expr(&s.value),
+        }
+    }
+
+    /// The target of `=`: a name is an Assignment (which a later `def` redefines), unpacking
+    /// binds plain names.
+    fn assign_target(&mut self, target: &'a Expr) {
+        match target {
+            Expr::Name(n) => self.bind(
+                n.id.as_str(),
+                Kind::Assignment,
+                usize::from(n.start()),
+                false,
+            ),
+            other => self.expr(other),
+        }
+    }
+
+    /// `del name`: unbinds it, unless under an `if`/`while` (it may not run); deleting a name
+    /// the scope does not have is an undefined name.
+    fn delete(&mut self, name: &str, offset: usize) {
+        if self.conditional > 0 {
+            return;
+        }
+        let scope = self.current();
+        if scope.kind == ScopeKind::Function
+            && let Some(i) = scope.globals.iter().position(|g| g == name)
+        {
+            scope.globals.remove(i);
+            return;
+        }
+        if scope.names.remove(name).is_none()
+            && !self
+                .handlers
+                .last()
+                .is_some_and(|h| h.iter().any(|n| n == "NameError"))
+        {
+            self.out
+                .push((offset, "F821", format!("undefined name '{name}'")));
         }
     }
 
@@ -661,7 +789,7 @@ impl<'a> Flakes<'a> {
                 {
                     self.stack.pop();
                 }
-                self.expr(&e.target);
+                self.assign_target(&e.target);
                 self.stack = saved;
             }
             Expr::BinOp(e) => {
@@ -726,7 +854,7 @@ impl<'a> Flakes<'a> {
     }
 
     /// Names listed in a module-level `__all__` (a list or tuple of strings, `=` or `+=`) are used.
-    fn mark_dunder_all(&mut self, body: &[Stmt]) {
+    fn mark_dunder_all(&mut self, body: &[Stmt], is_init: bool) {
         for stmt in body {
             let (targets, value): (Vec<&Expr>, &Expr) = match stmt {
                 Stmt::Assign(s) => (s.targets.iter().collect(), &s.value),
@@ -748,14 +876,57 @@ impl<'a> Flakes<'a> {
                 _ => continue,
             };
             for elt in elts {
-                if let Expr::Constant(c) = elt
-                    && let Constant::Str(name) = &c.value
-                    && let Some(binding) = self.scopes[0].names.get_mut(name.as_str())
-                {
-                    binding.used = true;
+                let Expr::Constant(c) = elt else { continue };
+                let Constant::Str(name) = &c.value else {
+                    continue;
+                };
+                let star = self.scopes[0].star_import;
+                match self.scopes[0].names.get_mut(name.as_str()) {
+                    Some(binding) => binding.used = true,
+                    // F822, as pyflakes: not in a package's __init__ or after a star import.
+                    None if !is_init && !star => self.out.push((
+                        usize::from(stmt.start()),
+                        "F822",
+                        format!("undefined name '{name}' in __all__"),
+                    )),
+                    None => {}
                 }
             }
         }
+    }
+}
+
+/// pyflakes' `redefines`: whether a new binding of `name` replaces `existing` in a way worth
+/// reporting. Imports redefine definitions and imports (a submodule import only the same one);
+/// a `def`/`class` also redefines an assignment; any other binding redefines a definition.
+fn redefines(new: &Kind, existing: &Kind, name: &str) -> bool {
+    let submodule = |label: &str| label.starts_with(&format!("{name}."));
+    match (new, existing) {
+        (Kind::Import(a), Kind::Import(b)) if submodule(a) || submodule(b) => a == b,
+        (_, Kind::Import(_) | Kind::Definition) => true,
+        (Kind::Definition, Kind::Assignment) => true,
+        _ => false,
+    }
+}
+
+/// pyflakes' `differentForks`: the two bindings sit in different alternatives of one `if`,
+/// `try` or `match` (where at most one of them runs).
+fn different_forks(a: &[(usize, usize)], b: &[(usize, usize)]) -> bool {
+    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    matches!((a.get(common), b.get(common)), (Some(x), Some(y)) if x.0 == y.0 && x.1 != y.1)
+}
+
+/// `typing.overload` or `overload` as a decorator.
+fn is_overload(decorator: &Expr) -> bool {
+    node_name(decorator).is_some_and(|n| n == "overload")
+}
+
+/// pyflakes' `getNodeName`: a name's id or an attribute's last part.
+fn node_name(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Name(n) => Some(n.id.to_string()),
+        Expr::Attribute(a) => Some(a.attr.to_string()),
+        _ => None,
     }
 }
 

@@ -1,8 +1,8 @@
 //! pycodestyle's logical-line checks, one function per check of pycodestyle's, in its order:
 //! blank lines (E30x), whitespace (E20x, E21x, E22x, E23x, E25x, E26x, E27x), indentation (E11x),
 //! imports (E401, E402), statements (E70x, E711-E714, E721, E722, E731, E741-E743), E502, W605.
-//! Not ported: E12x continuation lines (see the README), and the checks pycodestyle leaves off by
-//! default (E24x, W503, W504, W505).
+//! Continuation lines (E12x) are in [`super::continuation`]. Not ported: the checks pycodestyle
+//! leaves off by default (E24x, W503, W504, W505).
 
 use std::sync::OnceLock;
 
@@ -21,6 +21,7 @@ pub fn check(c: &Checker) -> Out {
     whitespace_around_keywords(c, &mut out);
     missing_whitespace_after_keyword(c, &mut out);
     indentation(c, &mut out);
+    super::continuation::check(c, &mut out);
     whitespace_before_parameters(c, &mut out);
     whitespace_around_operator(c, &mut out);
     missing_whitespace(c, &mut out);

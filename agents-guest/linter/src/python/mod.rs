@@ -4,6 +4,7 @@
 //! ([`flakes`]: F401 unused import, F811 redefinition of an unused name, F821 undefined name).
 
 mod checker;
+mod continuation;
 mod flakes;
 mod logical;
 mod physical;
@@ -57,7 +58,8 @@ pub fn lint(file: &str, text: &str, config: &Config) -> Vec<Finding> {
         ));
     }
     let index = LineIndex::new(text);
-    for (offset, code, message) in flakes::check(&module.body, text) {
+    for (offset, code, message) in flakes::check(&module.body, text, file.ends_with("__init__.py"))
+    {
         let (line, column) = index.position(offset);
         findings.push(Finding::new(
             file,
@@ -96,6 +98,31 @@ pub const RULES: &[(&str, &str)] = &[
     ("E115", "expected an indented block (comment)"),
     ("E116", "unexpected indentation (comment)"),
     ("E117", "over-indented"),
+    (
+        "E121",
+        "continuation line under-indented for hanging indent (off by default, as in pycodestyle)",
+    ),
+    ("E122", "continuation line missing indentation or outdented"),
+    (
+        "E123",
+        "closing bracket does not match indentation of opening bracket's line (off by default)",
+    ),
+    ("E124", "closing bracket does not match visual indentation"),
+    (
+        "E125",
+        "continuation line with same indent as next logical line",
+    ),
+    (
+        "E126",
+        "continuation line over-indented for hanging indent (off by default)",
+    ),
+    ("E127", "continuation line over-indented for visual indent"),
+    ("E128", "continuation line under-indented for visual indent"),
+    (
+        "E129",
+        "visually indented line with same indent as next logical line",
+    ),
+    ("E131", "continuation line unaligned for hanging indent"),
     ("E201", "whitespace after '(', '[' or '{'"),
     ("E202", "whitespace before ')', ']' or '}'"),
     ("E203", "whitespace before ',', ';' or ':'"),
@@ -169,6 +196,7 @@ pub const RULES: &[(&str, &str)] = &[
     ("F401", "module imported but unused"),
     ("F811", "redefinition of unused name"),
     ("F821", "undefined name"),
+    ("F822", "undefined name in __all__"),
 ];
 
 /// pycodestyle's default ignore list (the codes it leaves off unless asked).

@@ -169,16 +169,3 @@ pub fn is_keyword(text: &str) -> bool {
 pub fn is_soft_keyword(text: &str) -> bool {
     SOFT_KEYWORDS.contains(&text)
 }
-#[cfg(test)]
-mod debug_tokens {
-    #[test]
-    fn dump_tokens() {
-        let Ok(path) = std::env::var("TOKENS") else {
-            return;
-        };
-        let text = std::fs::read_to_string(path).unwrap();
-        for t in super::tokenize(&text).ok().unwrap().0 {
-            println!("{:?} {:?} {:?} {:?}", t.kind, t.text, t.start, t.end);
-        }
-    }
-}

@@ -1,0 +1,4 @@
+REQUEST_ID = "123e4567-e89b-12d3-a456-426614174000"
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+password = os.environ["PASSWORD"]
+token = get_token()
