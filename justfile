@@ -50,6 +50,11 @@ bench: agents
     cargo bench -p tandem --bench swap
     host/runtime/benches/http.sh
 
+# The code agents against the established tools on this machine's Python standard library:
+# LINTER vs pycodestyle and pyflakes (installed into target/bench-venv), SECURITY's scans in MB/s.
+bench-agents: agents
+    agents-guest/bench.sh
+
 # HTTP invoke latency and throughput of `echo` through `tandem serve`, with wrk (installed if missing).
 bench-http: agents
     cargo build --release -p tandem-cli --bin tandem

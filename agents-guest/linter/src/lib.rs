@@ -20,7 +20,7 @@ pub mod text;
 pub mod yaml;
 
 use guest_support::sarif::{self, RuleInfo};
-use guest_support::{Finding, Skipped, Summary, Tree, TreeLimits};
+use guest_support::{Finding, Format, InlineFile, Skipped, Summary, Tree, TreeLimits};
 use serde::{Deserialize, Serialize};
 use tandem_sdk::{Agent, AgentError, AgentInfo, Json, Operation, Task};
 
@@ -44,21 +44,6 @@ struct LintInput {
     /// "json" (default) or "sarif".
     #[serde(default)]
     format: Format,
-}
-
-#[derive(Deserialize, Default, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum Format {
-    #[default]
-    Json,
-    Sarif,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InlineFile {
-    path: String,
-    content: String,
 }
 
 #[derive(Serialize)]

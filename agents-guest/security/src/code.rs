@@ -368,15 +368,21 @@ impl Py<'_> {
                         .insert(local, format!("{module}.{}", alias.name));
                 }
             }
-            Stmt::FunctionDef(s) => {
-                self.exprs(&s.decorator_list);
-                self.args(&s.args);
-                self.stmts(&s.body)
-            }
-            Stmt::AsyncFunctionDef(s) => {
-                self.exprs(&s.decorator_list);
-                self.args(&s.args);
-                self.stmts(&s.body)
+            Stmt::FunctionDef(ast::StmtFunctionDef {
+                decorator_list,
+                args,
+                body,
+                ..
+            })
+            | Stmt::AsyncFunctionDef(ast::StmtAsyncFunctionDef {
+                decorator_list,
+                args,
+                body,
+                ..
+            }) => {
+                self.exprs(decorator_list);
+                self.args(args);
+                self.stmts(body)
             }
             Stmt::ClassDef(s) => {
                 self.exprs(&s.bases);
@@ -388,15 +394,15 @@ impl Py<'_> {
             Stmt::AugAssign(s) => self.expr(&s.value),
             Stmt::AnnAssign(s) => self.opt(s.value.as_deref()),
             Stmt::TypeAlias(s) => self.expr(&s.value),
-            Stmt::For(s) => {
-                self.expr(&s.iter);
-                self.stmts(&s.body);
-                self.stmts(&s.orelse)
-            }
-            Stmt::AsyncFor(s) => {
-                self.expr(&s.iter);
-                self.stmts(&s.body);
-                self.stmts(&s.orelse)
+            Stmt::For(ast::StmtFor {
+                iter, body, orelse, ..
+            })
+            | Stmt::AsyncFor(ast::StmtAsyncFor {
+                iter, body, orelse, ..
+            }) => {
+                self.expr(iter);
+                self.stmts(body);
+                self.stmts(orelse)
             }
             Stmt::While(s) => {
                 self.expr(&s.test);
@@ -408,17 +414,12 @@ impl Py<'_> {
                 self.stmts(&s.body);
                 self.stmts(&s.orelse)
             }
-            Stmt::With(s) => {
-                for i in &s.items {
+            Stmt::With(ast::StmtWith { items, body, .. })
+            | Stmt::AsyncWith(ast::StmtAsyncWith { items, body, .. }) => {
+                for i in items {
                     self.expr(&i.context_expr)
                 }
-                self.stmts(&s.body)
-            }
-            Stmt::AsyncWith(s) => {
-                for i in &s.items {
-                    self.expr(&i.context_expr)
-                }
-                self.stmts(&s.body)
+                self.stmts(body)
             }
             Stmt::Match(s) => {
                 self.expr(&s.subject);

@@ -10,7 +10,7 @@ pub mod logs;
 pub mod secrets;
 
 use guest_support::sarif::{self, RuleInfo};
-use guest_support::{Finding, Skipped, Summary, Tree, TreeLimits};
+use guest_support::{Finding, Format, InlineFile, Skipped, Summary, Tree, TreeLimits};
 use serde::{Deserialize, Serialize};
 use tandem_sdk::{Agent, AgentError, AgentInfo, Json, Operation, Task};
 
@@ -35,21 +35,6 @@ struct ScanInput {
     /// "json" (default) or "sarif".
     #[serde(default)]
     format: Format,
-}
-
-#[derive(Deserialize, Default, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum Format {
-    #[default]
-    Json,
-    Sarif,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InlineFile {
-    path: String,
-    content: String,
 }
 
 #[derive(Serialize)]

@@ -1,12 +1,15 @@
 //! What the agents that read code share (LINTER and SECURITY): reading a granted tree with every
 //! input bounded ([`tree`]), byte offsets turned into the line and column editors show
-//! ([`position`]), the finding every rule reports ([`finding`]) and its SARIF 2.1.0 form ([`sarif`]).
+//! ([`position`]), the finding every rule reports ([`finding`]) and its SARIF 2.1.0 form ([`sarif`]),
+//! and the input pieces both take ([`input`]).
 
 pub mod finding;
+pub mod input;
 pub mod position;
 pub mod sarif;
 pub mod tree;
 
 pub use finding::{Finding, Severity, Summary, fingerprint};
+pub use input::{Format, InlineFile};
 pub use position::LineIndex;
 pub use tree::{Skipped, SourceFile, Tree, TreeLimits, io_error};

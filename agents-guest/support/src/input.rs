@@ -1,0 +1,24 @@
+//! The input pieces the code agents share: inline files, and the output format.
+
+use serde::Deserialize;
+
+/// A file given inline in the input.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct InlineFile {
+    /// The name it is reported under (its extension picks the language).
+    pub path: String,
+    /// Its text.
+    pub content: String,
+}
+
+/// How findings are returned: the agent's JSON (default) or a SARIF 2.1.0 log.
+#[derive(Deserialize, Default, Debug, PartialEq, Eq, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// The agent's own JSON.
+    #[default]
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+}
