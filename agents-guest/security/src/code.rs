@@ -689,9 +689,7 @@ impl Py<'_> {
 
 fn javascript(file: &str, text: &str) -> Result<Vec<Finding>, String> {
     use oxc_allocator::Allocator;
-    use oxc_ast::ast::{
-        AssignmentTarget, CallExpression, Expression, NewExpression, SimpleAssignmentTarget,
-    };
+    use oxc_ast::ast::{AssignmentTarget, CallExpression, Expression, NewExpression};
     use oxc_ast_visit::{Visit, walk};
     use oxc_span::{GetSpan, SourceType};
 
@@ -768,7 +766,6 @@ fn javascript(file: &str, text: &str) -> Result<Vec<Finding>, String> {
             {
                 self.report(it.span().start, &JS_HTML);
             }
-            let _ = SimpleAssignmentTarget::AssignmentTargetIdentifier;
             walk::walk_assignment_expression(self, it);
         }
     }

@@ -349,7 +349,6 @@ pub fn scan(file: &str, text: &str) -> (Vec<Finding>, Vec<Ignored>) {
     let index = guest_support::LineIndex::new(text);
     let mut scan = Scan {
         file,
-        text,
         index: &index,
         spans: Vec::new(),
         findings: Vec::new(),
@@ -424,7 +423,6 @@ pub fn scan(file: &str, text: &str) -> (Vec<Finding>, Vec<Ignored>) {
 
 struct Scan<'x> {
     file: &'x str,
-    text: &'x str,
     index: &'x guest_support::LineIndex<'x>,
     /// Byte ranges already reported: a more specific rule ran first.
     spans: Vec<(usize, usize)>,
@@ -464,7 +462,6 @@ impl Scan<'_> {
             });
             return;
         }
-        let _ = self.text;
         self.findings.push(
             Finding::new(self.file, line, column, rule, severity, message)
                 .with("confidence", confidence)

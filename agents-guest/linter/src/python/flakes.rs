@@ -365,7 +365,6 @@ impl<'a> Flakes<'a> {
                 self.push_scope(ScopeKind::Class);
                 self.stmts(body);
                 self.pop_scope();
-                let _ = decorator_list;
                 self.bind(
                     name.as_str(),
                     Kind::Definition,
