@@ -51,7 +51,8 @@ bench: agents
     host/runtime/benches/http.sh
 
 # The code agents against the established tools on this machine's Python standard library:
-# LINTER vs pycodestyle and pyflakes (installed into target/bench-venv), SECURITY's scans in MB/s.
+# LINTER vs pycodestyle and pyflakes (installed into target/bench-venv), SECURITY's scans in MB/s,
+# CRYPTOEXPERT's SHA-256 and BLAKE3 in the sandbox vs the same code natively.
 bench-agents: agents
     agents-guest/bench.sh
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks the code agents against the established tools on the same files in the same run:
-# LINTER against pycodestyle (+ pyflakes), SECURITY's scan-secrets and scan-code in MB/s.
+# LINTER against pycodestyle (+ pyflakes), SECURITY's scan-secrets and scan-code in MB/s, and
+# CRYPTOEXPERT's SHA-256 and BLAKE3 inside the sandbox against the same code natively.
 # The corpus is the Python standard library of this machine's python3 (every .py outside
 # site-packages, copied to target/bench-corpus); pycodestyle and pyflakes are installed into
 # target/bench-venv from PyPI when missing. Agents run through the release `tandem` binary.
@@ -57,3 +58,17 @@ row "pycodestyle $("$venv/bin/pycodestyle" --version)" "$(seconds "$venv/bin/pyc
 row "pyflakes $("$venv/bin/pyflakes" --version | cut -d' ' -f1)" "$(seconds "$venv/bin/pyflakes" "$corpus")"
 row "security scan-secrets (in the sandbox)" "$(seconds "$tandem" run security --op scan-secrets "$grant" --input '{"paths": ["corpus"]}' --raw)"
 row "security scan-code (in the sandbox)" "$(seconds "$tandem" run security --op scan-code "$grant" --input '{"paths": ["corpus"]}' --raw)"
+
+# CRYPTOEXPERT: the same hashing code (primitives::throughput, 256 MiB) inside the sandbox and
+# natively, in this run.
+echo
+echo "| hash | in the sandbox | natively (same crates, release) | ratio |"
+echo "| --- | --- | --- | --- |"
+native=$(cargo test --quiet --release -p crypto-expert --lib -- --ignored throughput_natively --nocapture 2>/dev/null | grep '^native')
+for algorithm in sha256 blake3; do
+  sandbox=$("$tandem" run crypto-expert --op benchmark --input "{\"algorithm\": \"$algorithm\", \"megabytes\": 256}" --raw \
+    | python3 -c 'import json, sys; print("%.1f" % json.load(sys.stdin)["mb-per-s"])')
+  natively=$(echo "$native" | awk -v a="$algorithm" '$2 == a":" {print $3}')
+  awk -v a="$algorithm" -v s="$sandbox" -v n="$natively" \
+    'BEGIN {printf "| %s | %s MB/s | %s MB/s | %.2fx |\n", a, s, n, s / n}'
+done

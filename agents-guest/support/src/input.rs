@@ -1,9 +1,9 @@
 //! The input pieces the code agents share: inline files, and the output format.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// A file given inline in the input.
-#[derive(Deserialize, Debug)]
+/// A file given inline in the input (and handed on inline to another agent).
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct InlineFile {
     /// The name it is reported under (its extension picks the language).

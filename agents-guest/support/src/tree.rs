@@ -60,6 +60,17 @@ impl Tree {
     /// Reads every path. A path the caller named that does not exist or is not granted fails the
     /// whole call (it was asked for by name); problems found while walking are `skipped` entries.
     pub fn read(paths: &[String], limits: TreeLimits) -> Result<Tree, AgentError> {
+        Tree::read_where(paths, limits, &|_, _| true)
+    }
+
+    /// Like [`Tree::read`], but below a named directory only entries `keep(path, is_dir)` accepts
+    /// are read (a directory refused is not entered): e.g. only lockfiles, never `node_modules`.
+    /// Files named by the caller are always read.
+    pub fn read_where(
+        paths: &[String],
+        limits: TreeLimits,
+        keep: &dyn Fn(&str, bool) -> bool,
+    ) -> Result<Tree, AgentError> {
         let mut tree = Tree::default();
         for path in paths {
             if path.is_empty() {
@@ -67,7 +78,7 @@ impl Tree {
             }
             let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
             if meta.is_dir() {
-                tree.walk(path, &limits)?;
+                tree.walk(path, &limits, keep)?;
             } else {
                 tree.read_file(path, meta.len(), &limits);
             }
@@ -84,7 +95,12 @@ impl Tree {
         self.files.push(SourceFile { path, text });
     }
 
-    fn walk(&mut self, dir: &str, limits: &TreeLimits) -> Result<(), AgentError> {
+    fn walk(
+        &mut self,
+        dir: &str,
+        limits: &TreeLimits,
+        keep: &dyn Fn(&str, bool) -> bool,
+    ) -> Result<(), AgentError> {
         let mut entries: Vec<_> = match std::fs::read_dir(dir) {
             Ok(entries) => entries.filter_map(|e| e.ok()).collect(),
             Err(e) => {
@@ -99,6 +115,9 @@ impl Tree {
                 self.skip(&path, "cannot read its type".into());
                 continue;
             };
+            if !keep(&path, kind.is_dir()) {
+                continue;
+            }
             if kind.is_symlink() {
                 match std::fs::metadata(&path) {
                     Ok(meta) if meta.is_dir() => {
@@ -108,7 +127,7 @@ impl Tree {
                     Err(e) => self.skip(&path, format!("broken or ungranted link: {e}")),
                 }
             } else if kind.is_dir() {
-                self.walk(&path, limits)?;
+                self.walk(&path, limits, keep)?;
             } else if kind.is_file() {
                 match entry.metadata() {
                     Ok(meta) => self.read_file(&path, meta.len(), limits),

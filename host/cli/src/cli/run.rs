@@ -1,4 +1,5 @@
-//! `tandem run`: load one agent, call one operation, print the output.
+//! `tandem run`: load one agent (and the agents its manifest lets it delegate to, from the agents
+//! directory, each with its own manifest), call one operation, print the output.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -54,7 +55,9 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Failure
     let host = super::host(global)?;
     let file = resolve(&host, &args.agent, &args.agents.path).await?;
     let policy = policy(&host, &file, &args)?;
+    let targets = policy.grants.delegate_to.clone();
     let id = host.load(&file, policy).await?.id().to_string();
+    load_delegates(&host, &id, targets, &args.agents.path).await?;
     let response = host.invoke(&id, &args.operation, input).await?;
     if args.raw {
         outln!("{}", response.output);
@@ -73,6 +76,33 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Failure
         "call finished"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the agents `first` may delegate to, and theirs in turn, from the agents directory with
+/// the manifests beside them (the command line's grants are the called agent's alone). A target
+/// that is not there is left out: a call to it fails as `unavailable`, naming it.
+async fn load_delegates(
+    host: &Host,
+    first: &str,
+    targets: Vec<String>,
+    agents_dir: &Path,
+) -> Result<(), Failure> {
+    let mut loaded = vec![first.to_string()];
+    let mut queue = targets;
+    while let Some(target) = queue.pop() {
+        if loaded.contains(&target) {
+            continue;
+        }
+        loaded.push(target.clone());
+        let Ok(file) = resolve(host, &target, agents_dir).await else {
+            tracing::warn!(agent = %target, "a delegation target is not in the agents directory");
+            continue;
+        };
+        let policy = host.policy_for(&file)?;
+        queue.extend(policy.grants.delegate_to.iter().cloned());
+        host.load(&file, policy).await?;
+    }
+    Ok(())
 }
 
 /// The component file named on the command line: a path, `DIR/<id>.wasm`, or the component in `DIR`
