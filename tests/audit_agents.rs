@@ -4,10 +4,11 @@
 //! vectors.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use serde_json::{Value, json};
-use tandem_e2e::{TestServer, agent, tandem_bin, target_dir};
+use tandem_e2e::{
+    TestServer, agent, output_json as ok, run_agent as run_with, tandem_bin, target_dir,
+};
 
 fn data(dir: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -17,29 +18,6 @@ fn data(dir: &str) -> PathBuf {
 
 fn read_only(host: &Path, guest: &str) -> String {
     format!("--dir={}::{guest}", host.display())
-}
-
-/// `tandem run <agent> --op <op> <args...> --input <input> --raw`.
-fn run_with(agent: &str, op: &str, args: &[String], input: Value) -> Output {
-    let mut all: Vec<String> = vec!["run".into(), agent.into(), "--op".into(), op.into()];
-    all.extend(args.iter().cloned());
-    all.extend(["--input".into(), input.to_string(), "--raw".into()]);
-    std::process::Command::new(tandem_bin())
-        .args(&all)
-        .env("TANDEM_CACHE_DIR", target_dir().join("test-cache"))
-        .env("TANDEM_AGENTS", target_dir().join("agents"))
-        .env("TANDEM_LOG", "warn")
-        .output()
-        .unwrap()
-}
-
-fn ok(output: Output) -> Value {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 fn audit(lockfiles: &str, input: Value) -> Value {

@@ -3,38 +3,14 @@
 //! with what the established tools (pycodestyle, pyflakes, ESLint, bandit) report on them.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use serde_json::{Value, json};
-use tandem_e2e::{tandem_bin, target_dir};
+use tandem_e2e::{output_json as ok, run_agent as run};
 
 fn data(dir: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("data/code")
         .join(dir)
-}
-
-/// `tandem run <agent> --op <op> <grants...> --input <input> --raw`.
-fn run(agent: &str, op: &str, grants: &[String], input: Value) -> Output {
-    let mut args: Vec<String> = vec!["run".into(), agent.into(), "--op".into(), op.into()];
-    args.extend(grants.iter().cloned());
-    args.extend(["--input".into(), input.to_string(), "--raw".into()]);
-    std::process::Command::new(tandem_bin())
-        .args(&args)
-        .env("TANDEM_CACHE_DIR", target_dir().join("test-cache"))
-        .env("TANDEM_AGENTS", target_dir().join("agents"))
-        .env("TANDEM_LOG", "info")
-        .output()
-        .unwrap()
-}
-
-fn ok(output: Output) -> Value {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 /// The text rules (ESLint has no equivalent among the three rules compared).

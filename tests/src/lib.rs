@@ -48,6 +48,36 @@ pub fn tandem_bin() -> PathBuf {
     path
 }
 
+/// `tandem run <agent> --op <op> <args...> --input <input> --raw` with the shipped agents
+/// (`target/agents`, their manifests beside them), the shared code cache, and logs at `info`.
+pub fn run_agent(
+    agent: &str,
+    op: &str,
+    args: &[String],
+    input: serde_json::Value,
+) -> std::process::Output {
+    let mut all: Vec<String> = vec!["run".into(), agent.into(), "--op".into(), op.into()];
+    all.extend(args.iter().cloned());
+    all.extend(["--input".into(), input.to_string(), "--raw".into()]);
+    std::process::Command::new(tandem_bin())
+        .args(&all)
+        .env("TANDEM_CACHE_DIR", target_dir().join("test-cache"))
+        .env("TANDEM_AGENTS", target_dir().join("agents"))
+        .env("TANDEM_LOG", "info")
+        .output()
+        .expect("tandem runs")
+}
+
+/// The JSON a successful run printed; a failed run panics with its stderr.
+pub fn output_json(output: std::process::Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the output is JSON")
+}
+
 /// A host whose compiled-code cache is shared by all tests of a run.
 pub fn host() -> Host {
     Host::new(HostConfig {

@@ -132,6 +132,12 @@ impl Key {
             .find(|v| v.status == Status::Active)
     }
 
+    /// The newest active version, or `denied` when every version is retired.
+    pub fn current_or_denied(&self, name: &str) -> Result<&Version, AgentError> {
+        self.current()
+            .ok_or_else(|| AgentError::Denied(format!("key `{name}` has no active version")))
+    }
+
     pub fn view(&self, name: &str) -> KeyView {
         KeyView {
             name: name.to_string(),

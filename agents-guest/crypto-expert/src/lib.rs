@@ -50,7 +50,7 @@ struct HmacInput {
     key_encoding: Encoding,
     /// ... or a key-ring key (`hmac-sha256`).
     key_name: Option<String>,
-    /// The key-ring version to verify with (default: the current one).
+    /// The key-ring version to use (default: the current one); an older active one verifies.
     version: Option<u32>,
     data: String,
     #[serde(default)]
@@ -294,16 +294,14 @@ fn hash(input: HashInput) -> Result<Json, AgentError> {
 }
 
 /// A raw key or a key-ring key's secret for a MAC.
-fn mac_key(input: &HmacInput, signing: bool) -> Result<(Vec<u8>, Option<u32>), AgentError> {
+fn mac_key(input: &HmacInput) -> Result<(Vec<u8>, Option<u32>), AgentError> {
     match (&input.key, &input.key_name) {
         (Some(key), None) => Ok((input.key_encoding.decode("key", key)?, None)),
         (None, Some(name)) => {
             let key = keyring::load(name, &[KeyKind::HmacSha256])?;
-            let version = match (input.version, signing) {
-                (Some(v), false) => key.usable(name, v)?,
-                (None, _) | (Some(_), true) => key.current().ok_or_else(|| {
-                    AgentError::Denied(format!("key `{name}` has no active version"))
-                })?,
+            let version = match input.version {
+                Some(v) => key.usable(name, v)?,
+                None => key.current_or_denied(name)?,
             };
             Ok((version.secret().to_vec(), Some(version.version)))
         }
@@ -316,7 +314,7 @@ fn mac_key(input: &HmacInput, signing: bool) -> Result<(Vec<u8>, Option<u32>), A
 fn hmac(input: HmacInput) -> Result<Json, AgentError> {
     let data = input.encoding.decode("data", &input.data)?;
     let out = binary(input.output)?;
-    let (key, version) = mac_key(&input, input.expected.is_none())?;
+    let (key, version) = mac_key(&input)?;
     match &input.expected {
         Some(expected) => {
             let tag = out.decode("expected", expected)?;
@@ -346,24 +344,30 @@ fn hex32(what: &str, text: &str) -> Result<[u8; 32], AgentError> {
     exact::<32>(what, &Encoding::Hex.decode(what, text)?)
 }
 
+/// The secret to sign or agree with: the current version of a ring key of `kind`, or a raw
+/// 32-byte key (hex) given inline; with the ring version used.
+fn private_key(
+    key_name: &Option<String>,
+    raw: &Option<String>,
+    kind: KeyKind,
+) -> Result<(zeroize::Zeroizing<[u8; 32]>, Option<u32>), AgentError> {
+    match (key_name, raw) {
+        (Some(name), None) => {
+            let key = keyring::load(name, &[kind])?;
+            let current = key.current_or_denied(name)?;
+            Ok((current.secret(), Some(current.version)))
+        }
+        (None, Some(raw)) => Ok((zeroize::Zeroizing::new(hex32("private-key", raw)?), None)),
+        _ => Err(AgentError::invalid(
+            "give `key-name` or `private-key`, one of them",
+        )),
+    }
+}
+
 fn sign(input: SignInput) -> Result<Json, AgentError> {
     let data = input.encoding.decode("data", &input.data)?;
     let out = binary(input.output)?;
-    let (seed, version) = match (&input.key_name, &input.private_key) {
-        (Some(name), None) => {
-            let key = keyring::load(name, &[KeyKind::Ed25519])?;
-            let current = key
-                .current()
-                .ok_or_else(|| AgentError::Denied(format!("key `{name}` has no active version")))?;
-            (current.secret(), Some(current.version))
-        }
-        (None, Some(raw)) => (zeroize::Zeroizing::new(hex32("private-key", raw)?), None),
-        _ => {
-            return Err(AgentError::invalid(
-                "give `key-name` or `private-key`, one of them",
-            ));
-        }
-    };
+    let (seed, version) = private_key(&input.key_name, &input.private_key, KeyKind::Ed25519)?;
     let signature = asymmetric::ed25519_sign(&seed, &data);
     tandem_sdk::to_json(&json!({
         "signature": out.encode("signature", &signature)?,
@@ -410,21 +414,7 @@ fn verify(input: SignInput) -> Result<Json, AgentError> {
 }
 
 fn agree(input: AgreeInput) -> Result<Json, AgentError> {
-    let (secret, version) = match (&input.key_name, &input.private_key) {
-        (Some(name), None) => {
-            let key = keyring::load(name, &[KeyKind::X25519])?;
-            let current = key
-                .current()
-                .ok_or_else(|| AgentError::Denied(format!("key `{name}` has no active version")))?;
-            (current.secret(), Some(current.version))
-        }
-        (None, Some(raw)) => (zeroize::Zeroizing::new(hex32("private-key", raw)?), None),
-        _ => {
-            return Err(AgentError::invalid(
-                "give `key-name` or `private-key`, one of them",
-            ));
-        }
-    };
+    let (secret, version) = private_key(&input.key_name, &input.private_key, KeyKind::X25519)?;
     let shared =
         asymmetric::x25519_agree(&secret, &hex32("peer-public-key", &input.peer_public_key)?)?;
     tandem_sdk::to_json(&json!({

@@ -92,29 +92,22 @@ pub fn hkdf(
 /// the same code.
 pub fn throughput(algorithm: HashAlgorithm, megabytes: usize) -> (usize, f64) {
     let chunk: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+    fn feed<D: Digest>(chunk: &[u8], megabytes: usize) -> Vec<u8> {
+        let mut hasher = D::new();
+        (0..megabytes).for_each(|_| hasher.update(chunk));
+        hasher.finalize().to_vec()
+    }
     let started = std::time::Instant::now();
     let digest = match algorithm {
-        HashAlgorithm::Sha256 => {
-            let mut h = Sha256::new();
-            (0..megabytes).for_each(|_| h.update(&chunk));
-            h.finalize().to_vec()
-        }
-        HashAlgorithm::Sha512 => {
-            let mut h = Sha512::new();
-            (0..megabytes).for_each(|_| h.update(&chunk));
-            h.finalize().to_vec()
-        }
-        HashAlgorithm::Sha3_256 => {
-            let mut h = sha3::Sha3_256::new();
-            (0..megabytes).for_each(|_| h.update(&chunk));
-            h.finalize().to_vec()
-        }
+        HashAlgorithm::Sha256 => feed::<Sha256>(&chunk, megabytes),
+        HashAlgorithm::Sha512 => feed::<Sha512>(&chunk, megabytes),
+        HashAlgorithm::Sha3_256 => feed::<sha3::Sha3_256>(&chunk, megabytes),
         HashAlgorithm::Blake3 => {
-            let mut h = blake3::Hasher::new();
+            let mut hasher = blake3::Hasher::new();
             (0..megabytes).for_each(|_| {
-                h.update(&chunk);
+                hasher.update(&chunk);
             });
-            h.finalize().as_bytes().to_vec()
+            hasher.finalize().as_bytes().to_vec()
         }
     };
     std::hint::black_box(digest);

@@ -303,18 +303,20 @@ mod tests {
     #[test]
     fn one_issue_under_two_ids_is_one_finding() {
         let range = r#""affected": [{"package": {"ecosystem": "crates.io", "name": "time"}, "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "0.2.23"}]}]}]"#;
-        let mut db = Database::default();
-        db.advisories = vec![
-            advisory(&format!(
-                r#"{{"id": "GHSA-wcg3-cvx6-7396", "aliases": ["CVE-2020-26235"], "summary": "from GitHub", {range}, "database_specific": {{"severity": "MODERATE"}}}}"#
-            )),
-            advisory(&format!(
-                r#"{{"id": "RUSTSEC-2020-0071", "aliases": ["CVE-2020-26235", "GHSA-wcg3-cvx6-7396"], "summary": "from RustSec", "severity": [{{"type": "CVSS_V3", "score": "CVSS:3.1/AV:L/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"}}], {range}}}"#
-            )),
-            advisory(&format!(
-                r#"{{"id": "RUSTSEC-2099-0001", "summary": "another issue", {range}}}"#
-            )),
-        ];
+        let mut db = Database {
+            advisories: vec![
+                advisory(&format!(
+                    r#"{{"id": "GHSA-wcg3-cvx6-7396", "aliases": ["CVE-2020-26235"], "summary": "from GitHub", {range}, "database_specific": {{"severity": "MODERATE"}}}}"#
+                )),
+                advisory(&format!(
+                    r#"{{"id": "RUSTSEC-2020-0071", "aliases": ["CVE-2020-26235", "GHSA-wcg3-cvx6-7396"], "summary": "from RustSec", "severity": [{{"type": "CVSS_V3", "score": "CVSS:3.1/AV:L/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"}}], {range}}}"#
+                )),
+                advisory(&format!(
+                    r#"{{"id": "RUSTSEC-2099-0001", "summary": "another issue", {range}}}"#
+                )),
+            ],
+            ..Database::default()
+        };
         db.by_package
             .insert((Ecosystem::CratesIo, "time".into()), vec![0, 1, 2]);
         let package = Package {

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{LockError, Package, line_of, toml_error};
+use super::{LockError, Package, toml_error, toml_package};
 use crate::ecosystem::Ecosystem;
 
 #[derive(Deserialize)]
@@ -30,14 +30,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Package>, LockError> {
                 .as_deref()
                 .is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+"))
         })
-        .map(|p| Package {
-            ecosystem: Ecosystem::CratesIo,
-            line: line_of(text, p.name.span().start),
-            name: p.name.into_inner(),
-            version: Some(p.version),
-            allows: None,
-            file: file.to_string(),
-        })
+        .map(|p| toml_package(Ecosystem::CratesIo, file, text, p.name, p.version))
         .collect())
 }
 

@@ -93,6 +93,24 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// A package of a TOML lockfile (`Cargo.lock`, `poetry.lock`), on the line of its `name`.
+pub fn toml_package(
+    ecosystem: Ecosystem,
+    file: &str,
+    text: &str,
+    name: toml::Spanned<String>,
+    version: String,
+) -> Package {
+    Package {
+        ecosystem,
+        line: line_of(text, name.span().start),
+        name: name.into_inner(),
+        version: Some(version),
+        allows: None,
+        file: file.to_string(),
+    }
+}
+
 /// A TOML error as a [`LockError`] at its line.
 pub fn toml_error(file: &str, text: &str, error: &toml::de::Error) -> LockError {
     let line = error.span().map(|s| line_of(text, s.start)).unwrap_or(1);

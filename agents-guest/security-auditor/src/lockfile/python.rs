@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{LockError, Package, line_of, toml_error};
+use super::{LockError, Package, toml_error, toml_package};
 use crate::ecosystem::Ecosystem;
 
 pub fn requirements(file: &str, text: &str) -> Result<Vec<Package>, LockError> {
@@ -124,14 +124,7 @@ pub fn poetry_lock(file: &str, text: &str) -> Result<Vec<Package>, LockError> {
                 .and_then(|s| s.kind.as_deref())
                 .is_none_or(|kind| kind == "legacy")
         })
-        .map(|p| Package {
-            ecosystem: Ecosystem::PyPi,
-            line: line_of(text, p.name.span().start),
-            name: p.name.into_inner(),
-            version: Some(p.version),
-            allows: None,
-            file: file.to_string(),
-        })
+        .map(|p| toml_package(Ecosystem::PyPi, file, text, p.name, p.version))
         .collect())
 }
 
