@@ -295,6 +295,24 @@ fn audit_tree_delegates_secrets_to_security_and_reports_each_check() {
         "src/deploy.sh:2: chmod 777 /srv/data"
     );
     assert_eq!(status("ci-config")["status"], "fail");
+    // `allow` leaves a path out of every check.
+    let allowed = ok(run_with(
+        "security-auditor",
+        "audit-tree",
+        &[read_only(root, "src")],
+        json!({"paths": ["src"], "allow": ["settings.py", "*.sh"]}),
+    ));
+    let statuses: Vec<&str> = allowed["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["pass", "fail", "pass", "pass", "fail"],
+        "{allowed}"
+    );
 
     // The report: scored, in Markdown.
     let out = ok(run_with(

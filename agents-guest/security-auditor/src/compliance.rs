@@ -355,11 +355,50 @@ fn others_write_octal(digits: &str) -> bool {
         .is_some_and(|d| d & 2 != 0)
 }
 
+/// Files that set modes: scripts, Dockerfiles, Makefiles, code, and YAML (Kubernetes, CI).
+fn sets_modes(path: &str) -> bool {
+    let name = name_of(path);
+    let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    name.starts_with("Dockerfile")
+        || name.starts_with("Containerfile")
+        || name == "Makefile"
+        || matches!(
+            ext,
+            "sh" | "bash"
+                | "zsh"
+                | "ksh"
+                | "mk"
+                | "py"
+                | "js"
+                | "mjs"
+                | "cjs"
+                | "ts"
+                | "go"
+                | "rs"
+                | "rb"
+                | "pl"
+                | "php"
+                | "yaml"
+                | "yml"
+                | "tf"
+                | "ps1"
+        )
+}
+
+/// A comment line of any of those languages (shell's `#` too: a `RUN` line is not one).
+fn comment(line: &str) -> bool {
+    let t = line.trim_start();
+    ["#", "//", "/*", "*", "--"]
+        .iter()
+        .any(|c| t.starts_with(c))
+        && !t.starts_with("#!")
+}
+
 fn world_writable(files: &[SourceFile]) -> Check {
     let [shell, call, kube, umask] = world_writable_patterns();
     let mut evidence = Vec::new();
-    for f in files {
-        for (index, line) in f.text.lines().enumerate() {
+    for f in files.iter().filter(|f| sets_modes(&f.path)) {
+        for (index, line) in f.text.lines().enumerate().filter(|(_, l)| !comment(l)) {
             let mut hit = false;
             if let Some(c) = shell.captures(line) {
                 hit |=
@@ -469,6 +508,13 @@ mod tests {
             Some("MPL-2.0")
         );
         assert_eq!(identify("All rights reserved."), None);
+    }
+
+    #[test]
+    fn only_files_that_set_modes_are_read_and_comments_are_not() {
+        let docs = file("README.md", "run `chmod 777` and you are done\n");
+        let commented = file("x.sh", "# chmod 777 was here\nchmod 755 bin\n");
+        assert_eq!(world_writable(&[docs, commented]).status, "pass");
     }
 
     #[test]

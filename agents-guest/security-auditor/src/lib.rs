@@ -39,9 +39,12 @@ struct DepsInput {
     /// Advisory ids (or aliases) to leave out, as `cargo audit --ignore` does.
     #[serde(default)]
     ignore: Vec<String>,
-    /// `report` only: run `audit-tree`'s checks on `paths` too (default true).
+    /// `report` only: run `audit-tree`'s checks on `paths` too (default true)...
     #[serde(default)]
     tree: Option<bool>,
+    /// ... leaving out paths these globs match.
+    #[serde(default)]
+    allow: Vec<String>,
     /// "json" (default), "sarif", or for `report` "markdown".
     #[serde(default)]
     format: OutputFormat,
@@ -87,6 +90,9 @@ struct AdvisoryStats {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct TreeInput {
     paths: Vec<String>,
+    /// Globs of paths the checks leave out, e.g. `tests/fixtures/**`.
+    #[serde(default)]
+    allow: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -108,7 +114,7 @@ impl Agent for SecurityAuditor {
             )
             .operation(
                 Operation::new("audit-tree", "License, pinned dependencies, committed secrets (through SECURITY), world-writable modes, CI")
-                    .example(json!({"paths": ["src"]})),
+                    .example(json!({"paths": ["src"], "allow": ["tests/fixtures/**"]})),
             )
             .operation(
                 Operation::new("report", "Both audits with a risk score, as JSON, Markdown or SARIF")
@@ -255,21 +261,23 @@ fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
 
-fn tree_checks(paths: &[String]) -> Result<(Vec<Check>, usize), AgentError> {
+fn tree_checks(paths: &[String], allow: &[String]) -> Result<(Vec<Check>, usize), AgentError> {
     if paths.is_empty() {
         return Err(AgentError::invalid(
             "give `paths`: the granted trees to check",
         ));
     }
+    guest_support::glob::check(allow)?;
     let keep = |path: &str, is_dir: bool| {
         !is_dir || !compliance::ignored_dir(path.rsplit('/').next().unwrap_or(path))
     };
-    let tree = Tree::read_where(paths, TreeLimits::default(), &keep)?;
+    let mut tree = Tree::read_where(paths, TreeLimits::default(), &keep)?;
+    tree.leave_out(allow);
     Ok((compliance::checks(paths, &tree), tree.files.len()))
 }
 
 fn audit_tree(input: TreeInput) -> Result<Json, AgentError> {
-    let (checks, files) = tree_checks(&input.paths)?;
+    let (checks, files) = tree_checks(&input.paths, &input.allow)?;
     tandem_sdk::to_json(&TreeOutput {
         passed: checks.iter().filter(|c| c.status == "pass").count(),
         failed: checks.iter().filter(|c| c.status == "fail").count(),
@@ -281,7 +289,7 @@ fn audit_tree(input: TreeInput) -> Result<Json, AgentError> {
 fn report(mut input: DepsInput) -> Result<Json, AgentError> {
     let deps = run_deps(&mut input)?;
     let checks = if input.tree.unwrap_or(true) && !input.paths.is_empty() {
-        tree_checks(&input.paths)?.0
+        tree_checks(&input.paths, &input.allow)?.0
     } else {
         Vec::new()
     };

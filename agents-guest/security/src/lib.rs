@@ -149,27 +149,13 @@ fn rule_list() -> Vec<RuleDescription> {
 
 /// Reads paths and inline files, leaving out what `allow` matches.
 fn read(paths: &[String], files: Vec<InlineFile>, allow: &[String]) -> Result<Tree, AgentError> {
-    for pattern in allow {
-        if pattern.is_empty() || pattern.len() > 1000 {
-            return Err(AgentError::invalid(format!(
-                "`allow`: {pattern:?} is not a usable glob (1 to 1000 characters)"
-            )));
-        }
-    }
+    guest_support::glob::check(allow)?;
     let limits = TreeLimits::default();
     let mut tree = Tree::read(paths, limits)?;
     for file in files {
         tree.add_inline(file.path, file.content, &limits);
     }
-    let (kept, allowed): (Vec<_>, Vec<_>) = tree
-        .files
-        .into_iter()
-        .partition(|f| !allow.iter().any(|p| glob(p, &f.path)));
-    tree.files = kept;
-    tree.skipped.extend(allowed.into_iter().map(|f| Skipped {
-        file: f.path,
-        reason: "allowed by an `allow` glob".into(),
-    }));
+    tree.leave_out(allow);
     Ok(tree)
 }
 
@@ -294,55 +280,4 @@ fn correlate(input: LogsInput) -> Result<LogsOutput, AgentError> {
         skipped: tree.skipped,
         summary,
     })
-}
-
-/// Glob matching on `/`-separated paths: `*` and `?` within a segment, `**` across segments. A
-/// pattern without `/` matches the file name anywhere (as in .gitignore).
-pub fn glob(pattern: &str, path: &str) -> bool {
-    let path = path.trim_start_matches("./");
-    if !pattern.contains('/') {
-        let name = path.rsplit('/').next().unwrap_or(path);
-        return matches(pattern.as_bytes(), name.as_bytes(), false);
-    }
-    matches(
-        pattern.trim_start_matches("./").as_bytes(),
-        path.as_bytes(),
-        true,
-    )
-}
-
-fn matches(p: &[u8], s: &[u8], slashes: bool) -> bool {
-    match (p.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) if p.get(1) == Some(&b'*') => {
-            let rest = if p.get(2) == Some(&b'/') {
-                &p[3..]
-            } else {
-                &p[2..]
-            };
-            (0..=s.len()).any(|i| {
-                (i == 0 || s[i - 1] == b'/' || rest.is_empty()) && matches(rest, &s[i..], slashes)
-            })
-        }
-        (Some(b'*'), _) => (0..=s.len())
-            .take_while(|&i| i == 0 || !slashes || s[i - 1] != b'/')
-            .any(|i| matches(&p[1..], &s[i..], slashes)),
-        (Some(b'?'), Some(c)) if !slashes || *c != b'/' => matches(&p[1..], &s[1..], slashes),
-        (Some(a), Some(b)) if a == b => matches(&p[1..], &s[1..], slashes),
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob;
-
-    #[test]
-    fn globs() {
-        assert!(glob("tests/fixtures/**", "tests/fixtures/a/b.py"));
-        assert!(glob("**/fixtures/*.env", "src/x/fixtures/a.env"));
-        assert!(!glob("tests/*.py", "tests/a/b.py"));
-        assert!(glob("*.example", "config/app.env.example"));
-        assert!(!glob("*.example", "config/app.env"));
-    }
 }

@@ -1,9 +1,10 @@
-//! What the agents that read code share (LINTER and SECURITY): reading a granted tree with every
+//! What the agents that read code share (LINTER, SECURITY, SECURITYAUDITOR, CRYPTOEXPERT): reading a granted tree with every
 //! input bounded ([`tree`]), byte offsets turned into the line and column editors show
 //! ([`position`]), the finding every rule reports ([`finding`]) and its SARIF 2.1.0 form ([`sarif`]),
-//! and the input pieces both take ([`input`]).
+//! the input pieces both take ([`input`]), and globs that leave files out ([`glob`]).
 
 pub mod finding;
+pub mod glob;
 pub mod input;
 pub mod position;
 pub mod sarif;

@@ -95,6 +95,21 @@ impl Tree {
         self.files.push(SourceFile { path, text });
     }
 
+    /// Moves the files an `allow` glob matches to `skipped`.
+    pub fn leave_out(&mut self, allow: &[String]) {
+        if allow.is_empty() {
+            return;
+        }
+        let (kept, allowed): (Vec<_>, Vec<_>) = std::mem::take(&mut self.files)
+            .into_iter()
+            .partition(|f| !allow.iter().any(|p| crate::glob::matches_path(p, &f.path)));
+        self.files = kept;
+        self.skipped.extend(allowed.into_iter().map(|f| Skipped {
+            file: f.path,
+            reason: "allowed by an `allow` glob".into(),
+        }));
+    }
+
     fn walk(
         &mut self,
         dir: &str,
