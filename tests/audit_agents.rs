@@ -205,6 +205,23 @@ fn npm_pypi_and_go_lockfiles_match_on_range_edges() {
             (7, "PyYAML", "possible")
         ]
     );
+    // pyproject.toml counts when no Python lockfile is beside it.
+    let out = edges(
+        "pyproject.toml",
+        "[project]\nname = \"app\"\ndependencies = [\"requests==2.25.1\", \"PyYAML>=5.1,<6\"]\n",
+    );
+    let found: Vec<(&str, &str)> = out["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["package"].as_str().unwrap(),
+                f["confidence"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(found, [("PyYAML", "possible"), ("requests", "certain")]);
     let out = edges(
         "package-lock.json",
         r#"{"lockfileVersion": 3, "packages": {"": {}, "node_modules/minimist": {"version": "1.2.6"}, "node_modules/a/node_modules/minimist": {"version": "0.2.4"}, "node_modules/lodash": {"version": "4.17.21-rc.1"}}}"#,

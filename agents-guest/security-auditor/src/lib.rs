@@ -109,7 +109,7 @@ impl Agent for SecurityAuditor {
     fn describe() -> AgentInfo {
         AgentInfo::new("security-auditor", "Audits dependencies against OSV advisories and a tree against compliance checks")
             .operation(
-                Operation::new("audit-deps", "Cargo.lock, package-lock.json, yarn.lock, requirements.txt, poetry.lock and go.sum against OSV advisories")
+                Operation::new("audit-deps", "Cargo.lock, package-lock.json, yarn.lock, requirements.txt, poetry.lock, uv.lock, pyproject.toml and go.sum against OSV advisories")
                     .example(json!({"paths": ["src"], "advisories": ["advisories"]})),
             )
             .operation(
@@ -157,10 +157,32 @@ fn inventory(
     }
     let mut inv = Inventory::default();
     let mut seen = HashSet::new();
+    let dir_of = |path: &str| path.rfind('/').map_or("", |i| &path[..i]).to_string();
+    let python_locked: HashSet<String> = tree
+        .files
+        .iter()
+        .filter(|f| {
+            matches!(
+                Format::of(&f.path),
+                Some(Format::Requirements | Format::PoetryLock | Format::UvLock)
+            )
+        })
+        .map(|f| dir_of(&f.path))
+        .collect();
+    let mut skipped = tree.skipped;
     for file in &tree.files {
+        if Format::of(&file.path) == Some(Format::Pyproject)
+            && python_locked.contains(&dir_of(&file.path))
+        {
+            skipped.push(Skipped {
+                file: file.path.clone(),
+                reason: "a Python lockfile beside it pins the versions".into(),
+            });
+            continue;
+        }
         let Some(format) = Format::of(&file.path) else {
             return Err(AgentError::invalid(format!(
-                "`{}` is not a lockfile this agent reads (Cargo.lock, package-lock.json, npm-shrinkwrap.json, yarn.lock, requirements*.txt, poetry.lock, go.sum)",
+                "`{}` is not a lockfile this agent reads (Cargo.lock, package-lock.json, npm-shrinkwrap.json, yarn.lock, requirements*.txt, poetry.lock, uv.lock, pyproject.toml, go.sum)",
                 file.path
             )));
         };
@@ -193,11 +215,11 @@ fn inventory(
             )));
         }
         return Err(AgentError::invalid(format!(
-            "no lockfile in {:?} (Cargo.lock, package-lock.json, yarn.lock, requirements*.txt, poetry.lock, go.sum)",
+            "no lockfile in {:?} (Cargo.lock, package-lock.json, yarn.lock, requirements*.txt, poetry.lock, uv.lock, pyproject.toml, go.sum)",
             paths
         )));
     }
-    Ok((inv, tree.skipped))
+    Ok((inv, skipped))
 }
 
 fn run_deps(input: &mut DepsInput) -> Result<DepsOutput, AgentError> {

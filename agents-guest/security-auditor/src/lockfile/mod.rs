@@ -1,6 +1,7 @@
 //! Lockfiles and requirement files, read into the packages they pin: `Cargo.lock` ([`cargo`]),
 //! `package-lock.json`/`npm-shrinkwrap.json` v1-v3 and `yarn.lock` v1 and Berry ([`npm`]),
-//! `requirements*.txt` and `poetry.lock` ([`python`]), `go.sum` ([`go`]). Every package keeps the
+//! `requirements*.txt`, `poetry.lock`, `uv.lock` and, where no Python lockfile sits beside it,
+//! `pyproject.toml`'s dependencies ([`python`]), `go.sum` ([`go`]). Every package keeps the
 //! line it was found on; a file that does not parse is one error naming its line.
 
 pub mod cargo;
@@ -53,6 +54,11 @@ pub enum Format {
     YarnLock,
     Requirements,
     PoetryLock,
+    /// `uv.lock`: the same `[[package]]` shape as `poetry.lock`.
+    UvLock,
+    /// `pyproject.toml`: PEP 621's `project.dependencies` (and optional ones), Poetry's
+    /// `tool.poetry.dependencies`, read as requirements.
+    Pyproject,
     GoSum,
 }
 
@@ -65,6 +71,8 @@ impl Format {
             "package-lock.json" | "npm-shrinkwrap.json" => Format::PackageLock,
             "yarn.lock" => Format::YarnLock,
             "poetry.lock" => Format::PoetryLock,
+            "uv.lock" => Format::UvLock,
+            "pyproject.toml" => Format::Pyproject,
             "go.sum" => Format::GoSum,
             _ if name.starts_with("requirements") && name.ends_with(".txt") => Format::Requirements,
             _ => return None,
@@ -78,7 +86,8 @@ impl Format {
             Format::PackageLock => npm::package_lock(file, text),
             Format::YarnLock => npm::yarn_lock(file, text),
             Format::Requirements => python::requirements(file, text),
-            Format::PoetryLock => python::poetry_lock(file, text),
+            Format::PoetryLock | Format::UvLock => python::poetry_lock(file, text),
+            Format::Pyproject => python::pyproject(file, text),
             Format::GoSum => go::parse(file, text),
         }
     }

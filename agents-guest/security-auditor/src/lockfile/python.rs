@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{LockError, Package, toml_error, toml_package};
+use super::{LockError, Package, line_of, toml_error, toml_package};
 use crate::ecosystem::Ecosystem;
 
 pub fn requirements(file: &str, text: &str) -> Result<Vec<Package>, LockError> {
@@ -107,10 +107,23 @@ struct Entry {
     source: Option<Source>,
 }
 
+/// Where a locked package comes from: Poetry's `type` (`git`, `directory`, ... or `legacy` for
+/// an index), uv's `registry` (an index) or `git`/`path`/`editable`/`virtual`.
 #[derive(Deserialize)]
 struct Source {
     #[serde(rename = "type")]
     kind: Option<String>,
+    registry: Option<String>,
+}
+
+impl Source {
+    fn is_an_index(&self) -> bool {
+        match (&self.kind, &self.registry) {
+            (_, Some(_)) => true,
+            (Some(kind), None) => kind == "legacy",
+            (None, None) => false,
+        }
+    }
 }
 
 pub fn poetry_lock(file: &str, text: &str) -> Result<Vec<Package>, LockError> {
@@ -118,14 +131,70 @@ pub fn poetry_lock(file: &str, text: &str) -> Result<Vec<Package>, LockError> {
     Ok(lock
         .package
         .into_iter()
-        .filter(|p| {
-            p.source
-                .as_ref()
-                .and_then(|s| s.kind.as_deref())
-                .is_none_or(|kind| kind == "legacy")
-        })
+        .filter(|p| p.source.as_ref().is_none_or(Source::is_an_index))
         .map(|p| toml_package(Ecosystem::PyPi, file, text, p.name, p.version))
         .collect())
+}
+
+/// `pyproject.toml`'s dependencies as requirements: PEP 621 strings (`project.dependencies`,
+/// `project.optional-dependencies`) and Poetry's table (`"^2.0"` is not PEP 440: such entries are
+/// kept as requirements that allow any version, so advisories on the package still show).
+pub fn pyproject(file: &str, text: &str) -> Result<Vec<Package>, LockError> {
+    let doc: toml::Value = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
+    let mut specs: Vec<String> = Vec::new();
+    if let Some(project) = doc.get("project") {
+        let lists = project.get("dependencies").into_iter().chain(
+            project
+                .get("optional-dependencies")
+                .and_then(|o| o.as_table())
+                .into_iter()
+                .flat_map(|t| t.values()),
+        );
+        for list in lists {
+            specs.extend(
+                list.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str().map(str::to_string)),
+            );
+        }
+    }
+    if let Some(table) = doc
+        .get("tool")
+        .and_then(|t| t.get("poetry"))
+        .and_then(|p| p.get("dependencies"))
+        .and_then(|d| d.as_table())
+    {
+        for (name, value) in table.iter().filter(|(name, _)| name.as_str() != "python") {
+            let version = value
+                .as_str()
+                .or_else(|| value.get("version").and_then(|v| v.as_str()));
+            let pep440 = version
+                .filter(|v| pep440_rs::VersionSpecifiers::from_str(v).is_ok())
+                .unwrap_or("");
+            specs.push(format!("{name}{pep440}"));
+        }
+    }
+    let mut found = Vec::new();
+    for spec in specs {
+        let line = text
+            .find(&format!("\"{spec}"))
+            .or_else(|| {
+                text.find(
+                    spec.split(|c: char| {
+                        !c.is_ascii_alphanumeric() && c != '-' && c != '_' && c != '.'
+                    })
+                    .next()
+                    .unwrap_or(&spec),
+                )
+            })
+            .map(|at| line_of(text, at))
+            .unwrap_or(1);
+        if let Some(package) = requirement_line(file, line, spec.trim())? {
+            found.push(package);
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -159,6 +228,40 @@ mod tests {
         );
         let err = requirements("requirements.txt", "ok==1\nbad=>2\n").unwrap_err();
         assert_eq!(err.line, 2, "{err:?}");
+    }
+
+    #[test]
+    fn pyproject_dependencies_are_requirements() {
+        let text = "[project]\nname = \"app\"\ndependencies = [\n  \"requests==2.25.1\",\n  \"PyYAML>=5.1\",\n]\n[project.optional-dependencies]\ndev = [\"pytest\"]\n[tool.poetry.dependencies]\npython = \"^3.11\"\nflask = \"^2.0\"\n";
+        let found = pyproject("pyproject.toml", text).unwrap();
+        let got: Vec<_> = found
+            .iter()
+            .map(|p| {
+                (
+                    p.name.as_str(),
+                    p.version.as_deref(),
+                    p.allows.as_deref(),
+                    p.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("requests", Some("2.25.1"), None, 4),
+                ("PyYAML", None, Some(">=5.1"), 5),
+                ("pytest", None, Some(""), 8),
+                ("flask", None, Some(""), 11),
+            ]
+        );
+    }
+
+    #[test]
+    fn uv_lock_keeps_index_packages() {
+        let text = "version = 1\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\nsource = { editable = \".\" }\n\n[[package]]\nname = \"requests\"\nversion = \"2.31.0\"\nsource = { registry = \"https://pypi.org/simple\" }\n";
+        let found = poetry_lock("uv.lock", text).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].name.as_str(), found[0].line), ("requests", 9));
     }
 
     #[test]
