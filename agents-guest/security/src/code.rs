@@ -8,9 +8,9 @@
 //! `SAFETY:` comment, `Command::new("sh")` given a `format!`-built argument. Imports are followed
 //! (`import subprocess as sp`, `from pickle import loads`).
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use guest_support::parse::Imports;
 use guest_support::{Finding, LineIndex, Severity};
 use regex::Regex;
 use rustpython_parser::ast::{self, Constant, Expr, Ranged, Stmt};
@@ -266,23 +266,16 @@ struct Py<'f> {
     file: &'f str,
     index: LineIndex<'f>,
     /// Local name -> qualified name, from imports.
-    imports: HashMap<String, String>,
+    imports: Imports,
     out: Vec<Finding>,
 }
 
 fn python(file: &str, text: &str) -> Result<Vec<Finding>, String> {
-    let module =
-        rustpython_parser::parse(text, rustpython_parser::Mode::Module, file).map_err(|e| {
-            let (line, column) = LineIndex::new(text).position(usize::from(e.offset));
-            format!("Python does not parse at {line}:{column}: {}", e.error)
-        })?;
-    let ast::Mod::Module(module) = module else {
-        return Ok(Vec::new());
-    };
+    let module = guest_support::parse::python(file, text)?;
     let mut py = Py {
         file,
         index: LineIndex::new(text),
-        imports: HashMap::new(),
+        imports: Imports::default(),
         out: Vec::new(),
     };
     py.stmts(&module.body);
@@ -325,16 +318,7 @@ impl Py<'_> {
 
     /// The qualified name of a call target: `sp.run` -> `subprocess.run` after `import subprocess as sp`.
     fn qualified(&self, expr: &Expr) -> Option<String> {
-        match expr {
-            Expr::Name(n) => Some(
-                self.imports
-                    .get(n.id.as_str())
-                    .cloned()
-                    .unwrap_or_else(|| n.id.to_string()),
-            ),
-            Expr::Attribute(a) => Some(format!("{}.{}", self.qualified(&a.value)?, a.attr)),
-            _ => None,
-        }
+        self.imports.qualified(expr)
     }
 
     fn stmts(&mut self, body: &[Stmt]) {
@@ -345,29 +329,8 @@ impl Py<'_> {
 
     fn stmt(&mut self, stmt: &Stmt) {
         match stmt {
-            Stmt::Import(s) => {
-                for alias in &s.names {
-                    let full = alias.name.to_string();
-                    let local = alias.asname.as_ref().map_or_else(
-                        || full.split('.').next().unwrap_or("").to_string(),
-                        |a| a.to_string(),
-                    );
-                    let target = if alias.asname.is_some() {
-                        full
-                    } else {
-                        local.clone()
-                    };
-                    self.imports.insert(local, target);
-                }
-            }
-            Stmt::ImportFrom(s) => {
-                let module = s.module.as_ref().map_or(String::new(), |m| m.to_string());
-                for alias in &s.names {
-                    let local = alias.asname.as_ref().unwrap_or(&alias.name).to_string();
-                    self.imports
-                        .insert(local, format!("{module}.{}", alias.name));
-                }
-            }
+            Stmt::Import(s) => self.imports.import(s),
+            Stmt::ImportFrom(s) => self.imports.import_from(s),
             Stmt::FunctionDef(ast::StmtFunctionDef {
                 decorator_list,
                 args,
@@ -691,7 +654,7 @@ fn javascript(file: &str, text: &str) -> Result<Vec<Finding>, String> {
     use oxc_allocator::Allocator;
     use oxc_ast::ast::{AssignmentTarget, CallExpression, Expression, NewExpression};
     use oxc_ast_visit::{Visit, walk};
-    use oxc_span::{GetSpan, SourceType};
+    use oxc_span::GetSpan;
 
     struct V<'x> {
         file: &'x str,
@@ -770,26 +733,13 @@ fn javascript(file: &str, text: &str) -> Result<Vec<Finding>, String> {
         }
     }
     let allocator = Allocator::default();
-    let parsed = oxc_parser::Parser::new(
-        &allocator,
-        text,
-        SourceType::from_path(file).unwrap_or_default(),
-    )
-    .parse();
-    if let Some(error) = parsed.diagnostics.errors().next() {
-        let offset = error.labels.first().map_or(0, |l| l.offset() as usize);
-        let (line, column) = LineIndex::new(text).position(offset);
-        return Err(format!(
-            "JavaScript/TypeScript does not parse at {line}:{column}: {}",
-            error.message
-        ));
-    }
+    let program = guest_support::parse::javascript(&allocator, file, text)?;
     let mut v = V {
         file,
         index: LineIndex::new(text),
         out: Vec::new(),
     };
-    v.visit_program(&parsed.program);
+    v.visit_program(&program);
     Ok(v.out)
 }
 
@@ -907,14 +857,7 @@ fn rust(file: &str, text: &str) -> Result<Vec<Finding>, String> {
     fn quote_tokens(expr: &syn::Expr) -> proc_macro2::TokenStream {
         quote::ToTokens::to_token_stream(expr)
     }
-    let syntax = syn::parse_file(text).map_err(|e| {
-        let start = e.span().start();
-        format!(
-            "Rust does not parse at {}:{}: {e}",
-            start.line,
-            start.column + 1
-        )
-    })?;
+    let syntax = guest_support::parse::rust(text)?;
     let mut v = V {
         file,
         lines: text.lines().collect(),

@@ -1,11 +1,13 @@
 //! What the agents that read code share (LINTER, SECURITY, SECURITYAUDITOR, CRYPTOEXPERT): reading a granted tree with every
 //! input bounded ([`tree`]), byte offsets turned into the line and column editors show
 //! ([`position`]), the finding every rule reports ([`finding`]) and its SARIF 2.1.0 form ([`sarif`]),
-//! the input pieces both take ([`input`]), and globs that leave files out ([`glob`]).
+//! the input pieces both take ([`input`]), globs that leave files out ([`glob`]), and the parsers
+//! behind features ([`parse`]).
 
 pub mod finding;
 pub mod glob;
 pub mod input;
+pub mod parse;
 pub mod position;
 pub mod sarif;
 pub mod tree;

@@ -8,13 +8,13 @@ use oxc_ast::ast::{
     Function, ObjectProperty, PropertyKey, VariableDeclarator,
 };
 use oxc_ast_visit::{Visit, walk};
-use oxc_span::{GetSpan, SourceType};
+use oxc_span::GetSpan;
 
 use super::{
     ECB_MODE, HARDCODED_KEY, INSECURE_RANDOM, NO_CERT_CHECK, Report, STATIC_IV, WEAK_CIPHER,
     WEAK_HASH, WEAK_RSA, secret_name,
 };
-use guest_support::{Finding, LineIndex};
+use guest_support::Finding;
 
 struct Js<'a> {
     report: Report<'a>,
@@ -78,25 +78,12 @@ fn key_name(key: &PropertyKey) -> Option<String> {
 
 pub fn scan(file: &str, text: &str) -> Result<Vec<Finding>, String> {
     let allocator = Allocator::default();
-    let parsed = oxc_parser::Parser::new(
-        &allocator,
-        text,
-        SourceType::from_path(file).unwrap_or_default(),
-    )
-    .parse();
-    if let Some(error) = parsed.diagnostics.errors().next() {
-        let offset = error.labels.first().map_or(0, |l| l.offset() as usize);
-        let (line, column) = LineIndex::new(text).position(offset);
-        return Err(format!(
-            "JavaScript/TypeScript does not parse at {line}:{column}: {}",
-            error.message
-        ));
-    }
+    let program = guest_support::parse::javascript(&allocator, file, text)?;
     let mut js = Js {
         report: Report::new(file, text),
         context: Vec::new(),
     };
-    js.visit_program(&parsed.program);
+    js.visit_program(&program);
     Ok(js.report.out)
 }
 

@@ -3,35 +3,27 @@
 //! literal arguments are read from the call, and a predictable `random` call counts when the name
 //! it is assigned to, or the function it is in, says it is a secret.
 
-use std::collections::HashMap;
-
+use guest_support::parse::Imports;
 use rustpython_ast::{self as ast, Constant, Expr, Ranged, Visitor};
 
 use super::{
     ECB_MODE, HARDCODED_KEY, INSECURE_RANDOM, NO_CERT_CHECK, Report, Rule, STATIC_IV, WEAK_CIPHER,
     WEAK_HASH, WEAK_RSA, secret_name,
 };
-use guest_support::{Finding, LineIndex};
+use guest_support::Finding;
 
 struct Py<'a> {
     report: Report<'a>,
-    imports: HashMap<String, String>,
+    imports: Imports,
     /// Names being assigned and functions being defined, innermost last.
     context: Vec<String>,
 }
 
 pub fn scan(file: &str, text: &str) -> Result<Vec<Finding>, String> {
-    let module =
-        rustpython_parser::parse(text, rustpython_parser::Mode::Module, file).map_err(|e| {
-            let (line, column) = LineIndex::new(text).position(usize::from(e.offset));
-            format!("Python does not parse at {line}:{column}: {}", e.error)
-        })?;
-    let ast::Mod::Module(module) = module else {
-        return Ok(Vec::new());
-    };
+    let module = guest_support::parse::python(file, text)?;
     let mut py = Py {
         report: Report::new(file, text),
-        imports: HashMap::new(),
+        imports: Imports::default(),
         context: Vec::new(),
     };
     for stmt in module.body {
@@ -99,16 +91,7 @@ fn str_literal(e: &Expr) -> Option<String> {
 
 impl Py<'_> {
     fn qualified(&self, expr: &Expr) -> Option<String> {
-        match expr {
-            Expr::Name(n) => Some(
-                self.imports
-                    .get(n.id.as_str())
-                    .cloned()
-                    .unwrap_or_else(|| n.id.to_string()),
-            ),
-            Expr::Attribute(a) => Some(format!("{}.{}", self.qualified(&a.value)?, a.attr)),
-            _ => None,
-        }
+        self.imports.qualified(expr)
     }
 
     fn flag(&mut self, node: &impl Ranged, rule: &Rule, detail: &str) {
@@ -321,29 +304,11 @@ impl Py<'_> {
 
 impl Visitor for Py<'_> {
     fn visit_stmt_import(&mut self, node: ast::StmtImport) {
-        for alias in &node.names {
-            let full = alias.name.to_string();
-            match &alias.asname {
-                Some(local) => self.imports.insert(local.to_string(), full),
-                None => {
-                    let first = full.split('.').next().unwrap_or("").to_string();
-                    self.imports.insert(first.clone(), first)
-                }
-            };
-        }
+        self.imports.import(&node);
     }
 
     fn visit_stmt_import_from(&mut self, node: ast::StmtImportFrom) {
-        let module = node
-            .module
-            .as_ref()
-            .map(|m| m.to_string())
-            .unwrap_or_default();
-        for alias in &node.names {
-            let local = alias.asname.as_ref().unwrap_or(&alias.name).to_string();
-            self.imports
-                .insert(local, format!("{module}.{}", alias.name));
-        }
+        self.imports.import_from(&node);
     }
 
     fn visit_stmt_function_def(&mut self, node: ast::StmtFunctionDef) {

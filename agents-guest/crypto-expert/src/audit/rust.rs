@@ -37,14 +37,7 @@ impl Rs<'_> {
 }
 
 pub fn scan(file: &str, text: &str) -> Result<Vec<Finding>, String> {
-    let parsed = syn::parse_file(text).map_err(|e| {
-        let start = e.span().start();
-        format!(
-            "Rust does not parse at {}:{}: {e}",
-            start.line,
-            start.column + 1
-        )
-    })?;
+    let parsed = guest_support::parse::rust(text)?;
     let mut rs = Rs {
         report: Report::new(file, text),
     };
