@@ -2,10 +2,7 @@
 //! one). Path, git and other registries' packages are left out: advisories name crates.io releases,
 //! and a private registry's `time` is not crates.io's.
 
-use serde::Deserialize;
-use toml::Spanned;
-
-use super::{LockError, Package, toml_error, toml_package};
+use super::{LockError, Package, TomlLock, toml_error, toml_package};
 use crate::ecosystem::Ecosystem;
 
 /// The `source` of a crates.io package, through its git index and its sparse index.
@@ -14,21 +11,8 @@ const CRATES_IO: [&str; 2] = [
     "sparse+https://index.crates.io/",
 ];
 
-#[derive(Deserialize)]
-struct Lock {
-    #[serde(default)]
-    package: Vec<Entry>,
-}
-
-#[derive(Deserialize)]
-struct Entry {
-    name: Spanned<String>,
-    version: String,
-    source: Option<String>,
-}
-
 pub fn parse(file: &str, text: &str) -> Result<Vec<Package>, LockError> {
-    let lock: Lock = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
+    let lock: TomlLock<String> = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
     Ok(lock
         .package
         .into_iter()

@@ -102,7 +102,22 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// A package of a TOML lockfile (`Cargo.lock`, `poetry.lock`), on the line of its `name`.
+/// A TOML lockfile of `[[package]]` tables (`Cargo.lock`, `poetry.lock`, `uv.lock`); `S` is how
+/// the format says where a package comes from.
+#[derive(serde::Deserialize)]
+pub struct TomlLock<S> {
+    #[serde(default = "Vec::new")]
+    pub package: Vec<TomlEntry<S>>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct TomlEntry<S> {
+    pub name: toml::Spanned<String>,
+    pub version: String,
+    pub source: Option<S>,
+}
+
+/// A package of a TOML lockfile, on the line of its `name`.
 pub fn toml_package(
     ecosystem: Ecosystem,
     file: &str,

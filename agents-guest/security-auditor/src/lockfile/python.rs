@@ -6,9 +6,8 @@
 use std::str::FromStr;
 
 use serde::Deserialize;
-use toml::Spanned;
 
-use super::{LockError, Package, line_of, toml_error, toml_package};
+use super::{LockError, Package, TomlLock, line_of, toml_error, toml_package};
 use crate::ecosystem::Ecosystem;
 
 pub fn requirements(file: &str, text: &str) -> Result<Vec<Package>, LockError> {
@@ -94,19 +93,6 @@ fn requirement_line(file: &str, line: usize, text: &str) -> Result<Option<Packag
     }))
 }
 
-#[derive(Deserialize)]
-struct Poetry {
-    #[serde(default)]
-    package: Vec<Entry>,
-}
-
-#[derive(Deserialize)]
-struct Entry {
-    name: Spanned<String>,
-    version: String,
-    source: Option<Source>,
-}
-
 /// Where a locked package comes from: Poetry's `type` (`git`, `directory`, ... or `legacy` for
 /// an index), uv's `registry` (an index) or `git`/`path`/`editable`/`virtual`.
 #[derive(Deserialize)]
@@ -127,7 +113,7 @@ impl Source {
 }
 
 pub fn poetry_lock(file: &str, text: &str) -> Result<Vec<Package>, LockError> {
-    let lock: Poetry = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
+    let lock: TomlLock<Source> = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
     Ok(lock
         .package
         .into_iter()
@@ -201,11 +187,9 @@ pub fn pyproject(file: &str, text: &str) -> Result<Vec<Package>, LockError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn pinned_unpinned_and_skipped_requirements() {
-        let text = "# deps\nrequests==2.25.1 \\\n    --hash=sha256:abc\nPyYAML[extra] == 5.3.1 ; python_version < '3.10'\nflask>=1.0,<3  # web\n-r other.txt\n-e git+https://x/y#egg=z\npip @ https://x/pip.whl\njinja2==3.*\nrich\n";
-        let found = requirements("requirements.txt", text).unwrap();
-        let got: Vec<_> = found
+    /// Name, version, what it allows, line.
+    fn rows(found: &[Package]) -> Vec<(&str, Option<&str>, Option<&str>, usize)> {
+        found
             .iter()
             .map(|p| {
                 (
@@ -215,9 +199,15 @@ mod tests {
                     p.line,
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn pinned_unpinned_and_skipped_requirements() {
+        let text = "# deps\nrequests==2.25.1 \\\n    --hash=sha256:abc\nPyYAML[extra] == 5.3.1 ; python_version < '3.10'\nflask>=1.0,<3  # web\n-r other.txt\n-e git+https://x/y#egg=z\npip @ https://x/pip.whl\njinja2==3.*\nrich\n";
+        let found = requirements("requirements.txt", text).unwrap();
         assert_eq!(
-            got,
+            rows(&found),
             [
                 ("requests", Some("2.25.1"), None, 2),
                 ("PyYAML", Some("5.3.1"), None, 4),
@@ -234,19 +224,8 @@ mod tests {
     fn pyproject_dependencies_are_requirements() {
         let text = "[project]\nname = \"app\"\ndependencies = [\n  \"requests==2.25.1\",\n  \"PyYAML>=5.1\",\n]\n[project.optional-dependencies]\ndev = [\"pytest\"]\n[tool.poetry.dependencies]\npython = \"^3.11\"\nflask = \"^2.0\"\n";
         let found = pyproject("pyproject.toml", text).unwrap();
-        let got: Vec<_> = found
-            .iter()
-            .map(|p| {
-                (
-                    p.name.as_str(),
-                    p.version.as_deref(),
-                    p.allows.as_deref(),
-                    p.line,
-                )
-            })
-            .collect();
         assert_eq!(
-            got,
+            rows(&found),
             [
                 ("requests", Some("2.25.1"), None, 4),
                 ("PyYAML", None, Some(">=5.1"), 5),
