@@ -288,7 +288,7 @@ fn hash(input: HashInput) -> Result<Json, AgentError> {
             tandem_sdk::to_json(&json!({"algorithm": name, "digests": digests, "bytes": bytes}))
         }
         _ => Err(AgentError::invalid(
-            "give `data` (one input) or `inputs` (many), not both",
+            "give one of `data` (one input) and `inputs` (many)",
         )),
     }
 }

@@ -292,6 +292,13 @@ fn secrets(files: &[SourceFile]) -> Check {
             content: f.text.clone(),
         });
     }
+    if inline.is_empty() {
+        return Check::new(
+            "no-committed-secrets",
+            left_out == 0,
+            vec![format!("no text file to scan ({left_out} past the budget)")],
+        );
+    }
     let input = SecretsInput { files: inline };
     match tandem_sdk::delegation::delegate::<_, SecretsOutput>("security", "scan-secrets", &input) {
         Ok(out) => {
