@@ -1,10 +1,11 @@
 //! What the agents that read code share (LINTER, SECURITY, SECURITYAUDITOR, CRYPTOEXPERT): reading a granted tree with every
 //! input bounded ([`tree`]), byte offsets turned into the line and column editors show
 //! ([`position`]), the finding every rule reports ([`finding`]) and its SARIF 2.1.0 form ([`sarif`]),
-//! the input pieces both take ([`input`]), globs that leave files out ([`glob`]), and the parsers
-//! behind features ([`parse`]).
+//! the input pieces both take ([`input`]), globs that leave files out ([`glob`]), the parsers
+//! behind features ([`parse`]), and trend fitting for DEBUGGER and OPTIMIZER ([`fit`]).
 
 pub mod finding;
+pub mod fit;
 pub mod glob;
 pub mod input;
 pub mod parse;

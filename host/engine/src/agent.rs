@@ -389,6 +389,7 @@ impl Agent {
                 let error = CallError::Timeout {
                     site: site(&task),
                     limit: budget,
+                    backtrace: String::new(),
                 };
                 return Err((error, give_back(task)));
             }

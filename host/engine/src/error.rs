@@ -145,12 +145,21 @@ pub enum CallError {
     /// Every instance was busy and the call could not wait (queue full, or its deadline).
     #[error("{site}: overloaded: {reason}")]
     Overloaded { site: Site, reason: String },
-    /// The call ran past its deadline.
-    #[error("{site}: timed out after {limit:?}")]
-    Timeout { site: Site, limit: Duration },
+    /// The call ran past its deadline. `backtrace`, here and below, is where the guest was: empty,
+    /// or a newline and the wasm backtrace in wasmtime's format.
+    #[error("{site}: timed out after {limit:?}{backtrace}")]
+    Timeout {
+        site: Site,
+        limit: Duration,
+        backtrace: String,
+    },
     /// The call used up its fuel.
-    #[error("{site}: used up its fuel ({limit} units)")]
-    FuelExhausted { site: Site, limit: u64 },
+    #[error("{site}: used up its fuel ({limit} units){backtrace}")]
+    FuelExhausted {
+        site: Site,
+        limit: u64,
+        backtrace: String,
+    },
     /// The guest tried to grow memory, a table or its handles past a limit.
     #[error("{site}: tried to grow {what} to {requested} past its limit of {limit}")]
     MemoryLimit {
@@ -160,8 +169,8 @@ pub enum CallError {
         limit: usize,
     },
     /// The guest overflowed its stack.
-    #[error("{site}: stack overflow")]
-    StackOverflow { site: Site },
+    #[error("{site}: stack overflow{backtrace}")]
+    StackOverflow { site: Site, backtrace: String },
     /// The guest trapped.
     #[error("{site}: the guest trapped: {reason}")]
     Trap { site: Site, reason: String },

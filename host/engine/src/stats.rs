@@ -91,6 +91,7 @@ pub fn bucket_lower(i: usize) -> f64 {
 struct Hot {
     latency_sum_ns: AtomicU64,
     fuel: AtomicU64,
+    max_fuel: AtomicU64,
 }
 
 /// The counters of one version of one agent. A successful call adds to three counters (its latency
@@ -133,9 +134,13 @@ impl AgentStats {
         self.hot.latency_sum_ns.fetch_add(nanos, Ordering::Relaxed);
     }
 
-    /// A call used `fuel`.
+    /// A call (one attempt) used `fuel`.
     pub fn add_fuel(&self, fuel: u64) {
         self.hot.fuel.fetch_add(fuel, Ordering::Relaxed);
+        // A load, and a read-modify-write only when this call set a new maximum.
+        if fuel > self.hot.max_fuel.load(Ordering::Relaxed) {
+            self.hot.max_fuel.fetch_max(fuel, Ordering::Relaxed);
+        }
     }
 
     /// An instance's linear memory grew to `bytes`.
@@ -179,6 +184,7 @@ impl AgentStats {
         }
         into.latency_sum_ns += self.hot.latency_sum_ns.load(Ordering::Relaxed);
         into.fuel += self.hot.fuel.load(Ordering::Relaxed);
+        into.max_fuel = into.max_fuel.max(self.hot.max_fuel.load(Ordering::Relaxed));
         into.peak_memory = into
             .peak_memory
             .max(self.peak_memory.load(Ordering::Relaxed));
@@ -199,6 +205,8 @@ pub struct Totals {
     pub latency_sum_ns: u64,
     /// Fuel the calls used.
     pub fuel: u64,
+    /// The most fuel one attempt used.
+    pub max_fuel: u64,
     /// The largest linear memory an instance grew to.
     pub peak_memory: u64,
     /// Retries made.
@@ -216,6 +224,7 @@ impl Default for Totals {
             latency: [0; BUCKETS],
             latency_sum_ns: 0,
             fuel: 0,
+            max_fuel: 0,
             peak_memory: 0,
             retries: 0,
             delegations_made: 0,
@@ -276,6 +285,9 @@ pub struct StatsSnapshot {
     pub mean_us: Option<f64>,
     /// Fuel used.
     pub fuel: u64,
+    /// The most fuel one attempt used (what a `fuel` limit must allow).
+    #[serde(default)]
+    pub max_fuel: u64,
     /// The largest linear memory an instance grew to.
     pub peak_memory_bytes: u64,
     /// Retries made.
@@ -304,6 +316,7 @@ impl From<&Totals> for StatsSnapshot {
             p99_us: t.quantile_us(0.99),
             mean_us: (calls > 0).then(|| t.latency_sum_ns as f64 / calls as f64 / 1000.0),
             fuel: t.fuel,
+            max_fuel: t.max_fuel,
             peak_memory_bytes: t.peak_memory,
             retries: t.retries,
             delegations_made: t.delegations_made,

@@ -50,19 +50,51 @@ pub fn classify(
         Some(Trap::OutOfFuel) => CallError::FuelExhausted {
             site,
             limit: limits.fuel,
+            backtrace: backtrace(&error),
         },
         Some(Trap::Interrupt) => CallError::Timeout {
             site,
             limit: timeout,
+            backtrace: backtrace(&error),
         },
-        Some(Trap::StackOverflow) => CallError::StackOverflow { site },
+        Some(Trap::StackOverflow) => CallError::StackOverflow {
+            site,
+            backtrace: backtrace(&error),
+        },
         Some(trap) => CallError::Trap {
             site,
-            reason: trap.to_string(),
+            reason: format!("{trap}{}", backtrace(&error)),
         },
         None => CallError::Trap {
             site,
             reason: format!("{error:#}"),
         },
     }
+}
+
+/// Frames of a trap's wasm backtrace kept in its report: enough to see where a guest failed, not so
+/// many that a deep recursion makes a report of megabytes.
+pub const BACKTRACE_LINES: usize = 32;
+
+/// The wasm backtrace wasmtime attached to `error` after a newline, in wasmtime's own format
+/// (`error while executing at wasm backtrace:` then a line per frame) and cut at
+/// [`BACKTRACE_LINES`]; empty when there is none. DEBUGGER reads it (`tests/data/debug`).
+fn backtrace(error: &wasmtime::Error) -> String {
+    let Some(backtrace) = error.downcast_ref::<wasmtime::WasmBacktrace>() else {
+        return String::new();
+    };
+    let text = backtrace.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = String::new();
+    for line in lines.iter().take(BACKTRACE_LINES + 1) {
+        out.push('\n');
+        out.push_str(line);
+    }
+    if lines.len() > BACKTRACE_LINES + 1 {
+        out.push_str(&format!(
+            "\n  ... {} more lines",
+            lines.len() - BACKTRACE_LINES - 1
+        ));
+    }
+    out
 }

@@ -193,6 +193,13 @@ impl prometheus_client::collector::Collector for Exposition {
             "The largest linear memory any instance grew to.",
             |t| t.peak_memory,
         )?;
+        self.per_version(
+            &mut encoder,
+            MetricType::Gauge,
+            "tandem_max_fuel_per_call",
+            "The most fuel one attempt at a call used.",
+            |t| t.max_fuel,
+        )?;
         self.live_gauge(
             &mut encoder,
             "tandem_live_instances",
