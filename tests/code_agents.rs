@@ -474,3 +474,62 @@ fn shipped_manifests_grant_nothing_but_limits() {
         assert!(manifest["limits"].get("fuel").is_some());
     }
 }
+
+/// A file-reading operation is not deterministic: after a file changes, `tandem serve` (whose
+/// result cache is on) answers from the file, never from the cache.
+#[test]
+fn a_changed_file_is_linted_and_scanned_again_not_served_from_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let agents = dir.path().join("agents");
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&agents).unwrap();
+    std::fs::create_dir_all(&tree).unwrap();
+    for id in ["linter", "security"] {
+        std::fs::copy(tandem_e2e::agent(id), agents.join(format!("{id}.wasm"))).unwrap();
+        let manifest = format!(
+            "[capabilities]\ndirs = [{{ host = \"{}\", guest = \"tree\", mode = \"read-only\" }}]\n",
+            tree.display()
+        );
+        std::fs::write(agents.join(format!("{id}.toml")), manifest).unwrap();
+    }
+    std::fs::write(tree.join("a.py"), "import os\n").unwrap();
+    let server = tandem_e2e::TestServer::start(&agents, &[], &[]);
+    let lint = || {
+        server
+            .invoke("linter", "lint", json!({"paths": ["tree"]}))
+            .json()["output"]
+            .clone()
+    };
+    let codes = |out: &Value| -> Vec<String> {
+        out["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(codes(&lint()), ["F401"]);
+    std::fs::write(tree.join("a.py"), "import os\nprint(os.sep)\n").unwrap();
+    assert_eq!(
+        codes(&lint()),
+        Vec::<String>::new(),
+        "a stale answer from the result cache"
+    );
+
+    let scan = || {
+        server
+            .invoke("security", "scan-secrets", json!({"paths": ["tree"]}))
+            .json()["output"]
+            .clone()
+    };
+    assert_eq!(scan()["findings"].as_array().unwrap().len(), 0);
+    std::fs::write(
+        tree.join("b.env"),
+        "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLF\n",
+    )
+    .unwrap();
+    assert!(
+        !scan()["findings"].as_array().unwrap().is_empty(),
+        "a stale answer from the result cache"
+    );
+}

@@ -116,8 +116,8 @@ impl Agent for Linter {
              TOML, YAML, JSON and Markdown; fixes whitespace and blank lines",
         )
         .operation(
+            // Not deterministic: with `paths` it reads files, which change between calls.
             Operation::new("lint", "Lints inline text, inline files, or paths in granted directories (JSON or SARIF)")
-                .deterministic()
                 .example(serde_json::json!({"text": "import os\nx=1\n", "name": "a.py"})),
         )
         .operation(

@@ -73,19 +73,18 @@ struct Security;
 impl Agent for Security {
     fn describe() -> AgentInfo {
         AgentInfo::new("security", "Finds committed secrets, dangerous code patterns and attacks in auth and web server logs")
+            // The scans are not deterministic: with `paths` they read files, which change between
+            // calls (the result cache would answer from before the change).
             .operation(
                 Operation::new("scan-secrets", "Credentials in a tree or inline files: provider tokens, keys, passwords, high-entropy strings")
-                    .deterministic()
                     .example(serde_json::json!({"files": [{"path": ".env", "content": "GITHUB_TOKEN=ghp_...\n"}]})),
             )
             .operation(
                 Operation::new("scan-code", "Dangerous calls in Python, JavaScript/TypeScript, Rust and shell, with CWE ids")
-                    .deterministic()
                     .example(serde_json::json!({"paths": ["src"], "format": "sarif"})),
             )
             .operation(
                 Operation::new("correlate-logs", "Brute force, password spraying and path scanning in auth.log and access logs")
-                    .deterministic()
                     .example(serde_json::json!({"paths": ["logs"], "thresholds": {"window-seconds": 300}})),
             )
             .operation(Operation::new("rules", "Lists the rules of both scans").deterministic())
