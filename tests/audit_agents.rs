@@ -717,28 +717,7 @@ fn key_rotation_survives_a_hot_swap_and_a_restart() {
 /// Python's `cryptography` from PyPI, in `target/crypto-venv` (made once): the reference the agent
 /// is held to byte for byte.
 fn python_cryptography() -> PathBuf {
-    let venv = target_dir().join("crypto-venv");
-    let python = venv.join("bin/python");
-    let ready = |python: &Path| {
-        std::process::Command::new(python)
-            .args(["-c", "import cryptography"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !ready(&python) {
-        let made = std::process::Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 runs");
-        assert!(made.success(), "python3 -m venv failed");
-        let installed = std::process::Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "cryptography>=43"])
-            .status()
-            .expect("pip runs");
-        assert!(installed.success(), "pip install cryptography failed");
-    }
-    python
+    tandem_e2e::python_venv("crypto-venv", &["cryptography>=43"], "cryptography")
 }
 
 const REFERENCE: &str = r#"
@@ -845,27 +824,7 @@ fn crypto_agrees_with_pythons_cryptography_byte_for_byte() {
         "ring_public": ring_signed["public-key"],
         "ring_signature": ring_signed["signature"],
     });
-    let mut child = std::process::Command::new(python)
-        .args(["-c", REFERENCE])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(case.to_string().as_bytes())
-        .unwrap();
-    let reference = child.wait_with_output().unwrap();
-    assert!(
-        reference.status.success(),
-        "{}",
-        String::from_utf8_lossy(&reference.stderr)
-    );
-    let reference: Value = serde_json::from_slice(&reference.stdout).unwrap();
+    let reference = tandem_e2e::python_json(&python, REFERENCE, &case);
     assert_eq!(signed["signature"], reference["signature"]);
     assert_eq!(shared["shared-secret"], reference["shared"]);
     assert_eq!(mac["tag"], reference["hmac"]);

@@ -508,38 +508,11 @@ fn predict_picks_the_model_that_fits() {
 /// SciPy and pymannkendall from PyPI, in `target/stats-venv` (made once): the references
 /// `leak-check` and `predict` are held to.
 fn python_stats() -> PathBuf {
-    let venv = target_dir().join("stats-venv");
-    let python = venv.join("bin/python");
-    let ready = |python: &Path| {
-        std::process::Command::new(python)
-            .args(["-c", "import scipy, pymannkendall"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !ready(&python) {
-        let made = std::process::Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 runs");
-        assert!(made.success(), "python3 -m venv failed");
-        let installed = std::process::Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "scipy>=1.11",
-                "pymannkendall>=1.4",
-            ])
-            .status()
-            .expect("pip runs");
-        assert!(
-            installed.success(),
-            "pip install scipy pymannkendall failed"
-        );
-    }
-    python
+    tandem_e2e::python_venv(
+        "stats-venv",
+        &["scipy>=1.11", "pymannkendall>=1.4"],
+        "scipy, pymannkendall",
+    )
 }
 
 const REFERENCE: &str = r#"
@@ -579,21 +552,7 @@ fn leak_check_agrees_with_scipy_and_pymannkendall() {
         series(|h| 100e6 + 60e6 * h.min(1.0)),
         noisy,
     ] {
-        let mut child = std::process::Command::new(&python)
-            .args(["-c", REFERENCE])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(Value::from(samples.clone()).to_string().as_bytes())
-            .unwrap();
-        let reference: Value =
-            serde_json::from_slice(&child.wait_with_output().unwrap().stdout).unwrap();
+        let reference = tandem_e2e::python_json(&python, REFERENCE, &Value::from(samples.clone()));
         let ours = debugger("leak-check", json!({ "samples": samples }));
         let close = |a: &Value, b: &Value, tolerance: f64, what: &str| {
             let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());

@@ -68,6 +68,60 @@ pub fn run_agent(
         .expect("tandem runs")
 }
 
+/// The Python of a virtual environment `target/<name>` with `packages` from PyPI (made once, kept
+/// while `import` still works): the reference implementations agents are checked against.
+pub fn python_venv(name: &str, packages: &[&str], import: &str) -> PathBuf {
+    let venv = target_dir().join(name);
+    let python = venv.join("bin/python");
+    let ready = |python: &Path| {
+        std::process::Command::new(python)
+            .args(["-c", &format!("import {import}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !ready(&python) {
+        let made = std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 runs");
+        assert!(made.success(), "python3 -m venv {} failed", venv.display());
+        let installed = std::process::Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet"])
+            .args(packages)
+            .status()
+            .expect("pip runs");
+        assert!(installed.success(), "pip install {packages:?} failed");
+    }
+    python
+}
+
+/// Runs the Python `script` with `input` as JSON on its stdin, and returns the JSON it prints; a
+/// failed script panics with its stderr.
+pub fn python_json(python: &Path, script: &str, input: &serde_json::Value) -> serde_json::Value {
+    use std::io::Write;
+    let mut child = std::process::Command::new(python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
 /// The JSON a successful run printed; a failed run panics with its stderr.
 pub fn output_json(output: std::process::Output) -> serde_json::Value {
     assert!(

@@ -74,51 +74,12 @@ fn seconds(time: &Time, index: usize) -> Result<f64, AgentError> {
     match time {
         Time::Seconds(s) if s.is_finite() => Ok(*s),
         Time::Seconds(_) => Err(AgentError::invalid(format!("sample {index}: the time is not a finite number"))),
-        Time::Text(text) => rfc3339_seconds(text).ok_or_else(|| {
+        Time::Text(text) => guest_support::time::rfc3339_seconds(text).ok_or_else(|| {
             AgentError::invalid(format!(
                 "sample {index}: `{text}` is not a time in seconds or RFC 3339 (2026-12-01T10:00:00Z)"
             ))
         }),
     }
-}
-
-/// Seconds since 1970 of an RFC 3339 time (`2026-12-01T10:00:00Z`, `...+02:00`, fractions).
-pub fn rfc3339_seconds(text: &str) -> Option<f64> {
-    let b = text.as_bytes();
-    if b.len() < 19 || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    let mut rest = &text[19..];
-    let mut fraction = 0.0;
-    if let Some(after) = rest.strip_prefix('.') {
-        let digits = after.chars().take_while(char::is_ascii_digit).count();
-        fraction = format!("0.{}", &after[..digits]).parse().ok()?;
-        rest = &after[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) => {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (num(text.len() - 5..text.len() - 3)? * 3600
-                + num(text.len() - 2..text.len())? * 60)
-        }
-        _ => return None,
-    };
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some((days * 86_400 + h * 3600 + mi * 60 + s - offset) as f64 + fraction)
 }
 
 fn fit_error(error: FitError) -> AgentError {
@@ -311,17 +272,5 @@ mod tests {
         assert!(
             matches!(check(&few), Err(AgentError::InvalidInput(m)) if m.contains("at least 6"))
         );
-    }
-
-    #[test]
-    fn rfc3339_times() {
-        assert_eq!(rfc3339_seconds("1970-01-01T00:00:00Z"), Some(0.0));
-        assert_eq!(
-            rfc3339_seconds("2026-12-01T10:00:00Z"),
-            Some(1_796_119_200.0)
-        );
-        assert_eq!(rfc3339_seconds("1970-01-01T01:00:00+01:00"), Some(0.0));
-        assert_eq!(rfc3339_seconds("1970-01-01T00:00:00.5Z"), Some(0.5));
-        assert_eq!(rfc3339_seconds("yesterday"), None);
     }
 }

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
+use guest_support::time::days_from_civil;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -121,17 +122,6 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Seconds of a timestamp in either log's format; syslog stamps have no year (year 1970 is used,
 /// which keeps their order within a file).
 fn seconds(stamp: &str) -> Option<i64> {
@@ -144,7 +134,7 @@ fn seconds(stamp: &str) -> Option<i64> {
             num(&stamp[10..12])?,
             num(&stamp[13..15])?,
         );
-        return Some(days(1970, month as i64 + 1, day) * 86_400 + h * 3600 + m * 60 + s);
+        return Some(days_from_civil(1970, month as i64 + 1, day) * 86_400 + h * 3600 + m * 60 + s);
     }
     if stamp.len() >= 19 && stamp.as_bytes()[4] == b'-' {
         // ISO 8601
@@ -154,7 +144,7 @@ fn seconds(stamp: &str) -> Option<i64> {
             num(&stamp[14..16])?,
             num(&stamp[17..19])?,
         );
-        return Some(days(y, mo, d) * 86_400 + h * 3600 + m * 60 + s);
+        return Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + m * 60 + s);
     }
     // "10/Oct/2000:13:55:36 -0700"
     let month = MONTHS.iter().position(|m| stamp.get(3..6) == Some(*m))? as i64 + 1;
@@ -171,7 +161,7 @@ fn seconds(stamp: &str) -> Option<i64> {
             Some(sign * (num(&z[1..3])? * 3600 + num(&z[3..5])? * 60))
         })
         .unwrap_or(0);
-    Some(days(y, month, d) * 86_400 + h * 3600 + m * 60 + s - offset)
+    Some(days_from_civil(y, month, d) * 86_400 + h * 3600 + m * 60 + s - offset)
 }
 
 fn parse(file: &str, text: &str, summary: &mut LogSummary) -> Vec<Event> {

@@ -2,7 +2,8 @@
 //! input bounded ([`tree`]), byte offsets turned into the line and column editors show
 //! ([`position`]), the finding every rule reports ([`finding`]) and its SARIF 2.1.0 form ([`sarif`]),
 //! the input pieces both take ([`input`]), globs that leave files out ([`glob`]), the parsers
-//! behind features ([`parse`]), and trend fitting for DEBUGGER and OPTIMIZER ([`fit`]).
+//! behind features ([`parse`]), trend fitting for DEBUGGER and OPTIMIZER ([`fit`]), and times
+//! ([`time`]).
 
 pub mod finding;
 pub mod fit;
@@ -11,6 +12,7 @@ pub mod input;
 pub mod parse;
 pub mod position;
 pub mod sarif;
+pub mod time;
 pub mod tree;
 
 pub use finding::{Finding, Severity, Summary, fingerprint};
