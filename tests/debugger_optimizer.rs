@@ -137,6 +137,21 @@ fn a_trap_the_host_reports_now_parses_with_its_wasm_backtrace() {
 }
 
 #[test]
+fn an_http_error_answer_of_a_trap_parses_too() {
+    let server = TestServer::start(&target_dir().join("test-agents"), &[], &[]);
+    let reply = server.invoke("hostile", "recurse", json!({}));
+    assert_eq!(reply.status, 502, "{}", reply.body);
+    let log = format!(
+        "2026-12-01T10:00:00Z WARN call failed\n{}\n",
+        reply.body.trim()
+    );
+    let out = debugger("explain", json!({ "text": log }));
+    let crash = &out["crashes"][0];
+    assert_eq!(crash["crash"]["type"], "stack-overflow", "{out:#}");
+    assert_eq!(crash["explanation"]["frame"], "`hostile::recurse`");
+}
+
+#[test]
 fn group_counts_a_mixed_log_exactly() {
     let out = debugger("group", json!({"paths": ["logs/mixed.log"]}));
     assert_eq!(

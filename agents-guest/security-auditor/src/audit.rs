@@ -2,6 +2,7 @@
 //! are one issue under several ids (a RUSTSEC and its GHSA, aliases of one CVE) merged into one
 //! finding, and the upgrade that clears each package.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 
@@ -100,7 +101,7 @@ pub fn matches(packages: &[Package], db: &Database) -> Vec<Finding> {
                 };
                 if let Some(fixed) = result {
                     hit = Some(match (hit.flatten(), fixed) {
-                        (Some(a), Some(b)) => Some(lower(package.ecosystem, a, b)),
+                        (Some(a), Some(b)) => Some(pick(package.ecosystem, a, b, Ordering::Less)),
                         (a, b) => a.or(b),
                     });
                 }
@@ -114,16 +115,11 @@ pub fn matches(packages: &[Package], db: &Database) -> Vec<Finding> {
     findings
 }
 
-fn lower(ecosystem: Ecosystem, a: String, b: String) -> String {
+/// Of two versions, `b` when it is `wanted` (`Less`: lower, `Greater`: higher) than `a` in the
+/// ecosystem's order; `a` otherwise, and when either does not parse.
+fn pick(ecosystem: Ecosystem, a: String, b: String, wanted: Ordering) -> String {
     match (ecosystem.version(&a), ecosystem.version(&b)) {
-        (Ok(x), Ok(y)) if y < x => b,
-        _ => a,
-    }
-}
-
-fn higher(ecosystem: Ecosystem, a: String, b: String) -> String {
-    match (ecosystem.version(&a), ecosystem.version(&b)) {
-        (Ok(x), Ok(y)) if y > x => b,
+        (Ok(x), Ok(y)) if y.partial_cmp(&x) == Some(wanted) => b,
         _ => a,
     }
 }
@@ -193,7 +189,7 @@ fn merge(package: &Package, db: &Database, hits: Vec<Hit>) -> Vec<Finding> {
                 }
                 if let Some(f) = f {
                     fixed = Some(match fixed {
-                        Some(old) => higher(package.ecosystem, old, f.clone()),
+                        Some(old) => pick(package.ecosystem, old, f.clone(), Ordering::Greater),
                         None => f.clone(),
                     });
                 }
@@ -249,7 +245,7 @@ pub fn upgrades(findings: &[Finding]) -> Vec<Upgrade> {
         });
         if entry.advisories > 0 {
             entry.to = match (entry.to.take(), &f.fixed) {
-                (Some(a), Some(b)) => Some(higher(f.ecosystem, a, b.clone())),
+                (Some(a), Some(b)) => Some(pick(f.ecosystem, a, b.clone(), Ordering::Greater)),
                 _ => None,
             };
         }

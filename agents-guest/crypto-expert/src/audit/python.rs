@@ -345,12 +345,10 @@ impl Visitor for Py<'_> {
 
     fn visit_expr_call(&mut self, node: ast::ExprCall) {
         self.call(&node);
-        // A keyword argument names its value: token=random.random().
-        let depth = self.context.len();
         self.generic_visit_expr_call(node);
-        self.context.truncate(depth);
     }
 
+    /// A keyword argument names its value: `token=random.random()`.
     fn visit_keyword(&mut self, node: ast::Keyword) {
         let depth = self.context.len();
         if let Some(arg) = &node.arg {

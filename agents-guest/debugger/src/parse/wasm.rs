@@ -2,7 +2,8 @@
 //! them, the same text in an HTTP error's message) and wasmtime's wasm backtraces
 //! (`error while executing at wasm backtrace:` then `  0: 0x1234 - module!function` frames, with
 //! `at file:line:col` under them when `WASMTIME_BACKTRACE_DETAILS=1`). A Tandem error without a
-//! backtrace (`error[fuel-exhausted]: ...`) is a crash with no frames.
+//! backtrace (`error[fuel-exhausted]: ...`) is a crash with no frames. An HTTP error answer on one
+//! line (`{"error":{"kind":...,"message":...}}`) is read for the report in its message.
 
 use std::sync::LazyLock;
 
@@ -38,6 +39,9 @@ const RUNTIME: [&str; 10] = [
 
 /// The report at `lines[at]`, if one starts there.
 pub fn parse(lines: &[&str], at: usize) -> Option<(Crash, usize)> {
+    if lines[at].starts_with("{\"error\"") {
+        return from_http(lines[at]).map(|crash| (crash, at + 1));
+    }
     let mut crash;
     let mut next = at + 1;
     if let Some(head) = TANDEM.captures(lines[at]) {
@@ -81,6 +85,17 @@ pub fn parse(lines: &[&str], at: usize) -> Option<(Crash, usize)> {
         next += 1;
     }
     Some((crash, next))
+}
+
+/// An HTTP error answer of `tandem serve` on one line (`{"error":{"kind":"trap","message":"..."}}`,
+/// as a log or `curl` shows it): the report its message holds.
+fn from_http(line: &str) -> Option<Crash> {
+    let body: serde_json::Value = serde_json::from_str(line).ok()?;
+    let kind = body["error"]["kind"].as_str()?;
+    let message = body["error"]["message"].as_str()?;
+    let text = format!("error[{kind}]: {message}");
+    let lines: Vec<&str> = text.lines().collect();
+    parse(&lines, 0).map(|(crash, _)| crash)
 }
 
 fn frame_of(symbol: &str, module: Option<&str>) -> Frame {
