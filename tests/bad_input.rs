@@ -60,11 +60,11 @@ async fn a_component_of_another_world() {
 }
 
 /// 0.1.x releases only add: a component built against 0.1.0 (which imports `tandem:agent/*@0.1.0`)
-/// links against this host's 0.1.1, and so does one built against the current contract. These are
+/// or 0.1.1 links against this host's 0.1.2, and so does one built against the current contract. These are
 /// dummies whose functions trap, so loading stops at `describe()`, after linking succeeded.
 #[tokio::test]
 async fn components_built_against_any_0_1_x_link() {
-    for version in ["0.1.0", tandem::bindings::PACKAGE_VERSION] {
+    for version in ["0.1.0", "0.1.1", tandem::bindings::PACKAGE_VERSION] {
         let name = format!("contract-{version}.wasm");
         let error = load_bytes(&name, &component_of_contract_version(version)).await;
         match &error {
@@ -94,7 +94,7 @@ async fn a_component_importing_what_the_host_does_not_provide() {
     let wit = "package acme:vaulted;
         interface secrets { open: func(name: string) -> string; }
         world agent-with-vault {
-            include tandem:agent/agent@0.1.1;
+            include tandem:agent/agent@0.1.2;
             import secrets;
         }";
     let error = load_bytes("vaulted.wasm", &component_of_world(wit, "agent-with-vault")).await;

@@ -358,7 +358,7 @@ async fn the_component_must_not_import_sockets() {
     let wit = "package wasi:sockets@0.2.0;
         interface tcp { connect: func(address: string) -> u32; }
         world agent-with-network {
-            include tandem:agent/agent@0.1.1;
+            include tandem:agent/agent@0.1.2;
             import tcp;
         }";
     let dir = tempfile::tempdir().unwrap();

@@ -39,12 +39,14 @@
 //! - [`delegation`]: calling other agents through the host (one call, a fan-out, a task graph).
 //! - [`events`]: publishing custom events on the host's live event stream.
 //! - [`state`]: the agent's durable key-value store, with typed JSON helpers.
+//! - [`host_info`]: the host's agents, figures and load, for agents granted `host-info`.
 //!
-//! The WIT contract these wrap is `wit/agent.wit` (package `tandem:agent@0.1.1`).
+//! The WIT contract these wrap is `wit/agent.wit` (package `tandem:agent@0.1.2`).
 
 pub mod agent;
 pub mod delegation;
 pub mod events;
+pub mod host_info;
 pub mod log;
 pub mod state;
 

@@ -1,6 +1,7 @@
 //! An agent's figures as the host reports them, read from the JSON of `tandem stats --json` and
-//! `GET /v1/agents` (a list, `{"agents": [...]}`, or one agent) or from the Prometheus text of
-//! `GET /metrics` (percentiles from the latency histogram, as `histogram_quantile` computes them).
+//! `GET /v1/agents` (a list, `{"agents": [...]}`, or one agent), from the Prometheus text of
+//! `GET /metrics` (percentiles from the latency histogram, as `histogram_quantile` computes them),
+//! or live from the host through `tandem:agent/host-info`.
 
 use std::collections::BTreeMap;
 
@@ -116,6 +117,39 @@ pub fn from_json(value: &serde_json::Value) -> Result<Vec<Figures>, AgentError> 
             })
         })
         .collect()
+}
+
+/// The figures the host itself reports through `tandem:agent/host-info` (the manifest grants it):
+/// every serving version, with the limits in force.
+pub fn from_host() -> Result<Vec<Figures>, AgentError> {
+    let agents = tandem_sdk::host_info::agents()?;
+    let figures = tandem_sdk::host_info::figures(None)?;
+    Ok(figures
+        .into_iter()
+        .filter(|f| f.breaker != "retired")
+        .map(|f| {
+            let limits = agents.iter().find(|a| a.id == f.agent).map(|a| Limits {
+                timeout_ms: a.limits.timeout_ms,
+                fuel: a.limits.fuel,
+                memory_bytes: a.limits.memory_bytes,
+                max_instances: u64::from(a.limits.max_instances),
+            });
+            Figures {
+                calls: f.calls,
+                outcomes: f.outcomes.into_iter().collect(),
+                p50_ms: f.p50_us.map(|v| v / 1000.0),
+                p99_ms: f.p99_us.map(|v| v / 1000.0),
+                mean_ms: f.mean_us.map(|v| v / 1000.0),
+                fuel_total: f.fuel,
+                max_fuel: Some(f.max_fuel),
+                peak_memory: f.peak_memory_bytes,
+                retries: f.retries,
+                limits,
+                agent: f.agent,
+                version: f.version,
+            }
+        })
+        .collect())
 }
 
 /// One sample line of the exposition format: name, labels, value.

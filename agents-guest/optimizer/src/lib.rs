@@ -34,6 +34,9 @@ struct LimitsInput {
     /// Files in granted directories holding either (`.json` is read as `stats`).
     #[serde(default)]
     paths: Vec<String>,
+    /// Read the figures from the host this agent runs in (`tandem:agent/host-info`).
+    #[serde(default)]
+    live: bool,
     /// Only these agents (default: every one in the figures).
     #[serde(default)]
     agents: Vec<String>,
@@ -43,6 +46,9 @@ struct LimitsInput {
 
 fn read_figures(input: &LimitsInput) -> Result<Vec<Figures>, AgentError> {
     let mut all = Vec::new();
+    if input.live {
+        all.extend(figures::from_host()?);
+    }
     if let Some(stats) = &input.stats {
         all.extend(figures::from_json(stats)?);
     }
@@ -121,8 +127,8 @@ impl Agent for Optimizer {
     fn describe() -> AgentInfo {
         AgentInfo::new("optimizer", "Tunes the host from its own figures: limits, task graphs, predictions, capacity")
             .operation(
-                Operation::new("recommend-limits", "Manifest limits from an agent's figures (tandem stats --json, GET /v1/agents, /metrics), as a TOML patch and prose")
-                    .example(json!({"stats": {"agents": []}})),
+                Operation::new("recommend-limits", "Manifest limits from agents' figures (live from the host, tandem stats --json, GET /v1/agents, /metrics), as a TOML patch and prose")
+                    .example(json!({"live": true, "agents": ["echo"]})),
             )
             .operation(
                 Operation::new("analyse-graph", "Critical path, slack, parallelism over time, the bottleneck and the cost of a concurrency bound of a task plan")
@@ -137,6 +143,7 @@ impl Agent for Optimizer {
                     .example(json!({"target-rps": 500, "mean-ms": 4, "p99-ms": 10, "memory-bytes": 2097152})),
             )
             .capability("files:read")
+            .capability("host-info")
     }
 
     fn handle(task: Task) -> Result<Json, AgentError> {

@@ -12,6 +12,7 @@ use wasmtime::Engine;
 use crate::bindings::{AgentWorldPre, handler, types};
 use crate::capabilities::delegation::Delegator;
 use crate::capabilities::events::EventSink;
+use crate::capabilities::host_info::HostInfo;
 use crate::error::{CallError, ErrorKind, LoadError, Site};
 use crate::pool::{Instance, InstancePool, LeaseError};
 use crate::sandbox::{self, Owner, Policy, StoreData};
@@ -129,7 +130,7 @@ pub struct Response {
     pub cached: bool,
 }
 
-/// Where a loaded agent's instances reach outside the engine: the layer above implements both
+/// Where a loaded agent's instances reach outside the engine: the layer above implements the
 /// traits and owns the agents (so they are held weakly), and the host's state store.
 #[derive(Clone)]
 pub struct HostLinks {
@@ -137,6 +138,8 @@ pub struct HostLinks {
     pub delegator: Weak<dyn Delegator>,
     /// Where guests' events go.
     pub events: Weak<dyn EventSink>,
+    /// What granted guests read of the host.
+    pub host_info: Weak<dyn HostInfo>,
     /// The host's durable state.
     pub state: Arc<StateAccess>,
 }
@@ -185,6 +188,7 @@ impl Agent {
             stats: Arc::new(AgentStats::default()),
             delegator: links.delegator,
             events: links.events,
+            host_info: links.host_info,
             state: links.state,
         };
         let policy = owner.policy.clone();
@@ -263,6 +267,11 @@ impl Agent {
     /// The counters of this version's calls.
     pub fn stats(&self) -> &Arc<AgentStats> {
         &self.stats
+    }
+
+    /// Calls waiting for a free instance now.
+    pub fn queued_calls(&self) -> usize {
+        self.pool.queued()
     }
 
     /// Warm instances waiting for a call.

@@ -15,7 +15,7 @@ mod generated {
 }
 
 pub use generated::exports::tandem::agent::handler;
-pub use generated::tandem::agent::{delegation, events, log, state, types};
+pub use generated::tandem::agent::{delegation, events, host_info, log, state, types};
 pub use generated::{Agent as AgentWorld, AgentPre as AgentWorldPre};
 
 /// The interface every agent exports, with the package version it was built against stripped:
@@ -23,4 +23,4 @@ pub use generated::{Agent as AgentWorld, AgentPre as AgentWorldPre};
 pub const HANDLER_INTERFACE: &str = "tandem:agent/handler";
 
 /// The version of the WIT package this host implements.
-pub const PACKAGE_VERSION: &str = "0.1.1";
+pub const PACKAGE_VERSION: &str = "0.1.2";

@@ -48,5 +48,7 @@ pub mod trap;
 pub use agent::{Agent, AgentInfo, HostLinks, OperationInfo, Request, Response};
 pub use capabilities::delegation::{Caller, Delegator};
 pub use capabilities::events::EventSink;
+pub use capabilities::host_info::HostInfo;
 pub use error::{CallError, LoadError};
 pub use kind::ErrorKind;
+pub use sandbox::CallState;

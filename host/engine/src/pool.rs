@@ -92,6 +92,11 @@ impl InstancePool {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Calls waiting for a free instance now.
+    pub fn queued(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
     /// Warm instances waiting for a call.
     pub fn idle(&self) -> usize {
         self.state().idle.len()

@@ -18,6 +18,7 @@ pub use tandem_manifest::{DirGrant, Grants, Isolation, Limits, Policy, Resilienc
 use crate::capabilities::delegation::{DelegationCtx, Delegator};
 use crate::capabilities::events::{EventSink, EventsCtx};
 use crate::capabilities::files::FilesCtx;
+use crate::capabilities::host_info::{HostInfo, HostInfoCtx};
 use crate::capabilities::log::LogCtx;
 use crate::capabilities::state::StateCtx;
 use crate::engine::EPOCH_TICK;
@@ -38,6 +39,8 @@ pub struct Owner {
     pub delegator: Weak<dyn Delegator>,
     /// Where its events go.
     pub events: Weak<dyn EventSink>,
+    /// What it may read of the host, when granted.
+    pub host_info: Weak<dyn HostInfo>,
     /// The host's durable state.
     pub state: Arc<StateAccess>,
 }
@@ -76,6 +79,8 @@ pub struct StoreData {
     pub(crate) delegation: DelegationCtx,
     /// `tandem:agent/events`.
     pub(crate) events: EventsCtx,
+    /// `tandem:agent/host-info`.
+    pub(crate) host_info: HostInfoCtx,
 }
 
 impl WasiView for StoreData {
@@ -168,6 +173,7 @@ pub fn new_store(
         state: StateCtx::new(owner.state.clone(), policy.state_quota),
         delegation: DelegationCtx::new(owner.delegator.clone(), owner.stats.clone()),
         events: EventsCtx::new(owner.events.clone()),
+        host_info: HostInfoCtx::new(owner.host_info.clone(), policy.grants.host_info),
         policy,
     };
     let mut store = Store::new(engine, data);

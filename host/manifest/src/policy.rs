@@ -94,7 +94,7 @@ pub enum Stdio {
 }
 
 /// The capabilities granted to one agent. The default grants nothing: no directory, no environment
-/// variable, stdout/stderr discarded, no network (never linked), no delegation.
+/// variable, stdout/stderr discarded, no network (never linked), no delegation, no host-info.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Grants {
     /// Directories the guest sees.
@@ -105,6 +105,8 @@ pub struct Grants {
     pub stdio: Stdio,
     /// Agents it may delegate to.
     pub delegate_to: Vec<String>,
+    /// It may read the host's agents, figures and load (`tandem:agent/host-info`).
+    pub host_info: bool,
 }
 
 /// Everything an agent is allowed: its limits and its grants (from its manifest, or the defaults).

@@ -234,6 +234,7 @@ fn resolve_capabilities(
         grants.env.push((name.clone(), value));
     }
     grants.stdio = c.stdio;
+    grants.host_info = c.host_info;
     for agent in &c.delegate {
         check_name("agent id", agent).map_err(|m| fail.at("capabilities.delegate", m))?;
         grants.delegate_to.push(agent.clone());

@@ -115,6 +115,9 @@ pub struct CapabilitiesSection {
     /// `dirs`: directories it sees.
     #[serde(default)]
     pub dirs: Vec<DirEntry>,
+    /// `host-info`: it may read the host's agents, figures and load.
+    #[serde(default, rename = "host-info")]
+    pub host_info: bool,
 }
 
 /// One entry of `capabilities.dirs`.

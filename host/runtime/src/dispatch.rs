@@ -20,6 +20,7 @@ use crate::results::ResultCache;
 use crate::retry::{Backoff, RetryPolicy, is_retryable};
 use crate::state::StateAccess;
 
+mod host_info;
 mod report;
 
 pub use report::AdminChange;
@@ -51,12 +52,20 @@ pub struct Dispatcher {
     audit: Option<AuditLog>,
     results: ResultCache,
     state: Arc<StateAccess>,
+    /// The most instances the engine's pool holds at once, all agents together.
+    instances_bound: u32,
 }
 
 impl Dispatcher {
     /// A dispatcher with no agents; every call is recorded in `audit` when given; results of
-    /// deterministic operations are kept in `results`; agents keep their state in `state`.
-    pub fn new(audit: Option<AuditLog>, results: ResultCache, state: StateAccess) -> Dispatcher {
+    /// deterministic operations are kept in `results`; agents keep their state in `state`; the
+    /// engine's pool holds `instances_bound` instances at most.
+    pub fn new(
+        audit: Option<AuditLog>,
+        results: ResultCache,
+        state: StateAccess,
+        instances_bound: u32,
+    ) -> Dispatcher {
         let trace_seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -71,6 +80,7 @@ impl Dispatcher {
             audit,
             results,
             state: Arc::new(state),
+            instances_bound,
         }
     }
 
@@ -349,7 +359,8 @@ impl Dispatcher {
 
 impl Default for Dispatcher {
     fn default() -> Self {
-        Dispatcher::new(None, ResultCache::new(0), StateAccess::new(None))
+        let bound = tandem_manifest::EngineLimits::default().max_instances;
+        Dispatcher::new(None, ResultCache::new(0), StateAccess::new(None), bound)
     }
 }
 

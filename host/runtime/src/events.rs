@@ -93,6 +93,13 @@ pub enum EventKind {
         trace_id: String,
         reason: String,
     },
+    /// A guest asked for a host capability its manifest does not grant (`host-info`).
+    CapabilityDenied {
+        agent: String,
+        capability: String,
+        trace_id: String,
+        reason: String,
+    },
     /// An agent was loaded for the first time.
     AgentLoaded {
         agent: String,
@@ -151,6 +158,7 @@ impl EventKind {
             EventKind::Retry { .. } => "retry",
             EventKind::Breaker { .. } => "breaker",
             EventKind::DelegationDenied { .. } => "delegation-denied",
+            EventKind::CapabilityDenied { .. } => "capability-denied",
             EventKind::AgentLoaded { .. } => "agent-loaded",
             EventKind::AgentSwapped { .. } => "agent-swapped",
             EventKind::AgentRejected { .. } => "agent-rejected",

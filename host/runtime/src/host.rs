@@ -125,6 +125,7 @@ impl Host {
             audit,
             ResultCache::new(config.result_cache_bytes),
             StateAccess::new(config.state_file),
+            config.engine.max_instances,
         ));
         let store = match &config.agent_store {
             Some(dir) => Some(Arc::new(AgentStore::open(dir)?)),

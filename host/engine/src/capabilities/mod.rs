@@ -10,6 +10,7 @@
 pub mod delegation;
 pub mod events;
 pub mod files;
+pub mod host_info;
 pub mod log;
 pub mod state;
 mod stdio;
@@ -31,5 +32,6 @@ pub fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     log::add_to_linker(linker)?;
     state::add_to_linker(linker)?;
     delegation::add_to_linker(linker)?;
+    host_info::add_to_linker(linker)?;
     events::add_to_linker(linker)
 }

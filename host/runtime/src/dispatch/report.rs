@@ -11,7 +11,7 @@ use crate::audit::AuditRecord;
 use crate::breaker::{BreakerState, Change};
 use crate::error::{CallError, ErrorKind, LoadError, Site};
 use crate::events::EventKind;
-use tandem_engine::{Caller, EventSink};
+use tandem_engine::{CallState, Caller, EventSink};
 
 /// A change to the loaded agents, for the log, the event stream and the audit log.
 // Each variant's fields are named in its doc.
@@ -246,6 +246,44 @@ impl Dispatcher {
                     agent.as_deref(),
                     caller.agent,
                     &target,
+                    &observed,
+                )
+            });
+        }
+    }
+}
+
+impl Dispatcher {
+    /// `call`'s agent asked for the host capability `capability` without the grant: logged,
+    /// published and audited like a refused delegation.
+    pub fn denied_capability(&self, call: &CallState, capability: &str, reason: &str) {
+        tracing::warn!(
+            agent = &*call.agent,
+            capability,
+            trace_id = call.trace_id,
+            reason,
+            "capability denied"
+        );
+        self.events.publish(EventKind::CapabilityDenied {
+            agent: call.agent.to_string(),
+            capability: capability.to_string(),
+            trace_id: call.trace_id.clone(),
+            reason: reason.to_string(),
+        });
+        if let Some(audit) = &self.audit {
+            let agent = self.registry.get(&call.agent).ok();
+            let observed = Observed {
+                trace_id: call.trace_id.clone(),
+                chain: call.chain.clone(),
+            };
+            audit.record(AuditRecord {
+                outcome: ErrorKind::Denied.as_str(),
+                detail: Some(reason.to_string()),
+                ..audit_record(
+                    "denied-capability",
+                    agent.as_deref(),
+                    &call.agent,
+                    capability,
                     &observed,
                 )
             });

@@ -10,6 +10,10 @@ use tandem_sdk::{Agent, AgentError, AgentInfo, ErrorKind, Json, Operation, Task}
 /// Every attack, with what the host should answer.
 const ATTACKS: &[(&str, &str)] = &[
     ("spin", "an infinite loop"),
+    (
+        "host-info",
+        "reads the host's agents, figures and load (granted or not)",
+    ),
     ("spin-on-host", "an infinite loop of host calls"),
     ("grow", "allocates until memory runs out"),
     ("recurse", "unbounded recursion"),
@@ -88,6 +92,12 @@ impl Agent for Hostile {
                     x = black_box(x.wrapping_add(1));
                 }
             }
+            "host-info" => Ok(serde_json::json!({
+                "agents": tandem_sdk::host_info::agents()?,
+                "figures": tandem_sdk::host_info::figures(None)?,
+                "load": tandem_sdk::host_info::load()?,
+            })
+            .to_string()),
             "spin-on-host" => loop {
                 tandem_sdk::log::debug("still here");
             },

@@ -1,0 +1,154 @@
+//! `tandem:agent/host-info` end to end on a real `tandem serve`: a guest granted `host-info` reads
+//! figures that match `/metrics` exactly after a known number of calls, and the load it runs under;
+//! a guest without the grant is refused (`denied`, 403), and the refusal is an event and an audit
+//! line. OPTIMIZER reads the same figures live.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use tandem_e2e::{TestServer, agent, test_agent};
+
+/// An agents directory with `echo`, `optimizer` (its shipped manifest) and `hostile`, which the
+/// manifest `hostile_manifest` governs.
+fn agents_dir(dir: &Path, hostile_manifest: &str) -> std::path::PathBuf {
+    let agents = dir.join("agents");
+    std::fs::create_dir_all(&agents).unwrap();
+    std::fs::copy(agent("echo"), agents.join("echo.wasm")).unwrap();
+    std::fs::copy(agent("optimizer"), agents.join("optimizer.wasm")).unwrap();
+    std::fs::copy(
+        agent("optimizer").with_extension("toml"),
+        agents.join("optimizer.toml"),
+    )
+    .unwrap();
+    std::fs::copy(test_agent("hostile"), agents.join("hostile.wasm")).unwrap();
+    std::fs::write(agents.join("hostile.toml"), hostile_manifest).unwrap();
+    agents
+}
+
+/// The value of the `/metrics` sample `name{...labels...}` (labels in any order).
+fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .find(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} {labels:?} in\n{text}"))
+}
+
+#[test]
+fn a_granted_guest_reads_the_figures_metrics_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let agents = agents_dir(dir.path(), "[capabilities]\nhost-info = true\n");
+    let server = TestServer::start(&agents, &["--no-audit"], &[]);
+    for i in 0..7 {
+        assert_eq!(server.invoke("echo", "echo", json!({ "i": i })).status, 200);
+    }
+    let reply = server.invoke("hostile", "host-info", json!({}));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let seen = reply.json()["output"].clone();
+    let metrics = server.get("/metrics").body;
+
+    let echo: Vec<&Value> = seen["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["agent"] == "echo")
+        .collect();
+    assert_eq!(echo.len(), 1, "{seen:#}");
+    let echo = echo[0];
+    let labels = [("agent", "echo"), ("version", "0.1.0")];
+    assert_eq!(echo["calls"], 7);
+    assert_eq!(echo["outcomes"], json!([["ok", 7]]));
+    assert_eq!(
+        echo["calls"].as_f64().unwrap(),
+        metric(
+            &metrics,
+            "tandem_calls_total",
+            &[("agent", "echo"), ("outcome", "ok")]
+        )
+    );
+    assert_eq!(
+        echo["fuel"].as_f64().unwrap(),
+        metric(&metrics, "tandem_fuel_consumed_total", &labels)
+    );
+    assert_eq!(
+        echo["max_fuel"].as_f64().unwrap(),
+        metric(&metrics, "tandem_max_fuel_per_call", &labels)
+    );
+    assert_eq!(
+        echo["peak_memory_bytes"].as_f64().unwrap(),
+        metric(&metrics, "tandem_peak_memory_bytes", &labels)
+    );
+    assert_eq!(echo["breaker"], "closed");
+    assert!(echo["p99_us"].as_f64().unwrap() > 0.0);
+
+    let ids: Vec<&str> = seen["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["echo", "hostile", "optimizer"]);
+    assert_eq!(seen["agents"][0]["limits"]["timeout_ms"], 5000);
+    assert_eq!(seen["agents"][0]["operations"], json!(["echo"]));
+    // The call that asks is running: the load counts it.
+    assert!(seen["load"]["running"].as_u64().unwrap() >= 1, "{seen:#}");
+    assert_eq!(seen["load"]["instances_bound"], 256);
+
+    // OPTIMIZER's manifest grants it: the same figures, live.
+    let reply = server.invoke(
+        "optimizer",
+        "recommend-limits",
+        json!({"live": true, "agents": ["echo"]}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let r = &reply.json()["output"]["agents"][0];
+    assert_eq!(r["calls"], 7);
+    assert_eq!(r["settings"][0]["current"], "5s");
+}
+
+#[test]
+fn a_guest_without_the_grant_is_denied_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let agents = agents_dir(dir.path(), "[capabilities]\n");
+    let server = TestServer::start(&agents, &["--data-dir", data.to_str().unwrap()], &[]);
+    let events = server.events();
+    let reply = server.invoke("hostile", "host-info", json!({}));
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    let error = reply.json()["error"].clone();
+    assert_eq!(error["kind"], "denied");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("host-info = true"),
+        "{error}"
+    );
+
+    let event = loop {
+        let event = events
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("an event");
+        if event["type"] == "capability-denied" {
+            break event;
+        }
+    };
+    assert_eq!(
+        (event["agent"].as_str(), event["capability"].as_str()),
+        (Some("hostile"), Some("host-info"))
+    );
+    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    let line: Value = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|l| l["event"] == "denied-capability")
+        .unwrap_or_else(|| panic!("no denied-capability line in\n{audit}"));
+    assert_eq!(line["agent"], "hostile");
+    assert_eq!(line["outcome"], "denied");
+    assert_eq!(line["trace_id"], event["trace_id"]);
+}
