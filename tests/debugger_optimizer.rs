@@ -192,7 +192,7 @@ fn locate_quotes_the_lines_of_each_app_frame() {
     let frames = out["crashes"][0]["frames"].as_array().unwrap();
     let first = &frames[0];
     assert_eq!(first["file"], "src/crash.py");
-    assert_eq!(first["line"], 28);
+    assert_eq!(first["line"], 29);
     let current: Vec<&Value> = first["quote"]
         .as_array()
         .unwrap()
@@ -210,7 +210,7 @@ fn locate_quotes_the_lines_of_each_app_frame() {
     assert!(
         frames
             .iter()
-            .any(|f| f["function"] == "load" && f["line"] == 10)
+            .any(|f| f["function"] == "load" && f["line"] == 11)
     );
 }
 
@@ -279,6 +279,7 @@ fn every_fixture_gets_the_class_of_its_error() {
         ("node-undefined.txt", "null-access"),
         ("python-cause.txt", "key-error"),
         ("python-chained.txt", "key-error"),
+        ("python-group.txt", "connection-refused"),
         ("python-index.txt", "index-out-of-range"),
         ("python-key.txt", "key-error"),
         ("python-none.txt", "null-access"),

@@ -328,7 +328,12 @@ pub fn analyse(
                 duration_ms: duration[i],
                 earliest_start_ms: earliest[i],
                 latest_start_ms: latest[i],
-                slack_ms: (latest[i] - earliest[i]).max(0.0),
+                // Within rounding of zero for a critical node: said as zero.
+                slack_ms: if critical[i] {
+                    0.0
+                } else {
+                    latest[i] - earliest[i]
+                },
                 critical: critical[i],
             })
             .collect(),

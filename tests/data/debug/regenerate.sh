@@ -24,7 +24,7 @@ if have rustc; then
   RUST_BACKTRACE=0 run rust-expect.txt ./crash-rs expect
 fi
 if have python3; then
-  for kind in key index chained cause recursion zero none; do run "python-$kind.txt" python3 crash.py "$kind"; done
+  for kind in key index chained cause recursion zero none group; do run "python-$kind.txt" python3 crash.py "$kind"; done
 fi
 if have node; then
   for kind in undefined async range refused; do run "node-$kind.txt" node crash.js "$kind"; done

@@ -3,6 +3,8 @@
 //! line; chains of them joined by "During handling of the above exception, another exception
 //! occurred:" (the earlier one is the later one's `context`) or "The above exception was the direct
 //! cause of the following exception:" (its `cause`). The last exception printed is the crash.
+//! Exception groups (`+ Exception Group Traceback`, boxed in `|`) give the group as the crash and
+//! each sub-exception as a cause.
 
 use std::sync::LazyLock;
 
@@ -30,8 +32,14 @@ struct Part {
     truncated: bool,
 }
 
+static GROUP: LazyLock<Regex> =
+    LazyLock::new(|| pattern(r"^( *)\+ Exception Group Traceback \(most recent call last\):$"));
+
 /// The traceback (and the chain it is the first of) at `lines[at]`, if one starts there.
 pub fn parse(lines: &[&str], at: usize) -> Option<(Crash, usize)> {
+    if let Some(group) = GROUP.captures(lines[at]) {
+        return exception_group(lines, at, group[1].len());
+    }
     if lines[at] != HEAD {
         return None;
     }
@@ -80,6 +88,66 @@ pub fn parse(lines: &[&str], at: usize) -> Option<(Crash, usize)> {
         })
         .collect();
     Some((crash, next))
+}
+
+/// An exception group (Python 3.11's `ExceptionGroup`, as `asyncio.TaskGroup` raises): its own
+/// traceback in a box of `| ` at `indent`, then each sub-exception in a box two columns deeper,
+/// between `+---- n ----` separators. The group is the crash; each sub-exception (read like any
+/// traceback, nested groups included) is a cause with the relation `sub-exception`.
+fn exception_group(lines: &[&str], at: usize, indent: usize) -> Option<(Crash, usize)> {
+    fn boxed(line: &str, indent: usize) -> Option<(usize, &str)> {
+        let text = line.trim_start_matches(' ');
+        let depth = line.len() - text.len();
+        (depth >= indent && (text.starts_with('|') || text.starts_with('+')))
+            .then_some((depth, text))
+    }
+    let mut end = at + 1;
+    while end < lines.len() && boxed(lines[end], indent).is_some() {
+        end += 1;
+    }
+    let unbox = |text: &str| {
+        text.strip_prefix("| ")
+            .or(text.strip_prefix('|'))
+            .unwrap_or(text)
+            .to_string()
+    };
+    let mut own = vec![HEAD.to_string()];
+    let mut children: Vec<Vec<String>> = Vec::new();
+    for line in &lines[at + 1..end] {
+        let Some((depth, text)) = boxed(line, indent) else {
+            break;
+        };
+        if text.starts_with('+') {
+            if depth <= indent + 2 {
+                children.push(Vec::new());
+                continue;
+            }
+        } else if depth == indent {
+            own.push(unbox(text));
+            continue;
+        }
+        if let Some(child) = children.last_mut() {
+            // Two columns deeper than the group: strip them and the child's own box.
+            let inner = &line[(indent + 2).min(line.len())..];
+            child.push(if depth == indent + 2 {
+                unbox(text)
+            } else {
+                inner.to_string()
+            });
+        }
+    }
+    let own: Vec<&str> = own.iter().map(String::as_str).collect();
+    let (mut crash, _) = parse(&own, 0)?;
+    for child in children.iter().filter(|c| !c.is_empty()) {
+        let (found, _) = super::scan("", &child.join("\n"));
+        crash.causes.extend(found.into_iter().map(|c| Cause {
+            relation: "sub-exception",
+            kind: c.kind,
+            message: c.message,
+            frames: c.frames,
+        }));
+    }
+    Some((crash, end))
 }
 
 /// Reads one traceback's frames and exception from `lines[at]` on.

@@ -1,4 +1,5 @@
-"""Crashes the way regenerate.sh asks: crash.py key|index|chained|cause|recursion|zero|none."""
+"""Crashes the way regenerate.sh asks: crash.py key|index|chained|cause|recursion|zero|none|group."""
+import asyncio
 import sys
 
 
@@ -40,6 +41,20 @@ def name_of(user):
     return user.get("name").upper()
 
 
+async def fetch(name):
+    raise ConnectionRefusedError(f"[Errno 111] Connect call failed ('127.0.0.1', 1) for {name}")
+
+
+async def lookup(key):
+    return {"a": 1}[key]
+
+
+async def gather():
+    async with asyncio.TaskGroup() as group:
+        group.create_task(fetch("users"))
+        group.create_task(lookup("missing"))
+
+
 def main(kind):
     print(f"starting {kind}")
     if kind == "key":
@@ -54,6 +69,8 @@ def main(kind):
         depth(0)
     elif kind == "zero":
         mean([])
+    elif kind == "group":
+        asyncio.run(gather())
     else:
         name_of({})
 
