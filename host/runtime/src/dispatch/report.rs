@@ -231,29 +231,14 @@ impl Dispatcher {
             trace_id: caller.trace_id.to_string(),
             reason: reason.to_string(),
         });
-        if let Some(audit) = &self.audit {
-            let agent = self.registry.get(caller.agent).ok();
-            let observed = Observed {
-                trace_id: caller.trace_id.to_string(),
-                chain: caller.chain.to_vec(),
-            };
-            let target = format!("{callee}.{operation}");
-            audit.record(AuditRecord {
-                outcome: ErrorKind::Denied.as_str(),
-                detail: Some(reason.to_string()),
-                ..audit_record(
-                    "denied-hop",
-                    agent.as_deref(),
-                    caller.agent,
-                    &target,
-                    &observed,
-                )
-            });
-        }
+        let observed = Observed {
+            trace_id: caller.trace_id.to_string(),
+            chain: caller.chain.to_vec(),
+        };
+        let target = format!("{callee}.{operation}");
+        self.audit_denial("denied-hop", caller.agent, &target, &observed, reason);
     }
-}
 
-impl Dispatcher {
     /// `call`'s agent asked for the host capability `capability` without the grant: logged,
     /// published and audited like a refused delegation.
     pub fn denied_capability(&self, call: &CallState, capability: &str, reason: &str) {
@@ -270,22 +255,35 @@ impl Dispatcher {
             trace_id: call.trace_id.clone(),
             reason: reason.to_string(),
         });
+        let observed = Observed {
+            trace_id: call.trace_id.clone(),
+            chain: call.chain.clone(),
+        };
+        self.audit_denial(
+            "denied-capability",
+            &call.agent,
+            capability,
+            &observed,
+            reason,
+        );
+    }
+
+    /// The audit line of a refusal: `event` (`denied-hop`, `denied-capability`) by `agent` of
+    /// `target`, outcome `denied`, the reason as its detail.
+    fn audit_denial(
+        &self,
+        event: &'static str,
+        agent: &str,
+        target: &str,
+        observed: &Observed,
+        reason: &str,
+    ) {
         if let Some(audit) = &self.audit {
-            let agent = self.registry.get(&call.agent).ok();
-            let observed = Observed {
-                trace_id: call.trace_id.clone(),
-                chain: call.chain.clone(),
-            };
+            let loaded = self.registry.get(agent).ok();
             audit.record(AuditRecord {
                 outcome: ErrorKind::Denied.as_str(),
                 detail: Some(reason.to_string()),
-                ..audit_record(
-                    "denied-capability",
-                    agent.as_deref(),
-                    &call.agent,
-                    capability,
-                    &observed,
-                )
+                ..audit_record(event, loaded.as_deref(), agent, target, observed)
             });
         }
     }
