@@ -285,6 +285,9 @@ pub fn analyse(
     let peak = profile.iter().map(|s| s.running).max().unwrap_or(0);
     let total: f64 = duration.iter().sum();
 
+    if plan.max_per_agent == Some(0) {
+        return Err(AgentError::invalid("`max-per-agent` must be at least 1"));
+    }
     let mut wanted: Vec<usize> = bounds.to_vec();
     if let Some(own) = plan.max_concurrency {
         wanted.push(own);
@@ -515,6 +518,15 @@ mod tests {
                 || err.contains("dependency cycle: q -> r -> p -> q")
                 || err.contains("dependency cycle: r -> p -> q -> r"),
             "{err}"
+        );
+        let zero = plan("max-per-agent = 0\n[[nodes]]\nid = \"p\"\n");
+        let d1: BTreeMap<String, serde_json::Value> = [("p".to_string(), json!(1))].into();
+        assert!(
+            format!(
+                "{:?}",
+                analyse(&zero, &d1, &HashMap::new(), &[]).unwrap_err()
+            )
+            .contains("at least 1")
         );
         let unknown = plan("[[nodes]]\nid = \"p\"\ndepends-on = [\"x\"]\n");
         assert!(
