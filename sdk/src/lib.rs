@@ -40,10 +40,12 @@
 //! - [`events`]: publishing custom events on the host's live event stream.
 //! - [`state`]: the agent's durable key-value store, with typed JSON helpers.
 //! - [`host_info`]: the host's agents, figures and load, for agents granted `host-info`.
+//! - [`control`]: other agents' versions listed, rolled back, activated, for agents granted them.
 //!
 //! The WIT contract these wrap is `wit/agent.wit` (package `tandem:agent@0.1.2`).
 
 pub mod agent;
+pub mod control;
 pub mod delegation;
 pub mod events;
 pub mod host_info;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use wasmtime::Engine;
 
 use crate::bindings::{AgentWorldPre, handler, types};
+use crate::capabilities::control::Control;
 use crate::capabilities::delegation::Delegator;
 use crate::capabilities::events::EventSink;
 use crate::capabilities::host_info::HostInfo;
@@ -140,6 +141,8 @@ pub struct HostLinks {
     pub events: Weak<dyn EventSink>,
     /// What granted guests read of the host.
     pub host_info: Weak<dyn HostInfo>,
+    /// What granted guests do to other agents' versions.
+    pub control: Weak<dyn Control>,
     /// The host's durable state.
     pub state: Arc<StateAccess>,
 }
@@ -189,6 +192,7 @@ impl Agent {
             delegator: links.delegator,
             events: links.events,
             host_info: links.host_info,
+            control: links.control,
             state: links.state,
         };
         let policy = owner.policy.clone();

@@ -15,7 +15,7 @@ mod generated {
 }
 
 pub use generated::exports::tandem::agent::handler;
-pub use generated::tandem::agent::{delegation, events, host_info, log, state, types};
+pub use generated::tandem::agent::{control, delegation, events, host_info, log, state, types};
 pub use generated::{Agent as AgentWorld, AgentPre as AgentWorldPre};
 
 /// The interface every agent exports, with the package version it was built against stripped:

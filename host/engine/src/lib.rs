@@ -46,6 +46,7 @@ pub mod text;
 pub mod trap;
 
 pub use agent::{Agent, AgentInfo, HostLinks, OperationInfo, Request, Response};
+pub use capabilities::control::Control;
 pub use capabilities::delegation::{Caller, Delegator};
 pub use capabilities::events::EventSink;
 pub use capabilities::host_info::HostInfo;

@@ -15,6 +15,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub use tandem_manifest::{DirGrant, Grants, Isolation, Limits, Policy, Resilience, Stdio};
 
+use crate::capabilities::control::{Control, ControlCtx};
 use crate::capabilities::delegation::{DelegationCtx, Delegator};
 use crate::capabilities::events::{EventSink, EventsCtx};
 use crate::capabilities::files::FilesCtx;
@@ -41,6 +42,8 @@ pub struct Owner {
     pub events: Weak<dyn EventSink>,
     /// What it may read of the host, when granted.
     pub host_info: Weak<dyn HostInfo>,
+    /// What it may do to other agents' versions, when granted.
+    pub control: Weak<dyn Control>,
     /// The host's durable state.
     pub state: Arc<StateAccess>,
 }
@@ -81,6 +84,8 @@ pub struct StoreData {
     pub(crate) events: EventsCtx,
     /// `tandem:agent/host-info`.
     pub(crate) host_info: HostInfoCtx,
+    /// `tandem:agent/control`.
+    pub(crate) control: ControlCtx,
 }
 
 impl WasiView for StoreData {
@@ -174,6 +179,7 @@ pub fn new_store(
         delegation: DelegationCtx::new(owner.delegator.clone(), owner.stats.clone()),
         events: EventsCtx::new(owner.events.clone()),
         host_info: HostInfoCtx::new(owner.host_info.clone(), policy.grants.host_info),
+        control: ControlCtx::new(owner.control.clone(), &policy.grants.control),
         policy,
     };
     let mut store = Store::new(engine, data);

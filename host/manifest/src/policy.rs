@@ -94,7 +94,7 @@ pub enum Stdio {
 }
 
 /// The capabilities granted to one agent. The default grants nothing: no directory, no environment
-/// variable, stdout/stderr discarded, no network (never linked), no delegation, no host-info.
+/// variable, stdout/stderr discarded, no network (never linked), no delegation, no host-info, no control.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Grants {
     /// Directories the guest sees.
@@ -107,6 +107,8 @@ pub struct Grants {
     pub delegate_to: Vec<String>,
     /// It may read the host's agents, figures and load (`tandem:agent/host-info`).
     pub host_info: bool,
+    /// Agents whose versions it may operate (`tandem:agent/control`).
+    pub control: Vec<String>,
 }
 
 /// Everything an agent is allowed: its limits and its grants (from its manifest, or the defaults).

@@ -235,6 +235,10 @@ fn resolve_capabilities(
     }
     grants.stdio = c.stdio;
     grants.host_info = c.host_info;
+    for agent in &c.control {
+        check_name("agent id", agent).map_err(|m| fail.at("capabilities.control", m))?;
+        grants.control.push(agent.clone());
+    }
     for agent in &c.delegate {
         check_name("agent id", agent).map_err(|m| fail.at("capabilities.delegate", m))?;
         grants.delegate_to.push(agent.clone());

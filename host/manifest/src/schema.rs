@@ -118,6 +118,9 @@ pub struct CapabilitiesSection {
     /// `host-info`: it may read the host's agents, figures and load.
     #[serde(default, rename = "host-info")]
     pub host_info: bool,
+    /// `control`: agents whose versions it may list, roll back and activate.
+    #[serde(default)]
+    pub control: Vec<String>,
 }
 
 /// One entry of `capabilities.dirs`.

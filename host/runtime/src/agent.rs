@@ -8,7 +8,7 @@ use std::sync::{Arc, Weak};
 
 use tandem_engine::bindings::AgentWorldPre;
 use tandem_engine::sandbox::StoreData;
-use tandem_engine::{Delegator, EventSink, HostInfo, HostLinks};
+use tandem_engine::{Control, Delegator, EventSink, HostInfo, HostLinks};
 use wasmtime::Engine;
 
 pub use tandem_engine::agent::{AgentInfo, OperationInfo, Request, Response};
@@ -38,11 +38,13 @@ impl Agent {
         let weak = Arc::downgrade(dispatcher);
         let delegator: Weak<dyn Delegator> = weak.clone();
         let events: Weak<dyn EventSink> = weak.clone();
-        let host_info: Weak<dyn HostInfo> = weak;
+        let host_info: Weak<dyn HostInfo> = weak.clone();
+        let control: Weak<dyn Control> = weak;
         let links = HostLinks {
             delegator,
             events,
             host_info,
+            control,
             state: dispatcher.state().clone(),
         };
         let loaded =

@@ -20,6 +20,7 @@ use crate::results::ResultCache;
 use crate::retry::{Backoff, RetryPolicy, is_retryable};
 use crate::state::StateAccess;
 
+mod control;
 mod host_info;
 mod report;
 

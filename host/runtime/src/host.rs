@@ -234,7 +234,7 @@ impl Host {
         self.dispatcher
             .registry()
             .insert(agent.clone(), "startup", || {
-                self.registered(&agent, None, "startup", "load")
+                self.dispatcher.registered(&agent, None, "startup", "load")
             })?;
         Ok(agent)
     }
@@ -311,7 +311,8 @@ impl Host {
             .registry()
             .replace(agent.clone(), by, |previous| {
                 let how = if previous.is_some() { "swap" } else { "load" };
-                self.registered(agent, previous.map(|p| &**p), by, how);
+                self.dispatcher
+                    .registered(agent, previous.map(|p| &**p), by, how);
             })
     }
 
@@ -446,7 +447,8 @@ impl Host {
             }));
         };
         self.dispatcher.registry().restore(versions, || {
-            self.registered(&current, None, "restore", "load")
+            self.dispatcher
+                .registered(&current, None, "restore", "load")
         });
         Ok(())
     }
@@ -461,7 +463,8 @@ impl Host {
     /// Goes back to the previous version of `id` (already compiled and warm).
     pub fn rollback(&self, id: &str, by: &str) -> Result<Swap, RollbackError> {
         let (agent, replaced) = self.dispatcher.registry().rollback(id, |agent, replaced| {
-            self.registered(agent, Some(replaced), by, "rollback")
+            self.dispatcher
+                .registered(agent, Some(replaced), by, "rollback")
         })?;
         Ok(Swap {
             agent,
@@ -482,30 +485,6 @@ impl Host {
     /// The versions of `id` the host keeps, oldest first, the current one last.
     pub fn history(&self, id: &str) -> Vec<Version> {
         self.dispatcher.registry().history(id)
-    }
-
-    /// Reports an agent version that became current (`how`: load, swap or rollback): metrics, log,
-    /// event, audit.
-    fn registered(
-        &self,
-        agent: &Arc<Agent>,
-        previous: Option<&Agent>,
-        by: &str,
-        how: &'static str,
-    ) {
-        let version = agent.info.version.to_string();
-        self.dispatcher
-            .metrics()
-            .register(agent.id(), &version, agent.stats().clone());
-        self.dispatcher.admin_event(
-            AdminChange::Current {
-                agent,
-                previous,
-                by,
-                how,
-            },
-            Some(agent.id()),
-        );
     }
 
     /// The policy for the component at `path`: from the manifest beside it (`x.wasm` -> `x.toml`),

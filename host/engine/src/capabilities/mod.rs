@@ -7,6 +7,7 @@
 //! one-line projection, as wasmtime's WASI crates do for `random`. Each bounds what a guest can make
 //! the host do (log volume, delegation targets, state quotas, event sizes).
 
+pub mod control;
 pub mod delegation;
 pub mod events;
 pub mod files;
@@ -33,5 +34,6 @@ pub fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     state::add_to_linker(linker)?;
     delegation::add_to_linker(linker)?;
     host_info::add_to_linker(linker)?;
+    control::add_to_linker(linker)?;
     events::add_to_linker(linker)
 }

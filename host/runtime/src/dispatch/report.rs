@@ -3,6 +3,7 @@
 //! reports a call whose future was dropped as `cancelled`); refused calls and delegations; breaker
 //! changes; and changes to the loaded agents ([`AdminChange`]). Nothing here decides a call's fate.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Dispatcher, Origin};
@@ -118,6 +119,51 @@ impl Dispatcher {
                 attempts,
                 detail: result.as_ref().err().map(ToString::to_string),
                 ..audit_record("call", Some(agent), agent.id(), operation, observed)
+            });
+        }
+    }
+
+    /// Reports an agent version that became current (`how`: load, swap or rollback): its figures
+    /// registered, a log line, an event, an audit line.
+    pub fn registered(
+        &self,
+        agent: &Arc<Agent>,
+        previous: Option<&Agent>,
+        by: &str,
+        how: &'static str,
+    ) {
+        let version = agent.info.version.to_string();
+        self.metrics
+            .register(agent.id(), &version, agent.stats().clone());
+        self.admin_event(
+            AdminChange::Current {
+                agent,
+                previous,
+                by,
+                how,
+            },
+            Some(agent.id()),
+        );
+    }
+
+    /// An agent acted on another's versions through `tandem:agent/control`: the audit line that
+    /// carries its trace (the swap itself is reported by [`registered`](Dispatcher::registered)).
+    pub fn controlled(&self, actor: &CallState, target: &str, detail: String) {
+        if let Some(audit) = &self.audit {
+            let observed = Observed {
+                trace_id: actor.trace_id.clone(),
+                chain: actor.chain.clone(),
+            };
+            let loaded = self.registry.get(&actor.agent).ok();
+            audit.record(AuditRecord {
+                detail: Some(detail),
+                ..audit_record(
+                    "control",
+                    loaded.as_deref(),
+                    &actor.agent,
+                    target,
+                    &observed,
+                )
             });
         }
     }

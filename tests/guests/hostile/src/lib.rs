@@ -14,6 +14,10 @@ const ATTACKS: &[(&str, &str)] = &[
         "host-info",
         "reads the host's agents, figures and load (granted or not)",
     ),
+    (
+        "control",
+        "acts on agent `agent`'s versions: `name` is versions, rollback or activate (hash `path`)",
+    ),
     ("spin-on-host", "an infinite loop of host calls"),
     ("grow", "allocates until memory runs out"),
     ("recurse", "unbounded recursion"),
@@ -98,6 +102,14 @@ impl Agent for Hostile {
                 "load": tandem_sdk::host_info::load()?,
             })
             .to_string()),
+            "control" => match target.name.as_str() {
+                "versions" => tandem_sdk::to_json(&tandem_sdk::control::versions(&target.agent)?),
+                "rollback" => tandem_sdk::to_json(&tandem_sdk::control::rollback(&target.agent)?),
+                _ => tandem_sdk::to_json(&tandem_sdk::control::activate(
+                    &target.agent,
+                    &target.path,
+                )?),
+            },
             "spin-on-host" => loop {
                 tandem_sdk::log::debug("still here");
             },

@@ -1,15 +1,18 @@
-//! `tandem:agent/host-info` end to end on a real `tandem serve`: a guest granted `host-info` reads
-//! figures that match `/metrics` exactly after a known number of calls, and the load it runs under;
-//! a guest without the grant is refused (`denied`, 403), and the refusal is an event and an audit
-//! line. OPTIMIZER reads the same figures live.
+//! The operator interfaces end to end on a real `tandem serve`. `tandem:agent/host-info`: a guest
+//! granted it reads figures that match `/metrics` exactly after a known number of calls, and the
+//! load it runs under; a guest without the grant is refused (`denied`, 403), and the refusal is an
+//! event and an audit line; OPTIMIZER reads the same figures live. `tandem:agent/control`: a guest
+//! granted an agent lists its versions, activates a held one and rolls back, each an
+//! `agent-swapped` event by `agent:<id>` and an audit line with the acting trace; any other agent,
+//! itself included, is refused.
 
 use std::path::Path;
 
 use serde_json::{Value, json};
 use tandem_e2e::{TestServer, agent, test_agent};
 
-/// An agents directory with `echo`, `optimizer` (its shipped manifest) and `hostile`, which the
-/// manifest `hostile_manifest` governs.
+/// An agents directory with `echo`, `optimizer` (its shipped manifest), `twin` (1.0.0) and
+/// `hostile`, which the manifest `hostile_manifest` governs.
 fn agents_dir(dir: &Path, hostile_manifest: &str) -> std::path::PathBuf {
     let agents = dir.join("agents");
     std::fs::create_dir_all(&agents).unwrap();
@@ -21,6 +24,7 @@ fn agents_dir(dir: &Path, hostile_manifest: &str) -> std::path::PathBuf {
     )
     .unwrap();
     std::fs::copy(test_agent("hostile"), agents.join("hostile.wasm")).unwrap();
+    std::fs::copy(test_agent("twin-v1"), agents.join("twin.wasm")).unwrap();
     std::fs::write(agents.join("hostile.toml"), hostile_manifest).unwrap();
     agents
 }
@@ -92,7 +96,7 @@ fn a_granted_guest_reads_the_figures_metrics_holds() {
         .iter()
         .map(|a| a["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["echo", "hostile", "optimizer"]);
+    assert_eq!(ids, ["echo", "hostile", "optimizer", "twin"]);
     assert_eq!(seen["agents"][0]["limits"]["timeout_ms"], 5000);
     assert_eq!(seen["agents"][0]["operations"], json!(["echo"]));
     // The call that asks is running: the load counts it.
@@ -151,4 +155,124 @@ fn a_guest_without_the_grant_is_denied_and_audited() {
     assert_eq!(line["agent"], "hostile");
     assert_eq!(line["outcome"], "denied");
     assert_eq!(line["trace_id"], event["trace_id"]);
+}
+
+const TOKEN: &str = "operator-test-admin-token-0123456789";
+
+/// `hostile`'s `control` operation: `action` on `agent` (with `hash` for `activate`).
+fn control(server: &TestServer, action: &str, agent: &str, hash: &str) -> tandem_e2e::Reply {
+    server.invoke(
+        "hostile",
+        "control",
+        json!({"name": action, "agent": agent, "path": hash}),
+    )
+}
+
+fn serving(server: &TestServer) -> (String, String) {
+    let twin = server.get("/v1/agents/twin").json();
+    (
+        twin["version"].as_str().unwrap().to_string(),
+        twin["content_hash"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn a_granted_guest_operates_another_agents_versions_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let agents = agents_dir(dir.path(), "[capabilities]\ncontrol = [\"twin\"]\n");
+    let server = TestServer::start(
+        &agents,
+        &["--data-dir", data.to_str().unwrap()],
+        &[("TANDEM_ADMIN_TOKEN", TOKEN)],
+    );
+    let (_, v1_hash) = serving(&server);
+    let bearer = format!("Bearer {TOKEN}");
+    let v2 = std::fs::read(test_agent("twin-v2")).unwrap();
+    let put = server.request("PUT", "/v1/agents/twin", &[("authorization", &bearer)], &v2);
+    assert_eq!(put.status, 200, "{}", put.body);
+    let events = server.events();
+
+    let listed = control(&server, "versions", "twin", "");
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let versions: Vec<(String, bool)> = listed.json()["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_str().unwrap().to_string(),
+                v["current"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        versions,
+        [("1.0.0".to_string(), false), ("2.0.0".to_string(), true)]
+    );
+
+    // Back to 1.0.0 by its hash: it serves, and the swap is reported as the agent's.
+    let activated = control(&server, "activate", "twin", &v1_hash);
+    assert_eq!(activated.status, 200, "{}", activated.body);
+    assert_eq!(activated.json()["output"]["version"], "1.0.0");
+    assert_eq!(serving(&server), ("1.0.0".to_string(), v1_hash.clone()));
+    let swapped = loop {
+        let event = events
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("an event");
+        if event["type"] == "agent-swapped" {
+            break event;
+        }
+    };
+    assert_eq!(swapped["by"], "agent:hostile");
+    assert_eq!(swapped["version"], "1.0.0");
+
+    // A rollback drops 1.0.0 again: 2.0.0 serves.
+    let rolled = control(&server, "rollback", "twin", "");
+    assert_eq!(rolled.status, 200, "{}", rolled.body);
+    assert_eq!(serving(&server).0, "2.0.0");
+    // Nothing left to go back to; an unknown hash is not found.
+    assert_eq!(
+        control(&server, "rollback", "twin", "").json()["error"]["kind"],
+        "failed"
+    );
+    assert_eq!(
+        control(&server, "activate", "twin", "00ff").json()["error"]["kind"],
+        "invalid-input"
+    );
+
+    // Not granted: another agent, and itself.
+    for target in ["echo", "hostile"] {
+        let refused = control(&server, "versions", target, "");
+        assert_eq!(refused.status, 403, "{}", refused.body);
+        assert!(
+            refused.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("under `control`")
+        );
+    }
+
+    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let controls: Vec<&Value> = lines.iter().filter(|l| l["event"] == "control").collect();
+    assert_eq!(controls.len(), 2, "{audit}");
+    assert!(
+        controls
+            .iter()
+            .all(|l| l["agent"] == "hostile" && l["operation"] == "twin")
+    );
+    assert!(
+        controls
+            .iter()
+            .all(|l| l["trace_id"].as_str().is_some_and(|t| t.len() == 32))
+    );
+    let denied = lines
+        .iter()
+        .filter(|l| l["event"] == "denied-capability" && l["operation"] == "control")
+        .count();
+    assert_eq!(denied, 2, "{audit}");
 }
