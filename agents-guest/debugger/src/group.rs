@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::crash::{Crash, Frame, Language, normalise_function};
 
@@ -69,8 +68,12 @@ pub fn group(crashes: &[Crash]) -> Vec<Group> {
     let mut index: HashMap<String, usize> = HashMap::new();
     for crash in crashes {
         let (kind, frames) = signature(crash);
-        let text = format!("{:?}\n{kind}\n{}", crash.language, frames.join("\n"));
-        let fingerprint = hex(&Sha256::digest(text.as_bytes())[..8]);
+        let language = crash.language.name();
+        let parts: Vec<&str> = [language, kind.as_str()]
+            .into_iter()
+            .chain(frames.iter().map(String::as_str))
+            .collect();
+        let fingerprint = guest_support::fingerprint(&parts);
         let at = *index.entry(fingerprint.clone()).or_insert_with(|| {
             groups.push(Group {
                 fingerprint,
@@ -102,8 +105,4 @@ pub fn group(crashes: &[Crash]) -> Vec<Group> {
     // A stable sort: equal counts stay in the order first seen.
     groups.sort_by_key(|g| std::cmp::Reverse(g.count));
     groups
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
