@@ -178,8 +178,8 @@ pub fn new_store(
         state: StateCtx::new(owner.state.clone(), policy.state_quota),
         delegation: DelegationCtx::new(owner.delegator.clone(), owner.stats.clone()),
         events: EventsCtx::new(owner.events.clone()),
-        host_info: HostInfoCtx::new(owner.host_info.clone(), policy.grants.host_info),
-        control: ControlCtx::new(owner.control.clone(), &policy.grants.control),
+        host_info: HostInfoCtx::new(owner.host_info.clone()),
+        control: ControlCtx::new(owner.control.clone()),
         policy,
     };
     let mut store = Store::new(engine, data);

@@ -7,6 +7,8 @@
 
 use std::sync::{Arc, Weak};
 
+use tandem_manifest::Policy;
+
 use wasmtime::component::{HasData, Linker};
 
 use crate::bindings::control::{self, ControlError, Host, VersionInfo};
@@ -34,23 +36,20 @@ pub trait Control: Send + Sync {
 pub struct ControlCtx {
     /// Weak, as the controller's owner may own this instance.
     controller: Weak<dyn Control>,
-    /// The agents its manifest lets it control.
-    granted: Arc<[String]>,
 }
 
 impl ControlCtx {
-    /// Actions on the agents in `granted`, handed to `controller`.
-    pub fn new(controller: Weak<dyn Control>, granted: &[String]) -> ControlCtx {
-        ControlCtx {
-            controller,
-            granted: granted.into(),
-        }
+    /// Actions handed to `controller` (the manifest's `control` grant decides which).
+    pub fn new(controller: Weak<dyn Control>) -> ControlCtx {
+        ControlCtx { controller }
     }
 }
 
-/// What the interface's functions see: the context and the call that acts.
+/// What the interface's functions see: the context, the agent's policy (whose `control` grant
+/// names the agents it may act on) and the call that acts.
 pub struct ControlView<'a> {
     ctx: &'a ControlCtx,
+    policy: &'a Policy,
     call: &'a CallState,
 }
 
@@ -64,6 +63,7 @@ impl StoreData {
     fn control_view(&mut self) -> ControlView<'_> {
         ControlView {
             ctx: &self.control,
+            policy: &self.policy,
             call: &self.call,
         }
     }
@@ -78,7 +78,7 @@ impl ControlView<'_> {
     /// The controller, when the manifest names `agent` and the host still is; the refusal otherwise.
     fn controller(&self, agent: &str, action: &str) -> Result<Arc<dyn Control>, ControlError> {
         let controller = self.ctx.controller.upgrade();
-        if !self.ctx.granted.iter().any(|g| g == agent) {
+        if !self.policy.grants.control.iter().any(|g| g == agent) {
             let what = format!("{action} `{agent}`");
             if let Some(controller) = &controller {
                 controller.refused(self.call, &what);

@@ -6,6 +6,8 @@
 
 use std::sync::Weak;
 
+use tandem_manifest::Policy;
+
 use wasmtime::component::{HasData, Linker};
 
 use crate::bindings::host_info::{
@@ -29,20 +31,20 @@ pub trait HostInfo: Send + Sync {
 pub struct HostInfoCtx {
     /// Weak, as the source's owner may own this instance.
     source: Weak<dyn HostInfo>,
-    /// The manifest grants `host-info`.
-    granted: bool,
 }
 
 impl HostInfoCtx {
-    /// Answers from `source` when `granted`, refuses otherwise.
-    pub fn new(source: Weak<dyn HostInfo>, granted: bool) -> HostInfoCtx {
-        HostInfoCtx { source, granted }
+    /// Answers from `source` (when the manifest grants `host-info`).
+    pub fn new(source: Weak<dyn HostInfo>) -> HostInfoCtx {
+        HostInfoCtx { source }
     }
 }
 
-/// What the interface's functions see: the context and the call that asks.
+/// What the interface's functions see: the context, the agent's policy (whose grant decides) and
+/// the call that asks.
 pub struct HostInfoView<'a> {
     ctx: &'a HostInfoCtx,
+    policy: &'a Policy,
     call: &'a CallState,
 }
 
@@ -56,6 +58,7 @@ impl StoreData {
     fn host_info_view(&mut self) -> HostInfoView<'_> {
         HostInfoView {
             ctx: &self.host_info,
+            policy: &self.policy,
             call: &self.call,
         }
     }
@@ -70,7 +73,7 @@ impl HostInfoView<'_> {
     /// The source, when the grant is there and the host still is; the refusal otherwise.
     fn source(&self, what: &str) -> Result<std::sync::Arc<dyn HostInfo>, HostInfoError> {
         let source = self.ctx.source.upgrade();
-        if !self.ctx.granted {
+        if !self.policy.grants.host_info {
             if let Some(source) = &source {
                 source.refused(self.call, what);
             }
