@@ -276,3 +276,112 @@ fn a_granted_guest_operates_another_agents_versions_and_nothing_else() {
         .count();
     assert_eq!(denied, 2, "{audit}");
 }
+
+/// `hostile`'s `control` operation with a weight.
+fn control_weighted(server: &TestServer, action: &str, hash: &str, weight: u8) -> Value {
+    let reply = server.invoke(
+        "hostile",
+        "control",
+        json!({"name": action, "agent": "twin", "path": hash, "count": weight}),
+    );
+    reply.json()
+}
+
+fn twin_answer(server: &TestServer) -> String {
+    let reply = server.invoke("twin", "version", json!(1));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["output"]["version"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_granted_guest_runs_a_canary_of_a_held_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let agents = agents_dir(dir.path(), "[capabilities]\ncontrol = [\"twin\"]\n");
+    let server = TestServer::start(
+        &agents,
+        &["--data-dir", data.to_str().unwrap()],
+        &[("TANDEM_ADMIN_TOKEN", TOKEN)],
+    );
+    let (_, v1_hash) = serving(&server);
+    let bearer = format!("Bearer {TOKEN}");
+    let v2 = std::fs::read(test_agent("twin-v2")).unwrap();
+    let put = server.request("PUT", "/v1/agents/twin", &[("authorization", &bearer)], &v2);
+    assert_eq!(put.status, 200, "{}", put.body);
+
+    assert_eq!(
+        control_weighted(&server, "canary", "", 0)["output"],
+        Value::Null
+    );
+    let started = control_weighted(&server, "start-canary", &v1_hash, 100);
+    assert_eq!(started["output"]["version"], "1.0.0", "{started}");
+    assert_eq!(started["output"]["weight"], 100);
+    assert_eq!(started["output"]["by"], "agent:hostile");
+    assert_eq!(
+        twin_answer(&server),
+        "1.0.0",
+        "weight 100: the canary serves"
+    );
+    let shown = control_weighted(&server, "canary", "", 0);
+    assert_eq!(shown["output"]["content_hash"], v1_hash.as_str());
+
+    let reweighted = control_weighted(&server, "set-weight", "", 0);
+    assert_eq!(reweighted["output"]["weight"], 0, "{reweighted}");
+    assert_eq!(
+        twin_answer(&server),
+        "2.0.0",
+        "weight 0: the current version serves"
+    );
+    let second = control_weighted(&server, "start-canary", &v1_hash, 10);
+    assert_eq!(second["error"]["kind"], "failed", "{second}");
+    assert!(
+        second["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("has a canary already"),
+        "{second}"
+    );
+
+    let promoted = control_weighted(&server, "promote", "", 0);
+    assert_eq!(promoted["output"]["version"], "1.0.0", "{promoted}");
+    assert!(promoted["output"]["current"].as_bool().unwrap());
+    assert_eq!(serving(&server), ("1.0.0".to_string(), v1_hash.clone()));
+    assert_eq!(twin_answer(&server), "1.0.0");
+    let none = control_weighted(&server, "abort", "", 0);
+    assert_eq!(none["error"]["kind"], "failed", "{none}");
+    // Another agent's canary stays out of reach.
+    let refused = server.invoke(
+        "hostile",
+        "control",
+        json!({"name": "set-weight", "agent": "echo", "count": 50}),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+
+    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let events: Vec<(&str, &str)> = lines
+        .iter()
+        .filter(|l| l["event"].as_str().unwrap().starts_with("canary-"))
+        .map(|l| (l["event"].as_str().unwrap(), l["detail"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("canary-start", "by agent:hostile, weight 100 %"),
+            ("canary-weight", "by agent:hostile, weight 0 %"),
+            ("canary-promote", "by agent:hostile, weight 0 %"),
+        ],
+        "{audit}"
+    );
+    let controls = lines.iter().filter(|l| l["event"] == "control").count();
+    assert_eq!(
+        controls, 3,
+        "start, weight and promote, each with its trace: {audit}"
+    );
+}

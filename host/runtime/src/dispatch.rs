@@ -20,10 +20,12 @@ use crate::results::ResultCache;
 use crate::retry::{Backoff, RetryPolicy, is_retryable};
 use crate::state::StateAccess;
 
+mod canary;
 mod control;
 mod host_info;
 mod report;
 
+pub use canary::GUARD;
 pub use report::AdminChange;
 use report::{InFlight, Observed};
 
@@ -145,14 +147,25 @@ impl Dispatcher {
         {
             return self.refused(None, "", "", origin, error);
         }
-        let agent = match self.registry.get(agent_id) {
-            Ok(agent) => agent,
-            Err(error) => return self.refused(None, agent_id, operation, origin, error),
+        // The trace is known before the version: a canary takes whole traces.
+        let mut origin = origin;
+        let task_id = self.next_task_id.fetch_add(1, Ordering::Relaxed);
+        let trace_id = origin
+            .trace_id
+            .take()
+            .unwrap_or_else(|| trace_id(self.trace_seed, task_id));
+        let (agent, canary) = match self.registry.route(agent_id, &trace_id) {
+            Ok(routed) => routed,
+            Err(error) => {
+                origin.trace_id = Some(trace_id);
+                return self.refused(None, agent_id, operation, origin, error);
+            }
         };
         if let Err(error) = Self::check(&agent, operation, &input) {
             agent
                 .stats()
                 .record_call(Err(error.kind()), started.elapsed());
+            origin.trace_id = Some(trace_id);
             return self.refused(Some(&agent), agent_id, operation, origin, error);
         }
         let max_attempts = origin.max_attempts;
@@ -169,7 +182,7 @@ impl Dispatcher {
         } else {
             (None, None)
         };
-        let request = self.request(operation, input, origin);
+        let request = Self::request(task_id, trace_id, operation, input, origin);
         if !request.chain.is_empty() {
             agent.stats().add_delegation_received();
         }
@@ -217,6 +230,10 @@ impl Dispatcher {
                 .put(&agent.content_hash, operation, input, &response.output);
         }
         in_flight.finish(&result, attempts);
+        if let Some(canary) = &canary {
+            let outcome = result.as_ref().map(|_| ()).map_err(CallError::kind);
+            self.canary_call(canary, outcome, started.elapsed());
+        }
         (result, attempts)
     }
 
@@ -341,16 +358,19 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Stamps a checked call with a task id and its trace.
-    fn request(&self, operation: &str, input: String, origin: Origin) -> Request {
-        let task_id = self.next_task_id.fetch_add(1, Ordering::Relaxed);
+    /// Stamps a checked call with its task id and trace.
+    fn request(
+        task_id: u64,
+        trace_id: String,
+        operation: &str,
+        input: String,
+        origin: Origin,
+    ) -> Request {
         Request {
             task_id,
             operation: operation.to_string(),
             input,
-            trace_id: origin
-                .trace_id
-                .unwrap_or_else(|| trace_id(self.trace_seed, task_id)),
+            trace_id,
             chain: origin.chain,
             attempt: 1,
             deadline: origin.deadline,

@@ -131,6 +131,17 @@ pub enum EventKind {
         version: String,
         by: String,
     },
+    /// A canary was started, reweighted, promoted or aborted (`action`: `start`, `weight`,
+    /// `promote`, `abort`); `reason` says why an abort happened.
+    Canary {
+        agent: String,
+        action: String,
+        version: String,
+        content_hash: String,
+        weight: u8,
+        by: String,
+        reason: Option<String>,
+    },
     /// An event a guest emitted through `tandem:agent/events`.
     Guest {
         agent: String,
@@ -163,6 +174,7 @@ impl EventKind {
             EventKind::AgentSwapped { .. } => "agent-swapped",
             EventKind::AgentRejected { .. } => "agent-rejected",
             EventKind::AgentRemoved { .. } => "agent-removed",
+            EventKind::Canary { .. } => "canary",
             EventKind::Guest { .. } => "guest",
             EventKind::Shutdown { .. } => "shutdown",
             EventKind::AuthFailed { .. } => "auth-failed",

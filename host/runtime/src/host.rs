@@ -24,6 +24,8 @@ use crate::sandbox::{Policy, StoreData};
 use crate::scheduler::{Graph, Plan, PlanError, Progress, RunReport};
 use crate::state::StateAccess;
 
+mod canary;
+
 /// How to build a [`Host`].
 #[derive(Debug, Clone)]
 pub struct HostConfig {
@@ -266,6 +268,30 @@ impl Host {
                 unchanged: true,
             });
         }
+        let agent = self
+            .prepare_version(expected_id, path, bytes, policy, by)
+            .await?;
+        let prepared_in = started.elapsed();
+        let previous = self.put_in_place(&agent, by);
+        Ok(Swap {
+            agent,
+            previous,
+            prepared_in,
+            unchanged: false,
+        })
+    }
+
+    /// A new version of `expected_id` (with none: of an id not loaded yet) compiled, described
+    /// and health-probed, not yet serving; one that fails a check or describes itself as another
+    /// id is reported as rejected.
+    async fn prepare_version(
+        &self,
+        expected_id: Option<&str>,
+        path: &Path,
+        bytes: Vec<u8>,
+        policy: Policy,
+        by: &str,
+    ) -> Result<Arc<Agent>, LoadError> {
         let checked = match self.prepare_bytes(path, bytes, policy).await {
             Ok(inspection) => {
                 let agent = inspection.agent;
@@ -287,21 +313,13 @@ impl Host {
             }
             Err(error) => Err(error),
         };
-        let agent = match checked {
-            Ok(agent) => Arc::new(agent),
+        match checked {
+            Ok(agent) => Ok(Arc::new(agent)),
             Err(error) => {
                 self.report_rejected(expected_id, by, &error);
-                return Err(error);
+                Err(error)
             }
-        };
-        let prepared_in = started.elapsed();
-        let previous = self.put_in_place(&agent, by);
-        Ok(Swap {
-            agent,
-            previous,
-            prepared_in,
-            unchanged: false,
-        })
+        }
     }
 
     /// Makes `agent` the current version of its id (a swap, or a load when the id is new),

@@ -17,7 +17,8 @@
 //!   engine's `Delegator` trait (its `EventSink` side is in `dispatch`).
 //! - [`breaker`]: the per-agent circuit breaker; `retry`: which failures are retried, and the
 //!   backoff.
-//! - [`registry`]: the loaded agents by id, each with its recent versions (swap, rollback).
+//! - [`registry`]: the loaded agents by id, each with its recent versions (swap, rollback) and
+//!   its canary, if any; [`canary`]: weighted routing by trace and the guard rails.
 //! - [`scheduler`]: dependency graphs of calls, run with a ready queue.
 //! - [`results`]: the result cache of deterministic operations (by agent version, LRU by bytes).
 //! - [`metrics`]: every agent version's figures and their Prometheus exposition.
@@ -30,6 +31,7 @@
 pub mod agent;
 pub mod audit;
 pub mod breaker;
+pub mod canary;
 mod delegation;
 pub mod dispatch;
 pub mod events;

@@ -8,6 +8,9 @@
 //! Each id keeps its last [`MAX_HISTORY`] versions, the current one last, so that a rollback is a
 //! publish of an agent that is already compiled and warm.
 //!
+//! An agent may also have a canary version beside its current one ([`Canary`]): it is kept in a
+//! second map, published the same way, and is never part of the history until it is promoted.
+//!
 //! Every change takes a `reported` callback that runs while the writer still holds the lock, so
 //! that changes are reported (logged, audited) in the order in which they took effect.
 
@@ -18,9 +21,11 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 
 use crate::agent::Agent;
-use crate::error::{CallError, LoadError};
+use crate::canary::Canary;
+use crate::error::{CallError, ErrorKind, LoadError};
 
 type Agents = BTreeMap<String, Arc<Agent>>;
+type Canaries = BTreeMap<String, Arc<Canary>>;
 
 /// Versions kept per agent, the current one included.
 pub const MAX_HISTORY: usize = 8;
@@ -46,6 +51,8 @@ pub type OnChange = Box<dyn Fn(&Histories) + Send + Sync>;
 /// The loaded agents by id, each with its recent versions; reads take no lock.
 pub struct Registry {
     agents: ArcSwap<Agents>,
+    /// The canaries by agent id (changed under the writer lock, like `agents`).
+    canaries: ArcSwap<Canaries>,
     /// Every id's versions, oldest first; also serialises writers so that no update is lost
     /// between the copy and the publish.
     history: Mutex<Histories>,
@@ -140,6 +147,13 @@ impl Registry {
         self.publish(|agents| {
             agents.insert(agent.id().to_string(), agent.clone());
         });
+        // A canary of the version that became current has nothing left to compare.
+        if self
+            .canary(agent.id())
+            .is_some_and(|canary| same_version(&canary.agent, &agent))
+        {
+            self.publish_canary(agent.id(), None);
+        }
         self.changed(&history);
         reported(previous.as_ref());
         previous
@@ -185,6 +199,7 @@ impl Registry {
         self.publish(|agents| {
             agents.remove(id);
         });
+        self.publish_canary(id, None);
         self.changed(&history);
         reported(&current);
         Ok(current)
@@ -210,6 +225,179 @@ impl Registry {
     /// All agents, ordered by id.
     pub fn all(&self) -> Vec<Arc<Agent>> {
         self.agents.load().values().cloned().collect()
+    }
+
+    /// The version of `id` that serves the calls of trace `trace_id`: the canary's when it takes
+    /// that trace (then returned too), the current one otherwise.
+    pub fn route(
+        &self,
+        id: &str,
+        trace_id: &str,
+    ) -> Result<(Arc<Agent>, Option<Arc<Canary>>), CallError> {
+        let canaries = self.canaries.load();
+        if !canaries.is_empty()
+            && let Some(canary) = canaries.get(id).filter(|c| c.takes(trace_id))
+        {
+            return Ok((canary.agent.clone(), Some(canary.clone())));
+        }
+        self.get(id).map(|agent| (agent, None))
+    }
+
+    /// The canary of `id`, if it has one.
+    pub fn canary(&self, id: &str) -> Option<Arc<Canary>> {
+        self.canaries.load().get(id).cloned()
+    }
+
+    fn publish_canary(&self, id: &str, canary: Option<Arc<Canary>>) {
+        let mut next = Canaries::clone(&self.canaries.load());
+        match canary {
+            Some(canary) => next.insert(id.to_string(), canary),
+            None => next.remove(id),
+        };
+        self.canaries.store(Arc::new(next));
+    }
+
+    /// Serves `canary` beside the current version of its agent. Refused when the agent is not
+    /// loaded, already has a canary, or the canary's version is the current one's (the figures of
+    /// the two sides could not be told apart).
+    pub fn start_canary(
+        &self,
+        canary: Canary,
+        reported: impl FnOnce(&Arc<Canary>),
+    ) -> Result<Arc<Canary>, CanaryError> {
+        let _writer = self.writer();
+        let id = canary.agent.id().to_string();
+        let current = self
+            .get(&id)
+            .map_err(|_| CanaryError::Unknown(id.clone()))?;
+        if let Some(running) = self.canary(&id) {
+            return Err(CanaryError::Running {
+                id,
+                version: running.agent.info.version.to_string(),
+                weight: running.weight(),
+            });
+        }
+        if current.info.version == canary.agent.info.version {
+            return Err(CanaryError::SameVersion {
+                id,
+                version: current.info.version.to_string(),
+            });
+        }
+        let canary = Arc::new(canary);
+        self.publish_canary(&id, Some(canary.clone()));
+        reported(&canary);
+        Ok(canary)
+    }
+
+    /// Sets the weight of `id`'s canary, returning it.
+    pub fn set_canary_weight(
+        &self,
+        id: &str,
+        weight: u8,
+        reported: impl FnOnce(&Arc<Canary>),
+    ) -> Result<Arc<Canary>, CanaryError> {
+        let _writer = self.writer();
+        let canary = self.running_canary(id)?;
+        canary.set_weight(weight);
+        reported(&canary);
+        Ok(canary)
+    }
+
+    fn running_canary(&self, id: &str) -> Result<Arc<Canary>, CanaryError> {
+        self.canary(id).ok_or_else(|| {
+            if self.get(id).is_ok() {
+                CanaryError::NoCanary(id.to_string())
+            } else {
+                CanaryError::Unknown(id.to_string())
+            }
+        })
+    }
+
+    /// Ends `id`'s canary (only when it is still `which`, if given: a guard's late verdict on a
+    /// canary already replaced changes nothing); its calls go back to the current version. Returns
+    /// the canary ended.
+    pub fn abort_canary(
+        &self,
+        id: &str,
+        which: Option<&Arc<Canary>>,
+        reported: impl FnOnce(&Arc<Canary>),
+    ) -> Result<Arc<Canary>, CanaryError> {
+        let _writer = self.writer();
+        let canary = self.running_canary(id)?;
+        if which.is_some_and(|which| !Arc::ptr_eq(which, &canary)) {
+            return Err(CanaryError::NoCanary(id.to_string()));
+        }
+        canary.set_weight(0);
+        self.publish_canary(id, None);
+        reported(&canary);
+        Ok(canary)
+    }
+
+    /// Makes `id`'s canary its current version (pushed on the history like a swap, which ends
+    /// the canary). `reported` is told the version it replaced.
+    pub fn promote_canary(
+        &self,
+        id: &str,
+        by: &str,
+        reported: impl FnOnce(&Arc<Canary>, Option<&Arc<Agent>>),
+    ) -> Result<Arc<Canary>, CanaryError> {
+        let canary = self.running_canary(id)?;
+        self.replace(canary.agent.clone(), by, |previous| {
+            reported(&canary, previous)
+        });
+        canary.set_weight(0);
+        Ok(canary)
+    }
+}
+
+/// Why a canary change cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CanaryError {
+    /// No such agent is loaded.
+    #[error("no agent `{0}` is loaded")]
+    Unknown(String),
+    /// The agent has no canary.
+    #[error("agent `{0}` has no canary (start one with `POST /v1/agents/{0}/canary`)")]
+    NoCanary(String),
+    /// The agent has a canary already.
+    #[error(
+        "agent `{id}` has a canary already (version {version} at {weight} %): promote or abort it first"
+    )]
+    Running {
+        /// The agent.
+        id: String,
+        /// The canary's version.
+        version: String,
+        /// Its weight.
+        weight: u8,
+    },
+    /// The canary describes itself with the current version's version.
+    #[error(
+        "the canary's version {version} is the version `{id}` serves now: give the new build another version in its describe() so the two sides' figures can be told apart"
+    )]
+    SameVersion {
+        /// The agent.
+        id: String,
+        /// The version both have.
+        version: String,
+    },
+    /// A weight or guard rail out of range; the message names it.
+    #[error("{0}")]
+    Invalid(String),
+    /// The canary's component failed a check.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+}
+
+impl CanaryError {
+    /// The class of the error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CanaryError::Unknown(_) => ErrorKind::Unavailable,
+            CanaryError::NoCanary(_) | CanaryError::Running { .. } => ErrorKind::Conflict,
+            CanaryError::SameVersion { .. } | CanaryError::Invalid(_) => ErrorKind::InvalidInput,
+            CanaryError::Load(error) => error.kind(),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tandem::error::{CallError, ErrorKind, LoadError};
-use tandem::registry::RollbackError;
+use tandem::registry::{CanaryError, RollbackError};
 
 /// An error answer.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +23,9 @@ pub enum ApiError {
     /// A rollback had nothing to go back to.
     #[error(transparent)]
     Rollback(#[from] RollbackError),
+    /// A canary change could not be made.
+    #[error(transparent)]
+    Canary(#[from] CanaryError),
     /// The request is malformed; the message says how.
     #[error("{0}")]
     BadRequest(String),
@@ -90,6 +93,8 @@ impl ApiError {
             ApiError::Load(error) => status_of_kind(error.kind()),
             ApiError::Rollback(RollbackError::Unknown(_)) => StatusCode::NOT_FOUND,
             ApiError::Rollback(RollbackError::NoPrevious(_)) => StatusCode::CONFLICT,
+            ApiError::Canary(CanaryError::Unknown(_)) => StatusCode::NOT_FOUND,
+            ApiError::Canary(error) => status_of_kind(error.kind()),
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -111,6 +116,7 @@ impl ApiError {
         match self {
             ApiError::Call(error) => error.kind(),
             ApiError::Load(error) => error.kind(),
+            ApiError::Canary(error) => error.kind(),
             ApiError::Rollback(RollbackError::Unknown(_)) => ErrorKind::Unavailable,
             ApiError::Rollback(RollbackError::NoPrevious(_))
             | ApiError::BadRequest(_)

@@ -5,9 +5,10 @@
 //! - `Host` must be an IP address, `localhost`, or a name given with `--allow-host`.
 //! - An `Origin`, when present, must be the server's own (the request's `Host`) or one given with
 //!   `--allow-origin`.
-//! - `/healthz` and `/readyz` are open. The admin endpoints (`PUT` and `DELETE /v1/agents/{id}`,
-//!   `POST /v1/agents/{id}/rollback`) need the admin token. Every other endpoint needs the caller
-//!   token when one is set (the admin token is accepted too).
+//! - `/healthz` and `/readyz` are open. The admin endpoints (every method but `GET` under
+//!   `/v1/agents/{id}`, `POST .../invoke` excepted: upload, remove, rollback, canary) need the admin
+//!   token. Every other endpoint needs the caller token when one is set (the admin token is
+//!   accepted too).
 //!
 //! A refused token is logged (at most `AUTH_LOGS_PER_SECOND` lines a second, the rest counted)
 //! and published as an `auth-failed` event, never the token itself.
@@ -35,10 +36,11 @@ enum Access {
 fn access(method: &Method, path: &str) -> Access {
     match path {
         "/healthz" | "/readyz" => Access::Open,
+        // Under /v1/agents/, everything but reading and invoking changes what is served.
         _ if path.starts_with("/v1/agents/")
-            && (method == Method::PUT
-                || method == Method::DELETE
-                || (method == Method::POST && path.ends_with("/rollback"))) =>
+            && method != Method::GET
+            && method != Method::HEAD
+            && !(method == Method::POST && path.ends_with("/invoke")) =>
         {
             Access::Admin
         }
@@ -235,6 +237,15 @@ mod tests {
             Access::Admin
         );
         assert_eq!(access(&Method::GET, "/metrics"), Access::Caller);
+        for (method, path) in [
+            (Method::POST, "/v1/agents/echo/canary"),
+            (Method::PATCH, "/v1/agents/echo/canary"),
+            (Method::POST, "/v1/agents/echo/canary/promote"),
+            (Method::POST, "/v1/agents/echo/canary/abort"),
+            (Method::POST, "/v1/agents/echo/anything-new"),
+        ] {
+            assert_eq!(access(&method, path), Access::Admin, "{method} {path}");
+        }
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //! - `body`: reading a body within its size limit and the body timeout.
 //! - `extract`: the `{id}` of a path, checked ([`AgentId`]).
 //! - `invoke`, `graphs`, `agents`, `ops`: the handlers of calls, graphs, agents (with the admin
-//!   endpoints) and the operator endpoints (`/metrics`, `/healthz`, `/readyz`, `/events`).
+//!   endpoints) and the operator endpoints (`/metrics`, `/healthz`, `/readyz`, `/events`);
+//!   `canary`: the admin endpoints of canary routing.
 //! - `views`: what the API shows of agents and versions ([`AgentView`], [`SwapReply`]).
 //! - `events`: `GET /events`, the live event stream.
 //! - `exposition`: the Prometheus exposition of the host's figures (`GET /metrics`).
@@ -33,6 +34,7 @@
 
 mod agents;
 mod body;
+mod canary;
 pub mod connections;
 mod error;
 mod events;

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 
 use crate::error::ApiError;
 use crate::state::ServerState;
-use crate::{agents, graphs, guard, invoke, ops};
+use crate::{agents, canary, graphs, guard, invoke, ops};
 
 /// The routes of the API, behind the guard (host, origin and token checks).
 pub fn router(state: Arc<ServerState>) -> Router {
@@ -22,6 +22,15 @@ pub fn router(state: Arc<ServerState>) -> Router {
         )
         .route("/v1/agents/{id}/invoke", post(invoke::invoke))
         .route("/v1/agents/{id}/rollback", post(agents::rollback_agent))
+        .route(
+            "/v1/agents/{id}/canary",
+            post(canary::start_canary).patch(canary::reweight_canary),
+        )
+        .route(
+            "/v1/agents/{id}/canary/promote",
+            post(canary::promote_canary),
+        )
+        .route("/v1/agents/{id}/canary/abort", post(canary::abort_canary))
         .route("/v1/graphs", post(graphs::run_graph))
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tandem::agent::{Agent, OperationInfo};
 use tandem::breaker::BreakerState;
+use tandem::canary::{Canary, GuardRails};
 use tandem::host::{Host, Swap};
 use tandem::metrics::StatsSnapshot;
 
@@ -34,6 +35,47 @@ pub struct AgentView {
     pub stats: StatsSnapshot,
     /// The versions kept for rollback, oldest first; the current one is last.
     pub history: Vec<VersionView>,
+    /// The canary served beside the current version, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryView>,
+}
+
+/// An agent's canary.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CanaryView {
+    /// The agent's id.
+    pub agent: String,
+    /// The canary's version.
+    pub version: String,
+    /// The hex SHA-256 of its component.
+    pub content_hash: String,
+    /// The share of traces it serves, in percent (0 once it ended).
+    pub weight: u8,
+    /// When it started (RFC 3339).
+    pub since: String,
+    /// Who started it.
+    pub by: String,
+    /// When the host aborts it.
+    pub guard: GuardRails,
+    /// The figures of its calls.
+    pub stats: StatsSnapshot,
+}
+
+impl CanaryView {
+    pub(crate) fn of(host: &Host, canary: &Canary) -> CanaryView {
+        let agent = &canary.agent;
+        let version = agent.info.version.to_string();
+        CanaryView {
+            agent: agent.id().to_string(),
+            stats: host.metrics().snapshot(agent.id(), &version),
+            version,
+            content_hash: agent.content_hash.clone(),
+            weight: canary.weight(),
+            since: humantime::format_rfc3339_millis(canary.since).to_string(),
+            by: canary.by.clone(),
+            guard: canary.guard.clone(),
+        }
+    }
 }
 
 /// One version in an agent's history.
@@ -122,6 +164,9 @@ impl AgentView {
                 .iter()
                 .map(|v| VersionView::of(&v.agent, &v.by, v.at))
                 .collect(),
+            canary: host
+                .canary(agent.id())
+                .map(|canary| CanaryView::of(host, &canary)),
         }
     }
 }

@@ -91,7 +91,7 @@ enum Command {
     Stats(stats::StatsArgs),
     /// Work with audit logs.
     Audit(audit::AuditArgs),
-    /// Swap, roll back or remove an agent on a running server (admin API).
+    /// Swap, roll back, remove or canary an agent on a running server (admin API).
     Agent(agent::AgentArgs),
     /// Inspect, export and import agents' durable state (works while a server runs).
     State(state::StateArgs),

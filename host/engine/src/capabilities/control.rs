@@ -1,5 +1,5 @@
 //! `tandem:agent/control`: operating other agents' versions (list, roll back, activate a held
-//! version) for the agents whose manifest names the target under `control`. The versions are the
+//! version; start, reweight, promote and abort a canary) for the agents whose manifest names the target under `control`. The versions are the
 //! layer above's, so this capability hands each action to a [`Control`], the trait the runtime
 //! implements, after checking the grant; a refusal goes to the same trait to be logged, published
 //! and audited. The capability owns its context ([`ControlCtx`]) and implements the generated
@@ -11,7 +11,7 @@ use tandem_manifest::Policy;
 
 use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::control::{self, ControlError, Host, VersionInfo};
+use crate::bindings::control::{self, CanaryInfo, ControlError, Host, VersionInfo};
 use crate::sandbox::{CallState, StoreData};
 
 /// What a granted guest may do to an agent's versions: defined here, implemented by the runtime.
@@ -28,6 +28,27 @@ pub trait Control: Send + Sync {
         agent: &str,
         content_hash: &str,
     ) -> Result<VersionInfo, ControlError>;
+    /// The canary of `agent`, if any.
+    fn canary(&self, agent: &str) -> Result<Option<CanaryInfo>, ControlError>;
+    /// The held version of `agent` with `content_hash` served as its canary at `weight` percent.
+    fn start_canary(
+        &self,
+        actor: &CallState,
+        agent: &str,
+        content_hash: &str,
+        weight: u8,
+    ) -> Result<CanaryInfo, ControlError>;
+    /// The weight of `agent`'s canary set.
+    fn set_weight(
+        &self,
+        actor: &CallState,
+        agent: &str,
+        weight: u8,
+    ) -> Result<CanaryInfo, ControlError>;
+    /// `agent`'s canary made its current version.
+    fn promote(&self, actor: &CallState, agent: &str) -> Result<VersionInfo, ControlError>;
+    /// `agent`'s canary ended.
+    fn abort(&self, actor: &CallState, agent: &str) -> Result<CanaryInfo, ControlError>;
     /// `call`'s agent asked to `what` without the grant.
     fn refused(&self, call: &CallState, what: &str);
 }
@@ -110,5 +131,39 @@ impl Host for ControlView<'_> {
     ) -> Result<VersionInfo, ControlError> {
         self.controller(&agent, "activate a version of")?
             .activate(self.call, &agent, &content_hash)
+    }
+
+    async fn canary(&mut self, agent: String) -> Result<Option<CanaryInfo>, ControlError> {
+        self.controller(&agent, "read the canary of")?
+            .canary(&agent)
+    }
+
+    async fn start_canary(
+        &mut self,
+        agent: String,
+        content_hash: String,
+        weight: u8,
+    ) -> Result<CanaryInfo, ControlError> {
+        self.controller(&agent, "start a canary of")?.start_canary(
+            self.call,
+            &agent,
+            &content_hash,
+            weight,
+        )
+    }
+
+    async fn set_weight(&mut self, agent: String, weight: u8) -> Result<CanaryInfo, ControlError> {
+        self.controller(&agent, "set the canary weight of")?
+            .set_weight(self.call, &agent, weight)
+    }
+
+    async fn promote(&mut self, agent: String) -> Result<VersionInfo, ControlError> {
+        self.controller(&agent, "promote the canary of")?
+            .promote(self.call, &agent)
+    }
+
+    async fn abort(&mut self, agent: String) -> Result<CanaryInfo, ControlError> {
+        self.controller(&agent, "abort the canary of")?
+            .abort(self.call, &agent)
     }
 }

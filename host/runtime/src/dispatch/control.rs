@@ -1,16 +1,18 @@
 //! What a guest granted `control` may do to another agent's versions (the engine's [`Control`]
-//! trait): list the versions the registry holds, roll back, or make a held version current. A
-//! change is the same swap an operator makes (figures, event and audit line, `by` = `agent:<id>`),
-//! plus an audit line with the acting call's trace.
+//! trait): list the versions the registry holds, roll back, make a held version current, and run
+//! a canary of a held version (start, reweight, promote, abort). A change is the same one an
+//! operator makes (figures, event and audit line, `by` = `agent:<id>`), plus an audit line with
+//! the acting call's trace.
 
 use std::sync::Arc;
 
-use tandem_engine::bindings::control::{ControlError, VersionInfo};
+use tandem_engine::bindings::control::{CanaryInfo, ControlError, VersionInfo};
 use tandem_engine::{CallState, Control};
 
 use super::Dispatcher;
 use crate::agent::Agent;
-use crate::registry::{RollbackError, Version};
+use crate::canary::{Canary, GuardRails};
+use crate::registry::{CanaryError, RollbackError, Version};
 
 fn info(version: &Version, current: bool) -> VersionInfo {
     VersionInfo {
@@ -22,7 +24,42 @@ fn info(version: &Version, current: bool) -> VersionInfo {
     }
 }
 
+fn canary_info(canary: &Canary) -> CanaryInfo {
+    CanaryInfo {
+        version: canary.agent.info.version.to_string(),
+        content_hash: canary.agent.content_hash.clone(),
+        weight: canary.weight(),
+        since: humantime::format_rfc3339_seconds(canary.since).to_string(),
+        by: canary.by.clone(),
+    }
+}
+
+fn canary_error(error: CanaryError) -> ControlError {
+    match error {
+        CanaryError::Unknown(_) => ControlError::NotFound(error.to_string()),
+        _ => ControlError::Invalid(error.to_string()),
+    }
+}
+
+fn by(actor: &CallState) -> String {
+    format!("agent:{}", actor.agent)
+}
+
 impl Dispatcher {
+    /// The held version of `agent` with `content_hash`.
+    fn held_version(&self, agent: &str, content_hash: &str) -> Result<Arc<Agent>, ControlError> {
+        self.registry()
+            .history(agent)
+            .into_iter()
+            .find(|v| v.agent.content_hash == content_hash)
+            .map(|v| v.agent)
+            .ok_or_else(|| {
+                ControlError::NotFound(format!(
+                    "the host holds no version of `{agent}` with content hash {content_hash} (see `versions`)"
+                ))
+            })
+    }
+
     /// The versions of `agent`, with the current one marked.
     fn held(&self, agent: &str) -> Result<Vec<VersionInfo>, ControlError> {
         let history = self.registry().history(agent);
@@ -53,7 +90,7 @@ impl Control for Dispatcher {
     }
 
     fn rollback(&self, actor: &CallState, agent: &str) -> Result<VersionInfo, ControlError> {
-        let by = format!("agent:{}", actor.agent);
+        let by = by(actor);
         self.registry()
             .rollback(agent, |current, replaced| {
                 self.registered(current, Some(replaced), &by, "rollback")
@@ -74,17 +111,7 @@ impl Control for Dispatcher {
         agent: &str,
         content_hash: &str,
     ) -> Result<VersionInfo, ControlError> {
-        let held: Option<Arc<Agent>> = self
-            .registry()
-            .history(agent)
-            .into_iter()
-            .find(|v| v.agent.content_hash == content_hash)
-            .map(|v| v.agent);
-        let Some(held) = held else {
-            return Err(ControlError::NotFound(format!(
-                "the host holds no version of `{agent}` with content hash {content_hash} (see `versions`)"
-            )));
-        };
+        let held = self.held_version(agent, content_hash)?;
         if self
             .registry()
             .get(agent)
@@ -93,7 +120,7 @@ impl Control for Dispatcher {
             // Already serving: nothing changes, nothing to report.
             return self.current(agent);
         }
-        let by = format!("agent:{}", actor.agent);
+        let by = by(actor);
         let made_current = held.clone();
         self.registry().replace(held, &by, |previous| {
             self.registered(&made_current, previous.map(|p| &**p), &by, "swap")
@@ -105,6 +132,64 @@ impl Control for Dispatcher {
             format!("activate: now {} ({})", now.version, now.content_hash),
         );
         Ok(now)
+    }
+
+    fn canary(&self, agent: &str) -> Result<Option<CanaryInfo>, ControlError> {
+        self.registry()
+            .get(agent)
+            .map_err(|e| ControlError::NotFound(e.to_string()))?;
+        Ok(self.registry().canary(agent).as_deref().map(canary_info))
+    }
+
+    fn start_canary(
+        &self,
+        actor: &CallState,
+        agent: &str,
+        content_hash: &str,
+        weight: u8,
+    ) -> Result<CanaryInfo, ControlError> {
+        let held = self.held_version(agent, content_hash)?;
+        let canary = Canary::new(held, weight, GuardRails::default(), &by(actor));
+        let canary = self.start_canary(canary).map_err(canary_error)?;
+        let info = canary_info(&canary);
+        let detail = format!(
+            "canary: {} ({}) at {weight} %",
+            info.version, info.content_hash
+        );
+        self.controlled(actor, agent, detail);
+        Ok(info)
+    }
+
+    fn set_weight(
+        &self,
+        actor: &CallState,
+        agent: &str,
+        weight: u8,
+    ) -> Result<CanaryInfo, ControlError> {
+        let canary = self
+            .set_canary_weight(agent, weight, &by(actor))
+            .map_err(canary_error)?;
+        self.controlled(actor, agent, format!("canary weight: {weight} %"));
+        Ok(canary_info(&canary))
+    }
+
+    fn promote(&self, actor: &CallState, agent: &str) -> Result<VersionInfo, ControlError> {
+        self.promote_canary(agent, &by(actor))
+            .map_err(canary_error)?;
+        let now = self.current(agent)?;
+        let detail = format!("promote: now {} ({})", now.version, now.content_hash);
+        self.controlled(actor, agent, detail);
+        Ok(now)
+    }
+
+    fn abort(&self, actor: &CallState, agent: &str) -> Result<CanaryInfo, ControlError> {
+        let canary = self
+            .abort_canary(agent, &by(actor), None)
+            .map_err(canary_error)?;
+        let info = canary_info(&canary);
+        let detail = format!("abort: canary {} ({})", info.version, info.content_hash);
+        self.controlled(actor, agent, detail);
+        Ok(info)
     }
 
     fn refused(&self, call: &CallState, what: &str) {

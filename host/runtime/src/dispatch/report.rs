@@ -78,6 +78,9 @@ impl Dispatcher {
             state: change.to,
             reason: change.reason.to_string(),
         });
+        if change.to == BreakerState::Open {
+            self.canary_breaker_opened(agent);
+        }
     }
 
     /// Publishes the end of a call and writes its audit line.
@@ -385,7 +388,7 @@ impl Drop for InFlight<'_> {
 }
 
 /// An audit line about `agent_id` (`agent` when it is loaded) with no outcome filled in yet.
-fn audit_record(
+pub(super) fn audit_record(
     event: &'static str,
     agent: Option<&Agent>,
     agent_id: &str,

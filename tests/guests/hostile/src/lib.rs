@@ -16,7 +16,8 @@ const ATTACKS: &[(&str, &str)] = &[
     ),
     (
         "control",
-        "acts on agent `agent`'s versions: `name` is versions, rollback or activate (hash `path`)",
+        "acts on agent `agent`'s versions: `name` is versions, rollback, activate (hash `path`), \
+         canary, start-canary (hash `path`, weight `count`), set-weight (`count`), promote or abort",
     ),
     ("spin-on-host", "an infinite loop of host calls"),
     ("grow", "allocates until memory runs out"),
@@ -102,14 +103,22 @@ impl Agent for Hostile {
                 "load": tandem_sdk::host_info::load()?,
             })
             .to_string()),
-            "control" => match target.name.as_str() {
-                "versions" => tandem_sdk::to_json(&tandem_sdk::control::versions(&target.agent)?),
-                "rollback" => tandem_sdk::to_json(&tandem_sdk::control::rollback(&target.agent)?),
-                _ => tandem_sdk::to_json(&tandem_sdk::control::activate(
-                    &target.agent,
-                    &target.path,
-                )?),
-            },
+            "control" => {
+                use tandem_sdk::control;
+                let (agent, weight) = (target.agent.as_str(), target.count.min(255) as u8);
+                match target.name.as_str() {
+                    "versions" => tandem_sdk::to_json(&control::versions(agent)?),
+                    "rollback" => tandem_sdk::to_json(&control::rollback(agent)?),
+                    "canary" => tandem_sdk::to_json(&control::canary(agent)?),
+                    "start-canary" => {
+                        tandem_sdk::to_json(&control::start_canary(agent, &target.path, weight)?)
+                    }
+                    "set-weight" => tandem_sdk::to_json(&control::set_weight(agent, weight)?),
+                    "promote" => tandem_sdk::to_json(&control::promote(agent)?),
+                    "abort" => tandem_sdk::to_json(&control::abort(agent)?),
+                    _ => tandem_sdk::to_json(&control::activate(agent, &target.path)?),
+                }
+            }
             "spin-on-host" => loop {
                 tandem_sdk::log::debug("still here");
             },

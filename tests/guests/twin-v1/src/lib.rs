@@ -1,6 +1,7 @@
-//! `twin`: a test-only agent built three times from this one source, as the crates `twin-v1`
-//! (version 1.0.0), `twin-v2` (2.0.0) and `twin-sick` (3.0.0, whose health probe fails), so that
-//! hot swap can be tested between real versions. Each answer names the version that gave it.
+//! `twin`: a test-only agent built four times from this one source, as the crates `twin-v1`
+//! (version 1.0.0), `twin-v2` (2.0.0), `twin-sick` (3.0.0, whose health probe fails) and
+//! `twin-faulty` (4.0.0, healthy, but its `version` operation always fails), so that hot swap and
+//! canary routing can be tested between real versions. Each answer names the version that gave it.
 //!
 //! Its `state-*` operations drive the agent's durable state (values are UTF-8 text), for the state
 //! tests and benchmarks: state belongs to the agent id, so every version sees the same keys.
@@ -75,6 +76,9 @@ impl Agent for Twin {
 
     fn handle(task: Task) -> Result<Json, AgentError> {
         match task.operation.as_str() {
+            "version" if env!("CARGO_PKG_NAME") == "twin-faulty" => Err(AgentError::failed(
+                "this build fails every call on purpose (version 4.0.0)",
+            )),
             "version" => Ok(format!(
                 "{{\"version\":\"{}\",\"input\":{}}}",
                 env!("CARGO_PKG_VERSION"),

@@ -1,0 +1,260 @@
+//! Canary routing: a second version of an agent served beside the current one to a share of the
+//! traffic, and the guard rails that abort it without waiting for anyone.
+//!
+//! The share is by trace, not by call: a trace id and the agent id hash to a bucket in 0..100, and
+//! the traces whose bucket is below the canary's weight go to the canary. Every call of one trace
+//! (a delegation chain, a fan-out, a graph) therefore meets the same version of each agent, and two
+//! agents' canaries split the traffic independently. Changing the weight moves only the traces
+//! whose bucket lies between the old and the new weight.
+//!
+//! The guard rails watch the canary's own calls over a sliding window: when at least `min-calls`
+//! of them fell in the window and their error rate (failures that count against the agent's health,
+//! as for its breaker) or their p99 passes its bound, or when the canary's breaker opens, the
+//! dispatcher aborts the canary at once: weight to 0, an event and an audit line.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::agent::Agent;
+use crate::breaker::counts_against;
+use crate::error::ErrorKind;
+
+/// The most recent calls a canary's guard keeps, whatever its window.
+const MAX_SAMPLES: usize = 4096;
+
+/// When a canary is aborted by the host.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct GuardRails {
+    /// The highest share of failed calls (0.0 to 1.0) over the window.
+    pub max_error_rate: f64,
+    /// The highest p99 latency over the window, in milliseconds (none: latency is not watched).
+    pub max_p99_ms: Option<u64>,
+    /// How far back the guard looks, in milliseconds.
+    pub window_ms: u64,
+    /// Calls in the window before a bound is judged (fewer say nothing yet).
+    pub min_calls: u32,
+}
+
+impl Default for GuardRails {
+    fn default() -> GuardRails {
+        GuardRails {
+            max_error_rate: 0.1,
+            max_p99_ms: None,
+            window_ms: 30_000,
+            min_calls: 10,
+        }
+    }
+}
+
+impl GuardRails {
+    /// Checks the bounds are meaningful; the error names the one that is not.
+    pub fn check(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.max_error_rate) {
+            return Err(format!(
+                "max-error-rate must be between 0 and 1, not {}",
+                self.max_error_rate
+            ));
+        }
+        if self.window_ms == 0 || self.window_ms > 24 * 3600 * 1000 {
+            return Err(format!(
+                "window-ms must be between 1 and 86400000 (a day), not {}",
+                self.window_ms
+            ));
+        }
+        if self.min_calls == 0 || self.min_calls as usize > MAX_SAMPLES {
+            return Err(format!(
+                "min-calls must be between 1 and {MAX_SAMPLES}, not {}",
+                self.min_calls
+            ));
+        }
+        if self.max_p99_ms == Some(0) {
+            return Err("max-p99-ms must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Checks a weight is a percentage.
+pub fn check_weight(weight: u8) -> Result<(), String> {
+    if weight > 100 {
+        return Err(format!(
+            "a canary's weight is a percentage (0 to 100), not {weight}"
+        ));
+    }
+    Ok(())
+}
+
+/// One call the guard saw.
+struct Sample {
+    at: Instant,
+    failed: bool,
+    latency_us: u64,
+}
+
+/// A canary version of an agent beside its current one.
+pub struct Canary {
+    /// The canary version.
+    pub agent: Arc<Agent>,
+    weight: AtomicU8,
+    /// Its guard rails.
+    pub guard: GuardRails,
+    /// Who started it.
+    pub by: String,
+    /// When it started.
+    pub since: SystemTime,
+    window: Mutex<VecDeque<Sample>>,
+}
+
+impl std::fmt::Debug for Canary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Canary")
+            .field("agent", &self.agent.id())
+            .field("version", &self.agent.info.version.to_string())
+            .field("weight", &self.weight())
+            .finish()
+    }
+}
+
+impl Canary {
+    /// A canary of `agent` at `weight` percent (checked by the caller).
+    pub fn new(agent: Arc<Agent>, weight: u8, guard: GuardRails, by: &str) -> Canary {
+        Canary {
+            agent,
+            weight: AtomicU8::new(weight.min(100)),
+            guard,
+            by: by.to_string(),
+            since: SystemTime::now(),
+            window: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// The share of traces it serves, in percent.
+    pub fn weight(&self) -> u8 {
+        self.weight.load(Ordering::Relaxed)
+    }
+
+    /// Sets the share of traces it serves (a percentage, checked by the caller).
+    pub fn set_weight(&self, weight: u8) {
+        self.weight.store(weight.min(100), Ordering::Relaxed);
+    }
+
+    /// Whether the calls of trace `trace_id` go to the canary.
+    pub fn takes(&self, trace_id: &str) -> bool {
+        let weight = self.weight();
+        weight > 0 && bucket(trace_id, self.agent.id()) < weight
+    }
+
+    /// Counts one call the canary answered (`Err`: its class) that took `latency`; returns why the
+    /// canary must be aborted when a bound is passed.
+    pub fn observe(&self, outcome: Result<(), ErrorKind>, latency: Duration) -> Option<String> {
+        let failed = match outcome {
+            Ok(()) => false,
+            // The caller's own faults and the host's refusals say nothing of the canary.
+            Err(kind) if !counts_against(kind) => return None,
+            Err(_) => true,
+        };
+        let now = Instant::now();
+        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        window.push_back(Sample {
+            at: now,
+            failed,
+            latency_us: latency.as_micros() as u64,
+        });
+        let horizon = Duration::from_millis(self.guard.window_ms);
+        while window.len() > MAX_SAMPLES
+            || window
+                .front()
+                .is_some_and(|s| now.duration_since(s.at) > horizon)
+        {
+            window.pop_front();
+        }
+        let calls = window.len();
+        if calls < self.guard.min_calls as usize {
+            return None;
+        }
+        let failures = window.iter().filter(|s| s.failed).count();
+        let rate = failures as f64 / calls as f64;
+        if rate > self.guard.max_error_rate {
+            return Some(format!(
+                "its error rate {:.1} % ({failures} of the last {calls} calls within {}) passed the bound of {:.1} %",
+                rate * 100.0,
+                humantime::format_duration(horizon),
+                self.guard.max_error_rate * 100.0
+            ));
+        }
+        let bound_ms = self.guard.max_p99_ms?;
+        let mut latencies: Vec<u64> = window.iter().map(|s| s.latency_us).collect();
+        let rank = (calls * 99).div_ceil(100).saturating_sub(1);
+        let p99_us = *latencies.select_nth_unstable(rank).1;
+        (p99_us > bound_ms * 1000).then(|| {
+            format!(
+                "its p99 latency {:.1} ms over the last {calls} calls within {} passed the bound of {bound_ms} ms",
+                p99_us as f64 / 1000.0,
+                humantime::format_duration(horizon),
+            )
+        })
+    }
+}
+
+/// The bucket (0..100) of a trace for an agent: FNV-1a over both, then a 64-bit finaliser
+/// (splitmix64's), so that trace ids that differ in their last digit land far apart.
+fn bucket(trace_id: &str, agent: &str) -> u8 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in trace_id.bytes().chain([0]).chain(agent.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash ^= hash >> 30;
+    hash = hash.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    hash ^= hash >> 27;
+    hash = hash.wrapping_mul(0x94d0_49bb_1331_11eb);
+    hash ^= hash >> 31;
+    (hash % 100) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_of_sequential_trace_ids_are_uniform() {
+        let mut counts = [0u32; 100];
+        for task in 0..100_000u64 {
+            let trace = format!("00000000deadbeef{task:016x}");
+            counts[bucket(&trace, "echo") as usize] += 1;
+        }
+        // 1000 expected per bucket, sd ~31.5: 5 sd either side.
+        for (b, &n) in counts.iter().enumerate() {
+            assert!((840..=1160).contains(&n), "bucket {b}: {n}");
+        }
+    }
+
+    #[test]
+    fn agents_split_the_same_traces_independently() {
+        let both = (0..10_000u64)
+            .map(|t| format!("{t:032x}"))
+            .filter(|t| bucket(t, "a") < 20 && bucket(t, "b") < 20)
+            .count();
+        // 4 % expected (400), not 20 % (2000) as it would be if the buckets were shared.
+        assert!((300..=500).contains(&both), "{both}");
+    }
+
+    #[test]
+    fn bad_guard_rails_are_named() {
+        let bad = GuardRails {
+            max_error_rate: 1.5,
+            ..GuardRails::default()
+        };
+        assert!(bad.check().unwrap_err().contains("max-error-rate"));
+        let bad = GuardRails {
+            min_calls: 0,
+            ..GuardRails::default()
+        };
+        assert!(bad.check().unwrap_err().contains("min-calls"));
+        assert!(check_weight(101).unwrap_err().contains("101"));
+        assert!(GuardRails::default().check().is_ok());
+    }
+}
