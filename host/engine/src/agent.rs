@@ -245,6 +245,23 @@ impl Agent {
                 reason,
             });
         }
+        if let Some(trigger) = policy
+            .triggers
+            .iter()
+            .find(|t| info.operation(&t.operation).is_none())
+        {
+            let offered: Vec<&str> = info.operations.iter().map(|o| o.name.as_str()).collect();
+            let reason = format!(
+                "its manifest's trigger `{}` calls operation `{}`, which it does not offer (offered: {})",
+                trigger.name,
+                trigger.operation,
+                offered.join(", ")
+            );
+            return Err(LoadError::InvalidInfo {
+                path: source.clone(),
+                reason,
+            });
+        }
         Ok(Agent {
             state: owner.state.clone(),
             stats: owner.stats.clone(),

@@ -48,6 +48,11 @@
 //! [state]                    # the agent's durable key-value store (the `state` import)
 //! max-keys = 1024            # keys it may keep
 //! max-bytes = "1MiB"         # keys plus values, in bytes
+//!
+//! [[triggers]]               # calls the host makes on its own (see `triggers`)
+//! every = "30s"              # or cron = "*/5 * * * *", or on-event = "agent-swapped"
+//! operation = "sample"
+//! input = { window = 60 }
 //! ```
 //!
 //! This crate is the bottom layer of the host: it knows no wasm. [`Manifest`] is the schema as
@@ -62,6 +67,7 @@
 //! - [`resilience`]: breaker and retry settings.
 //! - [`quota`]: how much durable state an agent may keep.
 //! - [`names`]: what an agent id or operation name may be.
+//! - [`triggers`]: `[[triggers]]`, the calls the host makes on a schedule or on an event.
 //! - [`error`]: [`ManifestError`], naming the file and the key.
 
 #![deny(missing_docs)]
@@ -73,6 +79,7 @@ pub mod quota;
 pub mod resilience;
 mod resolve;
 pub mod schema;
+pub mod triggers;
 pub mod values;
 
 pub use error::ManifestError;
@@ -82,4 +89,5 @@ pub use quota::Quota;
 pub use resilience::{BreakerSettings, Resilience, RetryPolicy};
 pub use resolve::{policy_for_component, policy_from};
 pub use schema::Manifest;
+pub use triggers::{Trigger, When};
 pub use values::{check_range, parse_duration};

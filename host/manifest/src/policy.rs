@@ -127,6 +127,8 @@ pub struct Policy {
     /// The manifest file this policy was read from (none: the defaults), read again when a saved
     /// version is restored.
     pub manifest: Option<PathBuf>,
+    /// The calls the host makes to the agent on its own (under `tandem serve`).
+    pub triggers: Vec<crate::triggers::Trigger>,
 }
 
 /// Limits of the engine's instance pool, shared by all agents of one host.

@@ -75,6 +75,9 @@ impl Manifest {
         resolve_retry(&self.resilience, &fail, &mut policy.resilience.retry)?;
         resolve_state(&self.state, &fail, &mut policy.state_quota)?;
         resolve_capabilities(&self.capabilities, base, env, &fail, &mut policy.grants)?;
+        policy.triggers =
+            crate::triggers::resolve_triggers(&self.triggers, policy.limits.max_input_bytes)
+                .map_err(|(key, message)| fail.at(&key, message))?;
         Ok(policy)
     }
 }

@@ -27,6 +27,9 @@ pub struct Manifest {
     /// `[state]`: its durable key-value store.
     #[serde(default)]
     pub state: StateSection,
+    /// `[[triggers]]`: calls the host makes on a schedule or when an event happens.
+    #[serde(default)]
+    pub triggers: Vec<crate::triggers::TriggerSection>,
 }
 
 /// `[state]`.

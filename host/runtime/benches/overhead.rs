@@ -8,6 +8,7 @@
 //! - Tandem's throughput with many concurrent callers on the multi-threaded runtime;
 //! - durable state from a guest (the `twin` test agent): one `get`, a call that sets a key and
 //!   commits it to disk, and such calls from many concurrent callers (group commit);
+//! - weighted routing: the warm call of the `twin` test agent with and without a canary at 20 %;
 //! - a cold start: the `tandem run` process on an already-compiled agent.
 //!
 //! Run it with `just bench` (which builds the guests first). The figures vary with the machine's load;
@@ -124,6 +125,19 @@ fn main() {
     let recovery = runtime.block_on(recovery(&flaky));
     println!(
         "error recovery, fault cleared -> breaker closed, default settings: {recovery:.2?} (aim: under 1s)"
+    );
+
+    let twin = |build: &str| root.join(format!("target/test-agents/{build}.wasm"));
+    let (alone, weighted) = runtime.block_on(canary_routing(
+        &twin("twin-v1"),
+        &twin("twin-v2"),
+        2_000 * scale(),
+    ));
+    report("twin, warm, no canary", &alone);
+    report("twin, warm, canary at 20 %", &weighted);
+    println!(
+        "weighted routing, warm p50: {:+.1}% with a canary at 20 % (aim: at most +5 %)",
+        (ratio(&weighted, &alone) - 1.0) * 100.0
     );
 
     report_graphs(&echo);
@@ -493,6 +507,49 @@ async fn tandem_caching(
         .elapsed()
         .mul_f64(calls as f64 / (calls + warmup) as f64);
     stats(samples, total)
+}
+
+/// Warm calls of `twin` (version 1.0.0) alone, then with `canary` (2.0.0) at 20 %: each call a
+/// new trace, so a fifth of them go to the canary, both versions warm.
+async fn canary_routing(twin: &Path, canary: &Path, calls: usize) -> (Stats, Stats) {
+    let host = bench_host();
+    host.load(twin, Policy::default()).await.unwrap();
+    let input = "1".to_string();
+    let run = |calls: usize| {
+        let (host, input) = (&host, &input);
+        async move {
+            let mut samples = Vec::with_capacity(calls);
+            let warmup = calls / 10;
+            let started = Instant::now();
+            for i in 0..calls + warmup {
+                if i == warmup {
+                    samples.clear();
+                }
+                let t = Instant::now();
+                host.invoke("twin", "version", input.clone()).await.unwrap();
+                samples.push(t.elapsed());
+            }
+            let total = started
+                .elapsed()
+                .mul_f64(calls as f64 / (calls + warmup) as f64);
+            stats(samples, total)
+        }
+    };
+    let alone = run(calls).await;
+    let bytes = std::fs::read(canary).unwrap();
+    host.start_canary(
+        "twin",
+        canary,
+        bytes,
+        Policy::default(),
+        20,
+        tandem::canary::GuardRails::default(),
+        "bench",
+    )
+    .await
+    .unwrap();
+    let weighted = run(calls).await;
+    (alone, weighted)
 }
 
 fn report_graphs(echo: &Path) {

@@ -23,6 +23,7 @@ use crate::results::{CacheStats, ResultCache};
 use crate::sandbox::{Policy, StoreData};
 use crate::scheduler::{Graph, Plan, PlanError, Progress, RunReport};
 use crate::state::StateAccess;
+use crate::triggers::{TriggerStatus, TriggerTable};
 
 mod canary;
 
@@ -108,6 +109,8 @@ pub struct Host {
     engine_limits: EngineLimits,
     /// Where the agent set is saved, when it is.
     store: Option<Arc<AgentStore>>,
+    /// The agents' triggers and their figures (run by [`run_triggers`](Host::run_triggers)).
+    triggers: Arc<TriggerTable>,
     _ticker: EpochTicker,
 }
 
@@ -148,8 +151,19 @@ impl Host {
             dispatcher,
             engine_limits: config.engine.clone(),
             store,
+            triggers: Arc::default(),
             _ticker: ticker,
         })
+    }
+
+    /// Runs every loaded agent's triggers (see [`crate::triggers`]) until the future is dropped.
+    pub fn run_triggers(&self) -> impl Future<Output = ()> + Send + 'static {
+        crate::triggers::run(self.dispatcher.clone(), self.triggers.clone())
+    }
+
+    /// The triggers of agent `id`, with their figures.
+    pub fn triggers(&self, id: &str) -> Vec<TriggerStatus> {
+        self.triggers.of(&self.dispatcher, id)
     }
 
     /// The agents' state store (opened when first needed).

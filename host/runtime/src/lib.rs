@@ -20,6 +20,7 @@
 //! - [`registry`]: the loaded agents by id, each with its recent versions (swap, rollback) and
 //!   its canary, if any; [`canary`]: weighted routing by trace and the guard rails.
 //! - [`scheduler`]: dependency graphs of calls, run with a ready queue.
+//! - [`triggers`]: the calls the host makes on its own, on a schedule or on an event.
 //! - [`results`]: the result cache of deterministic operations (by agent version, LRU by bytes).
 //! - [`metrics`]: every agent version's figures and their Prometheus exposition.
 //! - [`events`]: the live event stream; [`audit`]: the hash-chained audit log and its
@@ -42,6 +43,7 @@ pub mod registry;
 pub mod results;
 mod retry;
 pub mod scheduler;
+pub mod triggers;
 
 // The layers below, re-exported whole: embedders and the server name everything through `tandem`.
 pub use tandem_engine::{

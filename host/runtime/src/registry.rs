@@ -58,6 +58,10 @@ pub struct Registry {
     history: Mutex<Histories>,
     /// Called under the writer lock after every change (the host saves the set with it).
     on_change: std::sync::OnceLock<OnChange>,
+    /// Counts the changes to the current versions, so that followers see there was one.
+    generation: std::sync::atomic::AtomicU64,
+    /// Wakes a follower waiting for a change (see [`next_change`](Registry::next_change)).
+    change: tokio::sync::Notify,
 }
 
 impl Registry {
@@ -100,6 +104,20 @@ impl Registry {
         let mut next = Agents::clone(&self.agents.load());
         change(&mut next);
         self.agents.store(Arc::new(next));
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.change.notify_one();
+    }
+
+    /// How many times the current versions changed.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Resolves at the next change to the current versions (or at once if one happened since the
+    /// last wait ended: one follower at a time).
+    pub async fn next_change(&self) {
+        self.change.notified().await;
     }
 
     /// Adds an agent; an agent with the same id already loaded is an error naming both files.

@@ -29,6 +29,16 @@ pub async fn serve(
             }
         }
     });
+    // Triggers run while the server takes work, and stop when it begins to shut down.
+    let triggers = tokio::spawn({
+        let (run, stopping) = (state.host.run_triggers(), state.stopping.clone());
+        async move {
+            tokio::select! {
+                () = run => {}
+                () = stopping.cancelled() => {}
+            }
+        }
+    });
     let app = router(state.clone());
     let server = connections::serve(
         listener,
@@ -50,6 +60,7 @@ pub async fn serve(
         }
     };
     watcher.abort();
+    triggers.abort();
     let host = state.host.clone();
     let flushed = tokio::task::spawn_blocking(move || host.audit().map(|audit| audit.flush()))
         .await

@@ -7,6 +7,7 @@ use tandem::breaker::BreakerState;
 use tandem::canary::{Canary, GuardRails};
 use tandem::host::{Host, Swap};
 use tandem::metrics::StatsSnapshot;
+use tandem::triggers::TriggerStatus;
 
 /// One agent as `GET /v1/agents` shows it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -38,6 +39,9 @@ pub struct AgentView {
     /// The canary served beside the current version, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<CanaryView>,
+    /// Its manifest's triggers, with their figures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<TriggerStatus>,
 }
 
 /// An agent's canary.
@@ -167,6 +171,7 @@ impl AgentView {
             canary: host
                 .canary(agent.id())
                 .map(|canary| CanaryView::of(host, &canary)),
+            triggers: host.triggers(agent.id()),
         }
     }
 }

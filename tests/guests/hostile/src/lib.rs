@@ -26,6 +26,11 @@ const ATTACKS: &[(&str, &str)] = &[
     ("panic", "panics"),
     ("unreachable", "executes `unreachable`"),
     ("sleep", "sleeps on the WASI clock for a minute"),
+    ("nap", "sleeps `count` milliseconds, then answers"),
+    (
+        "emit",
+        "emits the event `name` with data {\"n\": `count`} (not an attack: for triggers)",
+    ),
     ("read", "reads the file at `path`"),
     ("write", "writes to the file at `path`"),
     ("env", "reads the environment variable `name`"),
@@ -135,6 +140,14 @@ impl Agent for Hostile {
             "sleep" => {
                 std::thread::sleep(std::time::Duration::from_secs(60));
                 Ok("\"woke up\"".into())
+            }
+            "nap" => {
+                std::thread::sleep(std::time::Duration::from_millis(target.count));
+                Ok(format!("{{\"napped_ms\":{}}}", target.count))
+            }
+            "emit" => {
+                tandem_sdk::events::emit(&target.name, &serde_json::json!({"n": target.count}));
+                Ok("{}".into())
             }
             "big-error" => Err(AgentError::failed("e".repeat(target.count as usize))),
             "bad-output" => {
