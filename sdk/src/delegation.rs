@@ -1,5 +1,13 @@
 //! Calling other agents through the host. The host checks every call against this agent's manifest,
 //! passes the trace id and the remaining deadline down, and refuses cycles.
+//!
+//! A call may lend the callee some of this agent's directories for its length ([`Lend`],
+//! [`delegate_lending`], [`delegate_all_lending`], [`run_graph_lending`]):
+//!
+//! ```ignore
+//! let lend = Lend::read_only("repo/src", "src");
+//! let report = delegate_lending("linter", "lint", r#"{"paths": ["src"]}"#, &[lend])?;
+//! ```
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -8,7 +16,27 @@ use crate::bindings::tandem::agent::delegation as wit;
 use crate::bindings::tandem::agent::types::ErrorKind;
 use crate::{CallError, Json};
 
-pub use wit::{FailurePolicy, Graph, GraphNode, NodeOutcome, NodeResult};
+pub use wit::{FailurePolicy, Graph, GraphNode, Lend, NodeOutcome, NodeResult};
+
+impl Lend {
+    /// Lends the directory this agent sees at `path` (one of its granted directories or one
+    /// below it) to the callee, read-only, at `guest`.
+    pub fn read_only(path: &str, guest: &str) -> Lend {
+        Lend {
+            path: path.to_string(),
+            guest: guest.to_string(),
+            read_only: true,
+        }
+    }
+
+    /// The same, writable when this agent may write there (read-only otherwise).
+    pub fn read_write(path: &str, guest: &str) -> Lend {
+        Lend {
+            read_only: false,
+            ..Lend::read_only(path, guest)
+        }
+    }
+}
 
 /// One call for [`delegate_all`]: an agent, an operation and its JSON input.
 pub type Call = wit::Call;
@@ -56,6 +84,32 @@ pub fn delegate_all(calls: &[Call]) -> Vec<Result<Json, CallError>> {
 /// Hands a dependency graph to the host's parallel scheduler and returns each node's result.
 pub fn run_graph(graph: &Graph) -> Result<Vec<NodeResult>, CallError> {
     wit::run_graph(graph)
+}
+
+/// [`delegate_json`], lending the callee `lends` for the call. Denied when a lend is wider than
+/// this agent's own grant or the callee does not accept lent directories.
+pub fn delegate_lending(
+    agent: &str,
+    operation: &str,
+    input: &str,
+    lends: &[Lend],
+) -> Result<Json, CallError> {
+    let call = wit::Call {
+        agent: agent.to_string(),
+        operation: operation.to_string(),
+        input: input.to_string(),
+    };
+    wit::delegate_lending(&call, lends)
+}
+
+/// [`delegate_all`], lending every call `lends`.
+pub fn delegate_all_lending(calls: &[Call], lends: &[Lend]) -> Vec<Result<Json, CallError>> {
+    wit::delegate_all_lending(calls, lends)
+}
+
+/// [`run_graph`], lending every node `lends`.
+pub fn run_graph_lending(graph: &Graph, lends: &[Lend]) -> Result<Vec<NodeResult>, CallError> {
+    wit::run_graph_lending(graph, lends)
 }
 
 fn encode(agent: &str, operation: &str, input: &impl Serialize) -> Result<Json, CallError> {

@@ -16,7 +16,7 @@ use crate::capabilities::events::EventSink;
 use crate::capabilities::host_info::HostInfo;
 use crate::error::{CallError, ErrorKind, LoadError, Site};
 use crate::pool::{Instance, InstancePool, LeaseError};
-use crate::sandbox::{self, Owner, Policy, StoreData};
+use crate::sandbox::{self, DirGrant, Owner, Policy, StoreData};
 use crate::state::StateAccess;
 use crate::stats::AgentStats;
 use tandem_manifest::check_name;
@@ -112,6 +112,9 @@ pub struct Request {
     pub attempt: u32,
     /// When the call must be done by; `None` means the agent's own timeout from now.
     pub deadline: Option<Instant>,
+    /// Directories lent to this call by its caller (checked by the layer above): mounted in a
+    /// new instance that ends with the call.
+    pub lent: Vec<DirGrant>,
 }
 
 /// A successful call.
@@ -354,13 +357,14 @@ impl Agent {
             chain: task.chain,
             attempt: task.attempt,
             deadline: request.deadline,
+            lent: request.lent.clone(),
         };
         let site = |task: &types::Task| Site {
             agent: self.id.to_string(),
             operation: task.operation.clone(),
         };
         let limits = &self.policy.limits;
-        let mut lease = match self.pool.lease(deadline).await {
+        let mut lease = match self.pool.lease(deadline, &request.lent).await {
             Ok(lease) => lease,
             Err(e) => {
                 let error = match e {

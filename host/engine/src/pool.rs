@@ -6,6 +6,10 @@
 //! ([`LeaseError`]). Only a lease the caller [`keep`](Lease::keep)s (the call finished without a
 //! trap or limit) goes back to the pool; any other, including one whose call was cancelled, is
 //! dropped with its instance.
+//!
+//! A call that was lent directories gets a new instance with them mounted
+//! ([`lease`](InstancePool::lease)), counted against the same bound (an idle
+//! instance is retired to make room) and never kept: the directories go with the call.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,7 +19,7 @@ use tokio::sync::Notify;
 use wasmtime::{Engine, Store};
 
 use crate::bindings::{AgentWorld, AgentWorldPre};
-use crate::sandbox::{self, Isolation, Owner, Stdio, StoreData};
+use crate::sandbox::{self, DirGrant, Isolation, Owner, Stdio, StoreData};
 
 /// A live instance of the agent's component in its own store.
 pub(crate) struct Instance {
@@ -113,19 +117,30 @@ impl InstancePool {
     }
 
     /// An instance for one call; waits while `max_instances` are in use, until `deadline` at most.
-    pub async fn lease(&self, deadline: Instant) -> Result<Lease<'_>, LeaseError> {
+    /// With `lent` directories, a new instance that has them (and is dropped after the call).
+    pub async fn lease(
+        &self,
+        deadline: Instant,
+        lent: &[DirGrant],
+    ) -> Result<Lease<'_>, LeaseError> {
         let limits = &self.owner.policy.limits;
         let mut waited = false;
         loop {
             {
                 let mut state = self.state();
                 if let Some(instance) = state.idle.pop() {
-                    return Ok(Lease {
-                        pool: self,
-                        instance: Some(instance),
-                        keep: false,
-                        waited,
-                    });
+                    if lent.is_empty() {
+                        return Ok(Lease {
+                            pool: self,
+                            instance: Some(instance),
+                            keep: false,
+                            lent: false,
+                            waited,
+                        });
+                    }
+                    // Its slot goes to the new instance.
+                    drop(instance);
+                    break;
                 }
                 if state.live < limits.max_instances {
                     state.live += 1;
@@ -151,10 +166,18 @@ impl InstancePool {
             pool: self,
             instance: None,
             keep: false,
+            lent: !lent.is_empty(),
             waited,
         };
+        let lending;
+        let owner = if lent.is_empty() {
+            &self.owner
+        } else {
+            lending = self.owner.lending(lent);
+            &lending
+        };
         lease.instance = Some(
-            Instance::new(&self.engine, &self.pre, self.agent.clone(), &self.owner)
+            Instance::new(&self.engine, &self.pre, self.agent.clone(), owner)
                 .await
                 .map_err(LeaseError::Instantiate)?,
         );
@@ -203,6 +226,8 @@ pub(crate) struct Lease<'a> {
     pool: &'a InstancePool,
     instance: Option<Instance>,
     keep: bool,
+    /// The instance has directories lent to its call: never kept.
+    lent: bool,
     /// The call waited for the instance (so its clock reading from before is stale).
     pub waited: bool,
 }
@@ -217,10 +242,11 @@ impl Lease<'_> {
     /// Returns the instance to the pool for reuse (when the agent's isolation is pooled and the
     /// guest closed the files it opened: one that holds some is retired, and its files closed).
     pub fn keep(mut self) {
-        self.keep = self
-            .instance
-            .as_ref()
-            .is_some_and(|i| !i.store.data().files.holds_files());
+        self.keep = !self.lent
+            && self
+                .instance
+                .as_ref()
+                .is_some_and(|i| !i.store.data().files.holds_files());
     }
 }
 

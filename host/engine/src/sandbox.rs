@@ -48,6 +48,19 @@ pub struct Owner {
     pub state: Arc<StateAccess>,
 }
 
+impl Owner {
+    /// The same owner with `lent` directories added to its grants: for an instance that serves
+    /// one call they were lent to.
+    pub fn lending(&self, lent: &[DirGrant]) -> Owner {
+        let mut policy = Policy::clone(&self.policy);
+        policy.grants.dirs.extend(lent.iter().cloned());
+        Owner {
+            policy: Arc::new(policy),
+            ..self.clone()
+        }
+    }
+}
+
 /// Who is calling: the call an instance is running, which every capability reads to tag and bound
 /// what it does.
 #[derive(Debug)]

@@ -109,6 +109,8 @@ pub struct Grants {
     pub host_info: bool,
     /// Agents whose versions it may operate (`tandem:agent/control`).
     pub control: Vec<String>,
+    /// Callers may lend it one of their directories for the length of one call.
+    pub accept_lent_dirs: bool,
 }
 
 /// Everything an agent is allowed: its limits and its grants (from its manifest, or the defaults).

@@ -238,6 +238,7 @@ fn resolve_capabilities(
     }
     grants.stdio = c.stdio;
     grants.host_info = c.host_info;
+    grants.accept_lent_dirs = c.accept_lent_dirs;
     for agent in &c.control {
         check_name("agent id", agent).map_err(|m| fail.at("capabilities.control", m))?;
         grants.control.push(agent.clone());

@@ -124,6 +124,9 @@ pub struct CapabilitiesSection {
     /// `control`: agents whose versions it may list, roll back and activate.
     #[serde(default)]
     pub control: Vec<String>,
+    /// `accept-lent-dirs`: callers may lend it their directories for one call.
+    #[serde(default, rename = "accept-lent-dirs")]
+    pub accept_lent_dirs: bool,
 }
 
 /// One entry of `capabilities.dirs`.

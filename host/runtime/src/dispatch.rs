@@ -42,6 +42,8 @@ pub struct Origin {
     pub max_attempts: Option<u32>,
     /// Run the guest even when the result cache has the answer (and do not store this one).
     pub no_cache: bool,
+    /// Directories the caller lends to this call (checked by the delegation rules).
+    pub lent: Vec<crate::sandbox::DirGrant>,
 }
 
 /// The registry, the per-process counters behind every call, and where calls are reported: the
@@ -169,8 +171,10 @@ impl Dispatcher {
             return self.refused(Some(&agent), agent_id, operation, origin, error);
         }
         let max_attempts = origin.max_attempts;
+        // A lent directory's content is not part of the key: such calls are never cached.
         let cacheable = self.results.enabled()
             && !origin.no_cache
+            && origin.lent.is_empty()
             && agent
                 .info
                 .operation(operation)
@@ -374,6 +378,7 @@ impl Dispatcher {
             chain: origin.chain,
             attempt: 1,
             deadline: origin.deadline,
+            lent: origin.lent,
         }
     }
 }

@@ -5,9 +5,9 @@
 //! - `Host` must be an IP address, `localhost`, or a name given with `--allow-host`.
 //! - An `Origin`, when present, must be the server's own (the request's `Host`) or one given with
 //!   `--allow-origin`.
-//! - `/healthz` and `/readyz` are open. The admin endpoints (every method but `GET` under
-//!   `/v1/agents/{id}`, `POST .../invoke` excepted: upload, remove, rollback, canary) need the admin
-//!   token. Every other endpoint needs the caller token when one is set (the admin token is
+//! - `/healthz` and `/readyz` are open. The admin endpoints (`PUT`, `PATCH` and `DELETE` under
+//!   `/v1/agents/`, and `POST` below an agent but `.../invoke`: upload, remove, rollback, canary)
+//!   need the admin token. Every other endpoint needs the caller token when one is set (the admin token is
 //!   accepted too).
 //!
 //! A refused token is logged (at most `AUTH_LOGS_PER_SECOND` lines a second, the rest counted)
@@ -36,11 +36,15 @@ enum Access {
 fn access(method: &Method, path: &str) -> Access {
     match path {
         "/healthz" | "/readyz" => Access::Open,
-        // Under /v1/agents/, everything but reading and invoking changes what is served.
+        // Under /v1/agents/, every write but an invoke changes what is served: PUT, PATCH and
+        // DELETE, and a POST to anything below an agent (rollback, canary, ...) but `invoke`.
         _ if path.starts_with("/v1/agents/")
-            && method != Method::GET
-            && method != Method::HEAD
-            && !(method == Method::POST && path.ends_with("/invoke")) =>
+            && (method == Method::PUT
+                || method == Method::PATCH
+                || method == Method::DELETE
+                || (method == Method::POST
+                    && path["/v1/agents/".len()..].contains('/')
+                    && !path.ends_with("/invoke"))) =>
         {
             Access::Admin
         }
@@ -246,6 +250,8 @@ mod tests {
         ] {
             assert_eq!(access(&method, path), Access::Admin, "{method} {path}");
         }
+        // No such endpoint: the router answers 405 or 404, whoever asks.
+        assert_eq!(access(&Method::POST, "/v1/agents/echo"), Access::Caller);
     }
 
     #[test]

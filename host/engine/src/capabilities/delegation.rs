@@ -5,6 +5,10 @@
 //! implements (as Spin's outbound HTTP hands requests to the trigger). The instance holds it weakly:
 //! the dispatcher owns the agents that own these instances. While a guest waits, it holds no OS thread.
 //!
+//! A caller may lend a callee one of its directories for one call (`delegate-lending` and its
+//! fan-out and graph forms): the lends go to the delegator with the caller's own directory grants,
+//! and the runtime decides whether they are allowed.
+//!
 //! The capability owns its context ([`DelegationCtx`]: the delegator, the grants, the caller's
 //! figures) and implements the generated `Host` trait on [`DelegationView`].
 
@@ -15,10 +19,10 @@ use futures::future::BoxFuture;
 
 use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::delegation::{self, Call, Graph, Host, NodeResult};
+use crate::bindings::delegation::{self, Call, Graph, Host, Lend, NodeResult};
 use crate::bindings::types::{CallError as WitCallError, ErrorKind as WitKind};
 use crate::kind::ErrorKind;
-use crate::sandbox::{CallState, StoreData};
+use crate::sandbox::{CallState, DirGrant, StoreData};
 use crate::stats::AgentStats;
 
 /// A caller about to delegate: who it is, what its own call carries, and what it was granted.
@@ -33,6 +37,8 @@ pub struct Caller<'a> {
     pub deadline: Instant,
     /// The agents its manifest lets it call.
     pub granted: &'a [String],
+    /// The directories it sees (its manifest's, and any lent to its call): what it may lend.
+    pub dirs: &'a [DirGrant],
     /// The caller's figures, to count the delegations it makes.
     pub stats: &'a AgentStats,
 }
@@ -41,18 +47,22 @@ pub struct Caller<'a> {
 /// runtime's dispatcher, which checks the hop (grant, cycle, depth), routes it through breakers and
 /// retries, and reports refusals.
 pub trait Delegator: Send + Sync {
-    /// Calls `call.agent` for `caller`; the callee's output, or the error the guest sees.
+    /// Calls `call.agent` for `caller`, lending it `lends` for the call; the callee's output, or
+    /// the error the guest sees.
     fn delegate<'a>(
         self: Arc<Self>,
         caller: Caller<'a>,
         call: Call,
+        lends: Vec<Lend>,
     ) -> BoxFuture<'a, Result<String, WitCallError>>;
 
-    /// Runs `graph` for `caller` with the scheduler; every node's agent must be granted.
+    /// Runs `graph` for `caller` with the scheduler, lending every node `lends`; every node's agent
+    /// must be granted.
     fn run_graph<'a>(
         self: Arc<Self>,
         caller: Caller<'a>,
         graph: Graph,
+        lends: Vec<Lend>,
     ) -> BoxFuture<'a, Result<Vec<NodeResult>, WitCallError>>;
 }
 
@@ -102,12 +112,13 @@ impl DelegationCtx {
     }
 }
 
-/// What the delegation functions see: the context, the call that delegates, and the agents its
-/// manifest lets it call.
+/// What the delegation functions see: the context, the call that delegates, the agents its
+/// manifest lets it call and the directories it sees.
 pub struct DelegationView<'a> {
     ctx: &'a DelegationCtx,
     call: &'a CallState,
     granted: &'a [String],
+    dirs: &'a [DirGrant],
 }
 
 struct HasDelegation;
@@ -122,6 +133,7 @@ impl StoreData {
             ctx: &self.delegation,
             call: &self.call,
             granted: &self.policy.grants.delegate_to,
+            dirs: &self.policy.grants.dirs,
         }
     }
 }
@@ -140,18 +152,16 @@ impl DelegationView<'_> {
             trace_id: &self.call.trace_id,
             deadline: self.call.deadline,
             granted: self.granted,
+            dirs: self.dirs,
             stats: &self.ctx.stats,
         }
     }
-}
 
-impl Host for DelegationView<'_> {
-    async fn delegate(&mut self, call: Call) -> Result<String, WitCallError> {
-        let delegator = self.ctx.delegator(&call.agent, &call.operation)?;
-        delegator.delegate(self.caller(), call).await
-    }
-
-    async fn delegate_all(&mut self, calls: Vec<Call>) -> Vec<Result<String, WitCallError>> {
+    async fn fan_out(
+        &mut self,
+        calls: Vec<Call>,
+        lends: Vec<Lend>,
+    ) -> Vec<Result<String, WitCallError>> {
         let Some(call) = calls.first() else {
             return Vec::new();
         };
@@ -166,15 +176,52 @@ impl Host for DelegationView<'_> {
                 return calls.iter().map(|call| Err(refuse(call))).collect();
             }
         };
-        let runs = calls
-            .into_iter()
-            .map(|call| delegator.clone().delegate(self.caller(), call));
+        let runs = calls.into_iter().map(|call| {
+            delegator
+                .clone()
+                .delegate(self.caller(), call, lends.clone())
+        });
         futures::future::join_all(runs).await
+    }
+}
+
+impl Host for DelegationView<'_> {
+    async fn delegate(&mut self, call: Call) -> Result<String, WitCallError> {
+        self.delegate_lending(call, Vec::new()).await
+    }
+
+    async fn delegate_all(&mut self, calls: Vec<Call>) -> Vec<Result<String, WitCallError>> {
+        self.fan_out(calls, Vec::new()).await
     }
 
     async fn run_graph(&mut self, graph: Graph) -> Result<Vec<NodeResult>, WitCallError> {
+        self.run_graph_lending(graph, Vec::new()).await
+    }
+
+    async fn delegate_lending(
+        &mut self,
+        call: Call,
+        lends: Vec<Lend>,
+    ) -> Result<String, WitCallError> {
+        let delegator = self.ctx.delegator(&call.agent, &call.operation)?;
+        delegator.delegate(self.caller(), call, lends).await
+    }
+
+    async fn delegate_all_lending(
+        &mut self,
+        calls: Vec<Call>,
+        lends: Vec<Lend>,
+    ) -> Vec<Result<String, WitCallError>> {
+        self.fan_out(calls, lends).await
+    }
+
+    async fn run_graph_lending(
+        &mut self,
+        graph: Graph,
+        lends: Vec<Lend>,
+    ) -> Result<Vec<NodeResult>, WitCallError> {
         let delegator = self.ctx.delegator("", "run-graph")?;
-        delegator.run_graph(self.caller(), graph).await
+        delegator.run_graph(self.caller(), graph, lends).await
     }
 }
 
@@ -198,6 +245,7 @@ mod tests {
             self: Arc<Self>,
             caller: Caller<'a>,
             call: Call,
+            _lends: Vec<Lend>,
         ) -> BoxFuture<'a, Result<String, WitCallError>> {
             caller.stats.add_delegation_made();
             self.seen.lock().unwrap().push((
@@ -213,6 +261,7 @@ mod tests {
             self: Arc<Self>,
             _caller: Caller<'a>,
             _graph: Graph,
+            _lends: Vec<Lend>,
         ) -> BoxFuture<'a, Result<Vec<NodeResult>, WitCallError>> {
             Box::pin(async { Ok(Vec::new()) })
         }
@@ -247,6 +296,7 @@ mod tests {
             ctx: &ctx,
             call: &state,
             granted: &granted,
+            dirs: &[],
         };
         let all = view
             .delegate_all(vec![call("linter"), call("security")])
@@ -275,6 +325,7 @@ mod tests {
             ctx: &ctx,
             call: &state,
             granted: &[],
+            dirs: &[],
         };
         let all = view.delegate_all(vec![call("a"), call("b")]).await;
         let refused: Vec<_> = all

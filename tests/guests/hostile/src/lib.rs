@@ -28,6 +28,11 @@ const ATTACKS: &[(&str, &str)] = &[
     ("sleep", "sleeps on the WASI clock for a minute"),
     ("nap", "sleeps `count` milliseconds, then answers"),
     (
+        "lend",
+        "calls `agent`'s `operation` with `input`, lending it `lends` ([{path, guest, read_only}]); \
+         `copies` > 1: that many calls at once (fan-out), `graph`: as nodes of a graph",
+    ),
+    (
         "emit",
         "emits the event `name` with data {\"n\": `count`} (not an attack: for triggers)",
     ),
@@ -88,7 +93,7 @@ impl Agent for Hostile {
     fn describe() -> AgentInfo {
         slow_at("describe");
         ATTACKS.iter().fold(
-            AgentInfo::new("hostile", "Misbehaves on purpose (tests only)"),
+            AgentInfo::new(env!("CARGO_PKG_NAME"), "Misbehaves on purpose (tests only)"),
             |info, (name, what)| info.operation(Operation::new(*name, *what)),
         )
     }
@@ -141,6 +146,7 @@ impl Agent for Hostile {
                 std::thread::sleep(std::time::Duration::from_secs(60));
                 Ok("\"woke up\"".into())
             }
+            "lend" => lend(&task.input),
             "nap" => {
                 std::thread::sleep(std::time::Duration::from_millis(target.count));
                 Ok(format!("{{\"napped_ms\":{}}}", target.count))
@@ -215,6 +221,91 @@ impl Agent for Hostile {
             other => Err(AgentError::unsupported(other)),
         }
     }
+}
+
+/// The `lend` operation: one call (or `copies` at once, or a graph of them) with lent directories.
+fn lend(input: &str) -> Result<Json, AgentError> {
+    use tandem_sdk::delegation::{self as d, Lend};
+    #[derive(Deserialize)]
+    struct LentDir {
+        path: String,
+        guest: String,
+        #[serde(default)]
+        read_only: bool,
+    }
+    #[derive(Deserialize)]
+    struct LendInput {
+        agent: String,
+        operation: String,
+        input: serde_json::Value,
+        lends: Vec<LentDir>,
+        #[serde(default)]
+        copies: usize,
+        #[serde(default)]
+        graph: bool,
+    }
+    let request: LendInput =
+        serde_json::from_str(input).map_err(|e| AgentError::InvalidInput(e.to_string()))?;
+    let lends: Vec<Lend> = request
+        .lends
+        .into_iter()
+        .map(|l| Lend {
+            path: l.path,
+            guest: l.guest,
+            read_only: l.read_only,
+        })
+        .collect();
+    let text = request.input.to_string();
+    let classify = |e: tandem_sdk::CallError| match e.kind {
+        ErrorKind::Denied => AgentError::Denied(e.message),
+        _ => e.into(),
+    };
+    if request.graph {
+        let node = |id: &str| d::GraphNode {
+            id: id.to_string(),
+            agent: request.agent.clone(),
+            operation: request.operation.clone(),
+            input: text.clone(),
+            depends_on: Vec::new(),
+            priority: 0,
+            max_attempts: None,
+            timeout_ms: None,
+        };
+        let graph = d::Graph {
+            nodes: vec![node("a"), node("b")],
+            policy: d::FailurePolicy::FailFast,
+        };
+        let results = d::run_graph_lending(&graph, &lends).map_err(classify)?;
+        let outputs: Vec<serde_json::Value> = results
+            .into_iter()
+            .map(|r| match r.outcome {
+                d::NodeOutcome::Succeeded(output) => {
+                    serde_json::from_str(&output).unwrap_or_default()
+                }
+                d::NodeOutcome::Failed(e) => serde_json::json!({"error": e.message}),
+                _ => serde_json::Value::Null,
+            })
+            .collect();
+        return Ok(serde_json::Value::Array(outputs).to_string());
+    }
+    if request.copies > 1 {
+        let call = d::Call {
+            agent: request.agent,
+            operation: request.operation,
+            input: text,
+        };
+        let calls = vec![call; request.copies.min(16)];
+        let outputs: Result<Vec<serde_json::Value>, AgentError> =
+            d::delegate_all_lending(&calls, &lends)
+                .into_iter()
+                .map(|r| {
+                    r.map(|o| serde_json::from_str(&o).unwrap_or_default())
+                        .map_err(classify)
+                })
+                .collect();
+        return Ok(serde_json::Value::Array(outputs?).to_string());
+    }
+    d::delegate_lending(&request.agent, &request.operation, &text, &lends).map_err(classify)
 }
 
 tandem_sdk::export_agent!(Hostile);
