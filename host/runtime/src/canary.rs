@@ -92,7 +92,33 @@ pub fn check_weight(weight: u8) -> Result<(), String> {
 struct Sample {
     at: Instant,
     failed: bool,
+    /// Slower than the p99 bound.
+    slow: bool,
     latency_us: u64,
+}
+
+/// The calls within the guard's window, with running counts, so that judging a call costs the
+/// same whatever the window holds.
+#[derive(Default)]
+struct Window {
+    samples: VecDeque<Sample>,
+    failed: usize,
+    slow: usize,
+}
+
+impl Window {
+    fn push(&mut self, sample: Sample) {
+        self.failed += usize::from(sample.failed);
+        self.slow += usize::from(sample.slow);
+        self.samples.push_back(sample);
+    }
+
+    fn pop(&mut self) {
+        if let Some(sample) = self.samples.pop_front() {
+            self.failed -= usize::from(sample.failed);
+            self.slow -= usize::from(sample.slow);
+        }
+    }
 }
 
 /// A canary version of an agent beside its current one.
@@ -108,7 +134,7 @@ pub struct Canary {
     pub since: SystemTime,
     /// The seed of its agent's buckets.
     seed: u64,
-    window: Mutex<VecDeque<Sample>>,
+    window: Mutex<Window>,
 }
 
 impl std::fmt::Debug for Canary {
@@ -131,7 +157,7 @@ impl Canary {
             guard,
             by: by.to_string(),
             since: SystemTime::now(),
-            window: Mutex::new(VecDeque::new()),
+            window: Mutex::new(Window::default()),
         }
     }
 
@@ -161,46 +187,58 @@ impl Canary {
             Err(_) => true,
         };
         let now = Instant::now();
+        let latency_us = latency.as_micros() as u64;
+        let bound_us = self.guard.max_p99_ms.map(|ms| ms.saturating_mul(1000));
         let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
-        window.push_back(Sample {
+        window.push(Sample {
             at: now,
             failed,
-            latency_us: latency.as_micros() as u64,
+            slow: bound_us.is_some_and(|bound| latency_us > bound),
+            latency_us,
         });
         let horizon = Duration::from_millis(self.guard.window_ms);
-        while window.len() > MAX_SAMPLES
+        while window.samples.len() > MAX_SAMPLES
             || window
+                .samples
                 .front()
                 .is_some_and(|s| now.duration_since(s.at) > horizon)
         {
-            window.pop_front();
+            window.pop();
         }
-        let calls = window.len();
-        if calls < self.guard.min_calls as usize {
-            return None;
-        }
-        let failures = window.iter().filter(|s| s.failed).count();
-        let rate = failures as f64 / calls as f64;
-        if rate > self.guard.max_error_rate {
-            return Some(format!(
-                "its error rate {:.1} % ({failures} of the last {calls} calls within {}) passed the bound of {:.1} %",
-                rate * 100.0,
-                humantime::format_duration(horizon),
-                self.guard.max_error_rate * 100.0
-            ));
-        }
-        let bound_ms = self.guard.max_p99_ms?;
-        let mut latencies: Vec<u64> = window.iter().map(|s| s.latency_us).collect();
-        let rank = (calls * 99).div_ceil(100).saturating_sub(1);
-        let p99_us = *latencies.select_nth_unstable(rank).1;
-        (p99_us > bound_ms * 1000).then(|| {
-            format!(
-                "its p99 latency {:.1} ms over the last {calls} calls within {} passed the bound of {bound_ms} ms",
-                p99_us as f64 / 1000.0,
-                humantime::format_duration(horizon),
-            )
-        })
+        judge(&self.guard, &window, horizon)
     }
+}
+
+/// Why the calls in `window` (spanning `horizon`) pass a bound of `guard`, if they do.
+fn judge(guard: &GuardRails, window: &Window, horizon: Duration) -> Option<String> {
+    let calls = window.samples.len();
+    if calls < guard.min_calls as usize {
+        return None;
+    }
+    let failures = window.failed;
+    let rate = failures as f64 / calls as f64;
+    if rate > guard.max_error_rate {
+        return Some(format!(
+            "its error rate {:.1} % ({failures} of the last {calls} calls within {}) passed the bound of {:.1} %",
+            rate * 100.0,
+            humantime::format_duration(horizon),
+            guard.max_error_rate * 100.0
+        ));
+    }
+    // The p99 (the value of rank ceil(0.99 n)) is above the bound exactly when at least
+    // n - rank + 1 calls are: counted as they come, sorted only to report it.
+    let bound_ms = guard.max_p99_ms?;
+    let rank = (calls * 99).div_ceil(100);
+    if window.slow < calls - rank + 1 {
+        return None;
+    }
+    let mut latencies: Vec<u64> = window.samples.iter().map(|s| s.latency_us).collect();
+    let p99_us = *latencies.select_nth_unstable(rank - 1).1;
+    Some(format!(
+        "its p99 latency {:.1} ms over the last {calls} calls within {} passed the bound of {bound_ms} ms",
+        p99_us as f64 / 1000.0,
+        humantime::format_duration(horizon),
+    ))
 }
 
 /// The seed of an agent's buckets: FNV-1a of its id.
@@ -263,6 +301,50 @@ mod tests {
             .count();
         // 4 % expected (400), not 20 % (2000) as it would be if the buckets were shared.
         assert!((300..=500).contains(&both), "{both}");
+    }
+
+    #[test]
+    fn the_p99_bound_is_judged_from_running_counts() {
+        let guard = GuardRails {
+            max_p99_ms: Some(10),
+            min_calls: 100,
+            ..GuardRails::default()
+        };
+        let mut window = Window::default();
+        let sample = |ms: u64| Sample {
+            at: Instant::now(),
+            failed: false,
+            slow: ms > 10,
+            latency_us: ms * 1000,
+        };
+        // 99 fast calls and one slow: the p99 (rank 99 of 100) is fast.
+        for _ in 0..99 {
+            window.push(sample(1));
+        }
+        window.push(sample(50));
+        let horizon = Duration::from_secs(30);
+        assert_eq!(judge(&guard, &window, horizon), None);
+        // A second slow call (the oldest fast one leaving) makes the 99th value slow.
+        window.push(sample(50));
+        window.pop();
+        assert_eq!(window.slow, 2);
+        let reason = judge(&guard, &window, horizon).unwrap();
+        assert!(
+            reason.starts_with("its p99 latency 50.0 ms over the last 100 calls"),
+            "{reason}"
+        );
+        // Failures are judged first, from their own count.
+        let failing = Sample {
+            failed: true,
+            ..sample(1)
+        };
+        for _ in 0..20 {
+            window.push(Sample { ..failing });
+            window.pop();
+        }
+        assert_eq!(window.failed, 20);
+        let reason = judge(&guard, &window, horizon).unwrap();
+        assert!(reason.starts_with("its error rate 20.0 %"), "{reason}");
     }
 
     #[test]

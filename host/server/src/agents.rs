@@ -43,21 +43,7 @@ pub(crate) async fn put_agent(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    // The token was checked by the guard before this handler ran; uploads are read a few at a
-    // time, each within `--max-component`.
-    let _slot = state
-        .uploads
-        .acquire()
-        .await
-        .map_err(|_| ApiError::ShuttingDown)?;
-    let body = body::read(
-        body,
-        &headers,
-        body::Payload::Component,
-        state.config.max_component_bytes,
-        state.config.body_timeout,
-    )
-    .await?;
+    let (_slot, body) = body::read_upload(&state, &headers, body).await?;
     let policy = match state.host.agent(&id) {
         Ok(current) => current.policy().clone(),
         Err(_) => tandem::sandbox::Policy::default(),

@@ -73,3 +73,26 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
         Err(ApiError::NotJson(content_type.to_string()))
     }
 }
+
+/// A component upload (admin): one of the server's upload slots, held until the caller is done
+/// with the bytes, and the body read within `--max-component`. The guard checked the token first.
+pub(crate) async fn read_upload<'a>(
+    state: &'a crate::state::ServerState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(tokio::sync::SemaphorePermit<'a>, Bytes), ApiError> {
+    let slot = state
+        .uploads
+        .acquire()
+        .await
+        .map_err(|_| ApiError::ShuttingDown)?;
+    let bytes = read(
+        body,
+        headers,
+        Payload::Component,
+        state.config.max_component_bytes,
+        state.config.body_timeout,
+    )
+    .await?;
+    Ok((slot, bytes))
+}

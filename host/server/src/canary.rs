@@ -77,19 +77,7 @@ pub(crate) async fn start_canary(
 ) -> Result<Response, ApiError> {
     let params = CanaryParams::of(query)?;
     let weight = params.weight(&id, "POST")?;
-    let _slot = state
-        .uploads
-        .acquire()
-        .await
-        .map_err(|_| ApiError::ShuttingDown)?;
-    let body = body::read(
-        body,
-        &headers,
-        body::Payload::Component,
-        state.config.max_component_bytes,
-        state.config.body_timeout,
-    )
-    .await?;
+    let (_slot, body) = body::read_upload(&state, &headers, body).await?;
     let policy = state.host.agent(&id)?.policy().clone();
     let source = std::path::PathBuf::from(format!("canary upload of `{id}`"));
     let started = state
