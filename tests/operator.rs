@@ -300,7 +300,10 @@ fn twin_answer(server: &TestServer) -> String {
 fn a_granted_guest_runs_a_canary_of_a_held_version() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let agents = agents_dir(dir.path(), "[capabilities]\ncontrol = [\"twin\"]\n");
+    let agents = agents_dir(
+        dir.path(),
+        "[capabilities]\ncontrol = [\"twin\"]\nhost-info = true\n",
+    );
     let server = TestServer::start(
         &agents,
         &["--data-dir", data.to_str().unwrap()],
@@ -327,6 +330,21 @@ fn a_granted_guest_runs_a_canary_of_a_held_version() {
     );
     let shown = control_weighted(&server, "canary", "", 0);
     assert_eq!(shown["output"]["content_hash"], v1_hash.as_str());
+    // host-info's routes show the split.
+    let read = server.invoke("hostile", "host-info", json!({}));
+    let routes = read.json()["output"]["routes"].clone();
+    let twin = routes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["agent"] == "twin")
+        .unwrap_or_else(|| panic!("{routes}"));
+    assert_eq!(twin["version"], "2.0.0", "{twin}");
+    assert_eq!(
+        (&twin["canary"]["version"], &twin["canary"]["weight"]),
+        (&json!("1.0.0"), &json!(100)),
+        "{twin}"
+    );
 
     let reweighted = control_weighted(&server, "set-weight", "", 0);
     assert_eq!(reweighted["output"]["weight"], 0, "{reweighted}");

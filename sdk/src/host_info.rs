@@ -1,4 +1,5 @@
-//! Reading the host: its loaded agents, every agent version's figures and its load, for agents whose
+//! Reading the host: its loaded agents (and how their calls are routed: [`routes`]), every agent
+//! version's figures and its load, for agents whose
 //! manifest grants `host-info = true` (`[capabilities]`). Without the grant every function returns
 //! [`AgentError::Denied`], which an agent passes on with `?`.
 //!
@@ -116,6 +117,43 @@ pub fn figures(agent: Option<&str>) -> Result<Vec<Figures>, AgentError> {
             retries: f.retries,
             breaker: f.breaker,
             live_instances: f.live_instances,
+        })
+        .collect())
+}
+
+/// An agent's canary and the share of traces it serves (percent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanaryRoute {
+    pub version: String,
+    /// Hex SHA-256 of the component.
+    pub content_hash: String,
+    pub weight: u8,
+}
+
+/// How one agent's calls are routed: its current version, and its canary if it has one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub agent: String,
+    pub version: String,
+    /// Hex SHA-256 of the component.
+    pub content_hash: String,
+    pub canary: Option<CanaryRoute>,
+}
+
+/// Every loaded agent's route, by id.
+pub fn routes() -> Result<Vec<Route>, AgentError> {
+    let routes = wit::routes().map_err(denied)?;
+    Ok(routes
+        .into_iter()
+        .map(|r| Route {
+            agent: r.agent,
+            version: r.version,
+            content_hash: r.content_hash,
+            canary: r.canary.map(|c| CanaryRoute {
+                version: c.version,
+                content_hash: c.content_hash,
+                weight: c.weight,
+            }),
         })
         .collect())
 }

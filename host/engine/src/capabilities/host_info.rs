@@ -11,7 +11,7 @@ use tandem_manifest::Policy;
 use wasmtime::component::{HasData, Linker};
 
 use crate::bindings::host_info::{
-    self, AgentSummary, Host, HostInfoError, HostLoad, VersionFigures,
+    self, AgentSummary, Host, HostInfoError, HostLoad, Route, VersionFigures,
 };
 use crate::sandbox::{CallState, StoreData};
 
@@ -23,6 +23,8 @@ pub trait HostInfo: Send + Sync {
     fn figures(&self, agent: Option<&str>) -> Vec<VersionFigures>;
     /// The host's load now.
     fn load(&self) -> HostLoad;
+    /// Every loaded agent's route: its current version and canary.
+    fn routes(&self) -> Vec<Route>;
     /// `call`'s agent asked for `what` without the grant.
     fn refused(&self, call: &CallState, what: &str);
 }
@@ -100,5 +102,9 @@ impl Host for HostInfoView<'_> {
 
     async fn load(&mut self) -> Result<HostLoad, HostInfoError> {
         Ok(self.source("load")?.load())
+    }
+
+    async fn routes(&mut self) -> Result<Vec<Route>, HostInfoError> {
+        Ok(self.source("routes")?.routes())
     }
 }

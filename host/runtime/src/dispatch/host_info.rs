@@ -2,7 +2,9 @@
 //! agents from the registry, every version's figures from the metrics (the same totals `/metrics`
 //! encodes), and the load from the agents' instance pools.
 
-use tandem_engine::bindings::host_info::{AgentSummary, HostLoad, Limits, VersionFigures};
+use tandem_engine::bindings::host_info::{
+    AgentSummary, CanaryRoute, HostLoad, Limits, Route, VersionFigures,
+};
 use tandem_engine::stats::{StatsSnapshot, Totals};
 use tandem_engine::{CallState, HostInfo};
 
@@ -22,6 +24,23 @@ fn count(n: usize) -> u32 {
 }
 
 impl HostInfo for Dispatcher {
+    fn routes(&self) -> Vec<Route> {
+        self.registry()
+            .all()
+            .iter()
+            .map(|agent| Route {
+                agent: agent.id().to_string(),
+                version: agent.info.version.to_string(),
+                content_hash: agent.content_hash.clone(),
+                canary: self.registry().canary(agent.id()).map(|c| CanaryRoute {
+                    version: c.agent.info.version.to_string(),
+                    content_hash: c.agent.content_hash.clone(),
+                    weight: c.weight(),
+                }),
+            })
+            .collect()
+    }
+
     fn agents(&self) -> Vec<AgentSummary> {
         let mut agents = self.registry().all();
         agents.sort_by(|a, b| a.id().cmp(b.id()));

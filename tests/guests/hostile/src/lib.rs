@@ -111,6 +111,7 @@ impl Agent for Hostile {
                 "agents": tandem_sdk::host_info::agents()?,
                 "figures": tandem_sdk::host_info::figures(None)?,
                 "load": tandem_sdk::host_info::load()?,
+                "routes": tandem_sdk::host_info::routes()?,
             })
             .to_string()),
             "control" => {
