@@ -72,6 +72,12 @@ fn scheduled_triggers_keep_time_skip_overlaps_and_back_off_when_failing() {
         every = "100ms"
         operation = "big-error"
         input = { count = 10 }
+
+        [[triggers]]
+        name = "each-second"
+        cron = "* * * * * *"
+        operation = "nap"
+        input = { count = 0 }
         "#,
     );
     let tick = trigger(&server, "tick");
@@ -84,6 +90,11 @@ fn scheduled_triggers_keep_time_skip_overlaps_and_back_off_when_failing() {
         (9..=11).contains(&ran),
         "every 200ms ran {ran} times in 2 s"
     );
+    // A cron expression with seconds: once a second, never twice for one occurrence.
+    let each_second = trigger(&server, "each-second");
+    assert_eq!(each_second["when"], "cron * * * * * *");
+    let runs = each_second["runs"].as_u64().unwrap();
+    assert!((1..=4).contains(&runs), "{each_second}");
     assert_eq!(count(&server, "tick", "failures"), 0);
     assert_eq!(trigger(&server, "tick")["last_outcome"], "ok");
 

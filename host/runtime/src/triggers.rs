@@ -82,8 +82,8 @@ struct Entry {
 #[derive(Default)]
 struct Timing {
     next_due: Option<Instant>,
-    /// A cron trigger's last occurrence, so that the next is strictly after it.
-    last_occurrence: Option<chrono::DateTime<chrono::Utc>>,
+    /// The cron occurrence `next_due` stands for, so that the one after is strictly later.
+    occurrence: Option<chrono::DateTime<chrono::Utc>>,
     backoff_until: Option<Instant>,
     last_run: Option<SystemTime>,
     last_outcome: Option<String>,
@@ -118,8 +118,10 @@ impl Entry {
             skipped_backoff: AtomicU64::new(0),
             timing: Mutex::new(Timing::default()),
         };
-        let first = entry.following(Instant::now(), None);
-        entry.timing().next_due = first;
+        let (due, occurrence) = entry.following(Instant::now(), None);
+        let mut timing = entry.timing();
+        (timing.next_due, timing.occurrence) = (due, occurrence);
+        drop(timing);
         entry
     }
 
@@ -127,26 +129,29 @@ impl Entry {
         self.timing.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// When a scheduled trigger is due next, after `now` (and after the occurrence `after`).
+    /// When a scheduled trigger is due next, after `now` (a cron trigger: strictly after the
+    /// occurrence `after`, with the occurrence it will stand for).
     fn following(
         &self,
         now: Instant,
         after: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Option<Instant> {
+    ) -> (Option<Instant>, Option<chrono::DateTime<chrono::Utc>>) {
         match &self.trigger.when {
-            When::Every(period) => Some(now + *period),
+            When::Every(period) => (Some(now + *period), None),
             When::Cron(_) => {
                 let wall = chrono::Utc::now();
                 let from = after.map_or(wall, |after| after.max(wall));
-                let next = self
+                let Some(next) = self
                     .cron
-                    .as_ref()?
-                    .find_next_occurrence(&from, false)
-                    .ok()?;
+                    .as_ref()
+                    .and_then(|cron| cron.find_next_occurrence(&from, false).ok())
+                else {
+                    return (None, None);
+                };
                 let wait = (next - wall).to_std().unwrap_or_default();
-                Some(now + wait)
+                (Some(now + wait), Some(next))
             }
-            When::OnEvent { .. } => None,
+            When::OnEvent { .. } => (None, None),
         }
     }
 
@@ -315,16 +320,11 @@ pub async fn run(dispatcher: Arc<Dispatcher>, table: Arc<TriggerTable>) {
                 let mut timing = entry.timing();
                 match timing.next_due {
                     Some(due) if due <= now => {
-                        let occurrence = entry.cron.is_some().then(chrono::Utc::now);
-                        if occurrence.is_some() {
-                            timing.last_occurrence = occurrence;
-                        }
-                        let after = match entry.trigger.when {
+                        (timing.next_due, timing.occurrence) = match entry.trigger.when {
                             // No drift: the next run is a period after this one was due.
-                            When::Every(period) if due + period > now => Some(due + period),
-                            _ => entry.following(now, timing.last_occurrence),
+                            When::Every(period) if due + period > now => (Some(due + period), None),
+                            _ => entry.following(now, timing.occurrence),
                         };
-                        timing.next_due = after;
                         true
                     }
                     _ => false,
