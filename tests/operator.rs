@@ -403,3 +403,60 @@ fn a_granted_guest_runs_a_canary_of_a_held_version() {
         "start, weight and promote, each with its trace: {audit}"
     );
 }
+
+#[test]
+fn a_granted_guest_brings_back_a_component_of_the_agent_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let agents = agents_dir(dir.path(), "[capabilities]\ncontrol = [\"twin\"]\n");
+    let server = TestServer::start(
+        &agents,
+        &["--data-dir", data.to_str().unwrap()],
+        &[("TANDEM_ADMIN_TOKEN", TOKEN)],
+    );
+    // An operator's canary of 4.0.0, aborted: the component stays in the agent store only.
+    let bearer = format!("Bearer {TOKEN}");
+    let faulty = std::fs::read(test_agent("twin-faulty")).unwrap();
+    let path = "/v1/agents/twin/canary?weight=0";
+    let started = server.request("POST", path, &[("authorization", &bearer)], &faulty);
+    assert_eq!(started.status, 201, "{}", started.body);
+    let hash = started.json()["content_hash"].as_str().unwrap().to_string();
+    let abort = "/v1/agents/twin/canary/abort";
+    let aborted = server.request("POST", abort, &[("authorization", &bearer)], b"");
+    assert_eq!(aborted.status, 200, "{}", aborted.body);
+    let versions = control(&server, "versions", "twin", "").json();
+    assert_eq!(
+        versions["output"].as_array().unwrap().len(),
+        1,
+        "{versions}"
+    );
+
+    let restarted = control_weighted(&server, "start-canary", &hash, 0);
+    assert_eq!(restarted["output"]["version"], "4.0.0", "{restarted}");
+    assert_eq!(restarted["output"]["by"], "agent:hostile");
+    assert_eq!(
+        control_weighted(&server, "abort", "", 0)["output"]["weight"],
+        0
+    );
+    let activated = control(&server, "activate", "twin", &hash).json();
+    assert_eq!(activated["output"]["version"], "4.0.0", "{activated}");
+    assert_eq!(serving(&server), ("4.0.0".to_string(), hash));
+
+    // Hashes the host does not hold, and text that is no hash, touch nothing.
+    for bad in [
+        "0".repeat(64),
+        "../../../etc/passwd".to_string(),
+        String::new(),
+    ] {
+        let reply = control(&server, "activate", "twin", &bad).json();
+        assert_eq!(reply["error"]["kind"], "invalid-input", "{bad}: {reply}");
+        assert!(
+            reply["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("holds no version"),
+            "{reply}"
+        );
+    }
+    assert_eq!(serving(&server).0, "4.0.0");
+}

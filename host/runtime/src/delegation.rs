@@ -10,11 +10,10 @@
 //! counted in both agents' stats and go through the dispatcher like any call (breaker, retries).
 //! `run-graph` hands a whole graph to the scheduler (every node's agent must be granted).
 
+use std::path::{Component, Path};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use std::path::{Component, Path};
-
 use tandem_engine::bindings::delegation::{
     Call, FailurePolicy, Graph, Lend, NodeOutcome, NodeResult,
 };

@@ -26,6 +26,7 @@ mod host_info;
 mod report;
 
 pub use canary::GUARD;
+pub use control::StoredComponents;
 pub use report::AdminChange;
 use report::{InFlight, Observed};
 
@@ -59,6 +60,8 @@ pub struct Dispatcher {
     state: Arc<StateAccess>,
     /// The most instances the engine's pool holds at once, all agents together.
     instances_bound: u32,
+    /// The components the host keeps besides the registry's versions (set once by the host).
+    stored: std::sync::OnceLock<std::sync::Weak<dyn StoredComponents>>,
 }
 
 impl Dispatcher {
@@ -86,7 +89,18 @@ impl Dispatcher {
             results,
             state: Arc::new(state),
             instances_bound,
+            stored: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sets where components the registry does not hold are found (once; the host's loader).
+    pub fn keep_stored(&self, stored: std::sync::Weak<dyn StoredComponents>) {
+        let _ = self.stored.set(stored);
+    }
+
+    /// Where components the registry does not hold are found, while the host is there.
+    fn stored(&self) -> Option<Arc<dyn StoredComponents>> {
+        self.stored.get().and_then(std::sync::Weak::upgrade)
     }
 
     /// The agents' state store.

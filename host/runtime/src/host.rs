@@ -11,7 +11,7 @@ use wasmtime::component::Linker;
 use crate::agent::{Agent, Response};
 use crate::audit::{AuditError, AuditLog};
 use crate::cache::{self, CodeCache};
-use crate::component::{self, Shape};
+use crate::component::Shape;
 use crate::dispatch::{AdminChange, Dispatcher, Origin};
 use crate::engine::{self, EngineLimits, EpochTicker};
 use crate::error::{CallError, LoadError};
@@ -20,12 +20,15 @@ use crate::metrics::Metrics;
 use crate::persist::{AgentStore, SavedVersion};
 use crate::registry::{RollbackError, Version};
 use crate::results::{CacheStats, ResultCache};
-use crate::sandbox::{Policy, StoreData};
+use crate::sandbox::Policy;
 use crate::scheduler::{Graph, Plan, PlanError, Progress, RunReport};
 use crate::state::StateAccess;
 use crate::triggers::{TriggerStatus, TriggerTable};
 
 mod canary;
+mod loader;
+
+use loader::Loader;
 
 /// How to build a [`Host`].
 #[derive(Debug, Clone)]
@@ -102,9 +105,8 @@ pub struct Inspection {
 
 /// The runtime: load agents, call them.
 pub struct Host {
-    engine: Engine,
-    linker: Linker<StoreData>,
-    cache: CodeCache,
+    /// What turns components into agent versions (engine, linker, code cache, agent store).
+    loader: Arc<Loader>,
     dispatcher: Arc<Dispatcher>,
     engine_limits: EngineLimits,
     /// Where the agent set is saved, when it is.
@@ -144,10 +146,18 @@ impl Host {
                 }
             }));
         }
-        Ok(Host {
+        let loader = Arc::new(Loader {
             cache: CodeCache::new(&engine, config.cache_dir),
             engine,
             linker,
+            store: store.clone(),
+            dispatcher: dispatcher.clone(),
+        });
+        let stored: std::sync::Weak<dyn crate::dispatch::StoredComponents> =
+            Arc::downgrade(&loader) as _;
+        dispatcher.keep_stored(stored);
+        Ok(Host {
+            loader,
             dispatcher,
             engine_limits: config.engine.clone(),
             store,
@@ -173,7 +183,7 @@ impl Host {
 
     /// The wasmtime engine everything runs on.
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.loader.engine
     }
 
     /// The limits of the engine's pool: no manifest may ask for more.
@@ -201,41 +211,7 @@ impl Host {
         bytes: Vec<u8>,
         policy: Policy,
     ) -> Result<Inspection, LoadError> {
-        component::check_header(path, &bytes)?;
-        let hash = cache::content_hash(&bytes);
-        if let Some(store) = &self.store
-            && let Err(e) = store.save_component(&hash, &bytes)
-        {
-            return Err(LoadError::Host {
-                path: path.to_path_buf(),
-                reason: format!("cannot keep the component in the agent store: {e}"),
-            });
-        }
-        // Compiling is CPU-bound and may take a while: keep it off the async workers.
-        let (engine, cache, owned_path) =
-            (self.engine.clone(), self.cache.clone(), path.to_path_buf());
-        let compiled = tokio::task::spawn_blocking(move || {
-            let component = component::compile(&engine, &cache, &owned_path, &bytes, &hash)?;
-            Ok::<_, LoadError>((component, hash))
-        })
-        .await
-        .map_err(|e| LoadError::Host {
-            path: path.to_path_buf(),
-            reason: format!("compiler task failed: {e}"),
-        })?;
-        let (component, hash) = compiled?;
-        let shape = Shape::of(&self.engine, &component);
-        let pre = component::prepare(&self.engine, &self.linker, path, &component)?;
-        let agent = Agent::load(
-            &self.engine,
-            pre,
-            path.to_path_buf(),
-            hash,
-            policy,
-            &self.dispatcher,
-        )
-        .await?;
-        Ok(Inspection { shape, agent })
+        self.loader.prepare_bytes(path, bytes, policy).await
     }
 
     /// Loads the component at `path` and registers it under the id its `describe()` returns.

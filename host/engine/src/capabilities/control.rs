@@ -7,6 +7,8 @@
 
 use std::sync::{Arc, Weak};
 
+use futures::future::BoxFuture;
+
 use tandem_manifest::Policy;
 
 use wasmtime::component::{HasData, Linker};
@@ -21,23 +23,24 @@ pub trait Control: Send + Sync {
     fn versions(&self, agent: &str) -> Result<Vec<VersionInfo>, ControlError>;
     /// The previous version of `agent` made current.
     fn rollback(&self, actor: &CallState, agent: &str) -> Result<VersionInfo, ControlError>;
-    /// The held version of `agent` with `content_hash` made current.
-    fn activate(
-        &self,
-        actor: &CallState,
-        agent: &str,
-        content_hash: &str,
-    ) -> Result<VersionInfo, ControlError>;
+    /// The held version of `agent` with `content_hash` made current (loaded first when the host
+    /// keeps it only in its agent store).
+    fn activate<'a>(
+        self: Arc<Self>,
+        actor: &'a CallState,
+        agent: &'a str,
+        content_hash: &'a str,
+    ) -> BoxFuture<'a, Result<VersionInfo, ControlError>>;
     /// The canary of `agent`, if any.
     fn canary(&self, agent: &str) -> Result<Option<CanaryInfo>, ControlError>;
     /// The held version of `agent` with `content_hash` served as its canary at `weight` percent.
-    fn start_canary(
-        &self,
-        actor: &CallState,
-        agent: &str,
-        content_hash: &str,
+    fn start_canary<'a>(
+        self: Arc<Self>,
+        actor: &'a CallState,
+        agent: &'a str,
+        content_hash: &'a str,
         weight: u8,
-    ) -> Result<CanaryInfo, ControlError>;
+    ) -> BoxFuture<'a, Result<CanaryInfo, ControlError>>;
     /// The weight of `agent`'s canary set.
     fn set_weight(
         &self,
@@ -131,6 +134,7 @@ impl Host for ControlView<'_> {
     ) -> Result<VersionInfo, ControlError> {
         self.controller(&agent, "activate a version of")?
             .activate(self.call, &agent, &content_hash)
+            .await
     }
 
     async fn canary(&mut self, agent: String) -> Result<Option<CanaryInfo>, ControlError> {
@@ -144,12 +148,9 @@ impl Host for ControlView<'_> {
         content_hash: String,
         weight: u8,
     ) -> Result<CanaryInfo, ControlError> {
-        self.controller(&agent, "start a canary of")?.start_canary(
-            self.call,
-            &agent,
-            &content_hash,
-            weight,
-        )
+        self.controller(&agent, "start a canary of")?
+            .start_canary(self.call, &agent, &content_hash, weight)
+            .await
     }
 
     async fn set_weight(&mut self, agent: String, weight: u8) -> Result<CanaryInfo, ControlError> {

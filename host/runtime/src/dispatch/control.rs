@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use tandem_engine::bindings::control::{CanaryInfo, ControlError, VersionInfo};
 use tandem_engine::{CallState, Control};
 
@@ -13,6 +14,20 @@ use super::Dispatcher;
 use crate::agent::Agent;
 use crate::canary::{Canary, GuardRails};
 use crate::registry::{CanaryError, RollbackError, Version};
+use crate::sandbox::Policy;
+
+/// Components the host keeps besides the versions in the registry (its agent store), loaded on
+/// demand for a guest granted `control`: defined here, implemented by the host's loader.
+pub trait StoredComponents: Send + Sync {
+    /// The stored component with `content_hash` as a version of `agent` under `policy`
+    /// (compiled, described as `agent` and health-probed), not yet serving; or why not.
+    fn load<'a>(
+        &'a self,
+        agent: &'a str,
+        content_hash: &'a str,
+        policy: Policy,
+    ) -> BoxFuture<'a, Result<Arc<Agent>, String>>;
+}
 
 fn info(version: &Version, current: bool) -> VersionInfo {
     VersionInfo {
@@ -46,18 +61,64 @@ fn by(actor: &CallState) -> String {
 }
 
 impl Dispatcher {
-    /// The held version of `agent` with `content_hash`.
-    fn held_version(&self, agent: &str, content_hash: &str) -> Result<Arc<Agent>, ControlError> {
-        self.registry()
+    /// The version of `agent` with `content_hash`: one of its versions in the registry, or a
+    /// component of the agent store, loaded with the current version's policy.
+    async fn held_version(
+        &self,
+        agent: &str,
+        content_hash: &str,
+    ) -> Result<Arc<Agent>, ControlError> {
+        if let Some(held) = self
+            .registry()
             .history(agent)
             .into_iter()
             .find(|v| v.agent.content_hash == content_hash)
-            .map(|v| v.agent)
-            .ok_or_else(|| {
-                ControlError::NotFound(format!(
-                    "the host holds no version of `{agent}` with content hash {content_hash} (see `versions`)"
-                ))
-            })
+        {
+            return Ok(held.agent);
+        }
+        let current = self
+            .registry()
+            .get(agent)
+            .map_err(|e| ControlError::NotFound(e.to_string()))?;
+        let Some(stored) = self.stored() else {
+            return Err(ControlError::NotFound(format!(
+                "the host holds no version of `{agent}` with content hash {content_hash} (see `versions`)"
+            )));
+        };
+        stored
+            .load(agent, content_hash, current.policy().clone())
+            .await
+            .map_err(ControlError::NotFound)
+    }
+
+    /// Makes the held version of `agent` with `content_hash` current.
+    async fn make_current(
+        &self,
+        actor: &CallState,
+        agent: &str,
+        content_hash: &str,
+    ) -> Result<VersionInfo, ControlError> {
+        let held = self.held_version(agent, content_hash).await?;
+        if self
+            .registry()
+            .get(agent)
+            .is_ok_and(|now| now.content_hash == content_hash)
+        {
+            // Already serving: nothing changes, nothing to report.
+            return self.current(agent);
+        }
+        let by = by(actor);
+        let made_current = held.clone();
+        self.registry().replace(held, &by, |previous| {
+            self.registered(&made_current, previous.map(|p| &**p), &by, "swap")
+        });
+        let now = self.current(agent)?;
+        self.controlled(
+            actor,
+            agent,
+            format!("activate: now {} ({})", now.version, now.content_hash),
+        );
+        Ok(now)
     }
 
     /// The versions of `agent`, with the current one marked.
@@ -105,33 +166,13 @@ impl Control for Dispatcher {
         Ok(now)
     }
 
-    fn activate(
-        &self,
-        actor: &CallState,
-        agent: &str,
-        content_hash: &str,
-    ) -> Result<VersionInfo, ControlError> {
-        let held = self.held_version(agent, content_hash)?;
-        if self
-            .registry()
-            .get(agent)
-            .is_ok_and(|now| now.content_hash == content_hash)
-        {
-            // Already serving: nothing changes, nothing to report.
-            return self.current(agent);
-        }
-        let by = by(actor);
-        let made_current = held.clone();
-        self.registry().replace(held, &by, |previous| {
-            self.registered(&made_current, previous.map(|p| &**p), &by, "swap")
-        });
-        let now = self.current(agent)?;
-        self.controlled(
-            actor,
-            agent,
-            format!("activate: now {} ({})", now.version, now.content_hash),
-        );
-        Ok(now)
+    fn activate<'a>(
+        self: Arc<Self>,
+        actor: &'a CallState,
+        agent: &'a str,
+        content_hash: &'a str,
+    ) -> BoxFuture<'a, Result<VersionInfo, ControlError>> {
+        Box::pin(async move { self.make_current(actor, agent, content_hash).await })
     }
 
     fn canary(&self, agent: &str) -> Result<Option<CanaryInfo>, ControlError> {
@@ -141,23 +182,25 @@ impl Control for Dispatcher {
         Ok(self.registry().canary(agent).as_deref().map(canary_info))
     }
 
-    fn start_canary(
-        &self,
-        actor: &CallState,
-        agent: &str,
-        content_hash: &str,
+    fn start_canary<'a>(
+        self: Arc<Self>,
+        actor: &'a CallState,
+        agent: &'a str,
+        content_hash: &'a str,
         weight: u8,
-    ) -> Result<CanaryInfo, ControlError> {
-        let held = self.held_version(agent, content_hash)?;
-        let canary = Canary::new(held, weight, GuardRails::default(), &by(actor));
-        let canary = self.start_canary(canary).map_err(canary_error)?;
-        let info = canary_info(&canary);
-        let detail = format!(
-            "canary: {} ({}) at {weight} %",
-            info.version, info.content_hash
-        );
-        self.controlled(actor, agent, detail);
-        Ok(info)
+    ) -> BoxFuture<'a, Result<CanaryInfo, ControlError>> {
+        Box::pin(async move {
+            let held = self.held_version(agent, content_hash).await?;
+            let canary = Canary::new(held, weight, GuardRails::default(), &by(actor));
+            let canary = Dispatcher::start_canary(&self, canary).map_err(canary_error)?;
+            let info = canary_info(&canary);
+            let detail = format!(
+                "canary: {} ({}) at {weight} %",
+                info.version, info.content_hash
+            );
+            self.controlled(actor, agent, detail);
+            Ok(info)
+        })
     }
 
     fn set_weight(
