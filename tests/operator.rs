@@ -159,6 +159,27 @@ fn a_guest_without_the_grant_is_denied_and_audited() {
 
 const TOKEN: &str = "operator-test-admin-token-0123456789";
 
+/// A server whose `hostile` has `capabilities` (TOML), with a data directory (audit log, agent
+/// store) and the admin token; its data directory's path.
+fn start_controlling(dir: &Path, capabilities: &str) -> (TestServer, std::path::PathBuf) {
+    let data = dir.join("data");
+    let agents = agents_dir(dir, capabilities);
+    let server = TestServer::start(
+        &agents,
+        &["--data-dir", data.to_str().unwrap()],
+        &[("TANDEM_ADMIN_TOKEN", TOKEN)],
+    );
+    (server, data)
+}
+
+/// Uploads `twin-v2` over the admin API: twin's history is then 1.0.0, 2.0.0.
+fn put_v2(server: &TestServer) {
+    let bearer = format!("Bearer {TOKEN}");
+    let v2 = std::fs::read(test_agent("twin-v2")).unwrap();
+    let put = server.request("PUT", "/v1/agents/twin", &[("authorization", &bearer)], &v2);
+    assert_eq!(put.status, 200, "{}", put.body);
+}
+
 /// `hostile`'s `control` operation: `action` on `agent` (with `hash` for `activate`).
 fn control(server: &TestServer, action: &str, agent: &str, hash: &str) -> tandem_e2e::Reply {
     server.invoke(
@@ -179,18 +200,9 @@ fn serving(server: &TestServer) -> (String, String) {
 #[test]
 fn a_granted_guest_operates_another_agents_versions_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let agents = agents_dir(dir.path(), "[capabilities]\ncontrol = [\"twin\"]\n");
-    let server = TestServer::start(
-        &agents,
-        &["--data-dir", data.to_str().unwrap()],
-        &[("TANDEM_ADMIN_TOKEN", TOKEN)],
-    );
+    let (server, data) = start_controlling(dir.path(), "[capabilities]\ncontrol = [\"twin\"]\n");
     let (_, v1_hash) = serving(&server);
-    let bearer = format!("Bearer {TOKEN}");
-    let v2 = std::fs::read(test_agent("twin-v2")).unwrap();
-    let put = server.request("PUT", "/v1/agents/twin", &[("authorization", &bearer)], &v2);
-    assert_eq!(put.status, 200, "{}", put.body);
+    put_v2(&server);
     let events = server.events();
 
     let listed = control(&server, "versions", "twin", "");
@@ -299,21 +311,10 @@ fn twin_answer(server: &TestServer) -> String {
 #[test]
 fn a_granted_guest_runs_a_canary_of_a_held_version() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let agents = agents_dir(
-        dir.path(),
-        "[capabilities]\ncontrol = [\"twin\"]\nhost-info = true\n",
-    );
-    let server = TestServer::start(
-        &agents,
-        &["--data-dir", data.to_str().unwrap()],
-        &[("TANDEM_ADMIN_TOKEN", TOKEN)],
-    );
+    let capabilities = "[capabilities]\ncontrol = [\"twin\"]\nhost-info = true\n";
+    let (server, data) = start_controlling(dir.path(), capabilities);
     let (_, v1_hash) = serving(&server);
-    let bearer = format!("Bearer {TOKEN}");
-    let v2 = std::fs::read(test_agent("twin-v2")).unwrap();
-    let put = server.request("PUT", "/v1/agents/twin", &[("authorization", &bearer)], &v2);
-    assert_eq!(put.status, 200, "{}", put.body);
+    put_v2(&server);
 
     assert_eq!(
         control_weighted(&server, "canary", "", 0)["output"],
@@ -407,13 +408,7 @@ fn a_granted_guest_runs_a_canary_of_a_held_version() {
 #[test]
 fn a_granted_guest_brings_back_a_component_of_the_agent_store() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let agents = agents_dir(dir.path(), "[capabilities]\ncontrol = [\"twin\"]\n");
-    let server = TestServer::start(
-        &agents,
-        &["--data-dir", data.to_str().unwrap()],
-        &[("TANDEM_ADMIN_TOKEN", TOKEN)],
-    );
+    let (server, _) = start_controlling(dir.path(), "[capabilities]\ncontrol = [\"twin\"]\n");
     // An operator's canary of 4.0.0, aborted: the component stays in the agent store only.
     let bearer = format!("Bearer {TOKEN}");
     let faulty = std::fs::read(test_agent("twin-faulty")).unwrap();
