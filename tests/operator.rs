@@ -238,6 +238,30 @@ fn a_granted_guest_operates_another_agents_versions_and_nothing_else() {
     };
     assert_eq!(swapped["by"], "agent:hostile");
     assert_eq!(swapped["version"], "1.0.0");
+    let acted = loop {
+        let event = events
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("an event");
+        if event["type"] == "control" {
+            break event;
+        }
+    };
+    assert_eq!(
+        (&acted["agent"], &acted["target"]),
+        (&json!("hostile"), &json!("twin"))
+    );
+    assert_eq!(
+        acted["trace_id"].as_str().map(str::len),
+        Some(32),
+        "{acted}"
+    );
+    assert!(
+        acted["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("activate: now 1.0.0"),
+        "{acted}"
+    );
 
     // A rollback drops 1.0.0 again: 2.0.0 serves.
     let rolled = control(&server, "rollback", "twin", "");

@@ -131,6 +131,14 @@ pub enum EventKind {
         version: String,
         by: String,
     },
+    /// An agent acted on another's versions through `tandem:agent/control` (`detail`: what it
+    /// did), in the trace of its call.
+    Control {
+        agent: String,
+        target: String,
+        trace_id: String,
+        detail: String,
+    },
     /// A canary was started, reweighted, promoted or aborted (`action`: `start`, `weight`,
     /// `promote`, `abort`); `reason` says why an abort happened.
     Canary {
@@ -174,6 +182,7 @@ impl EventKind {
             EventKind::AgentSwapped { .. } => "agent-swapped",
             EventKind::AgentRejected { .. } => "agent-rejected",
             EventKind::AgentRemoved { .. } => "agent-removed",
+            EventKind::Control { .. } => "control",
             EventKind::Canary { .. } => "canary",
             EventKind::Guest { .. } => "guest",
             EventKind::Shutdown { .. } => "shutdown",

@@ -152,6 +152,19 @@ impl Dispatcher {
     /// An agent acted on another's versions through `tandem:agent/control`: the audit line that
     /// carries its trace (the swap itself is reported by [`registered`](Dispatcher::registered)).
     pub fn controlled(&self, actor: &CallState, target: &str, detail: String) {
+        tracing::info!(
+            agent = &*actor.agent,
+            target,
+            trace_id = actor.trace_id,
+            detail,
+            "control"
+        );
+        self.events.publish(EventKind::Control {
+            agent: actor.agent.to_string(),
+            target: target.to_string(),
+            trace_id: actor.trace_id.clone(),
+            detail: detail.clone(),
+        });
         if let Some(audit) = &self.audit {
             let observed = Observed {
                 trace_id: actor.trace_id.clone(),
