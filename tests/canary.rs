@@ -135,6 +135,12 @@ fn a_canary_at_20_percent_takes_its_share_of_traces_and_each_trace_sees_one_vers
             .unwrap_or(0.0)
     };
     assert_eq!(calls("1.0.0") + calls("2.0.0"), 11_000.0, "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "tandem_canary_weight{agent=\"twin\",version=\"2.0.0\"} 20"),
+        "{metrics}"
+    );
     assert_eq!(
         canary_of(&server)["stats"]["calls"].as_f64().unwrap(),
         calls("2.0.0")

@@ -119,8 +119,30 @@ fn scheduled_triggers_keep_time_skip_overlaps_and_back_off_when_failing() {
     assert_eq!(failing["failures"].as_u64(), Some(runs), "{failing}");
     assert_eq!(failing["last_outcome"], "failed");
 
-    // Triggered calls are calls: counted in the agent's figures like any other.
+    // Triggered calls are calls: counted in the agent's figures like any other; the triggers'
+    // own counters are there too.
     let metrics = server.get("/metrics").body;
+    let sample = |prefix: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .map_or(0.0, |v| v.parse().unwrap())
+    };
+    assert!(
+        sample("tandem_trigger_runs_total{agent=\"hostile\",trigger=\"tick\"}") >= 10.0,
+        "{metrics}"
+    );
+    assert!(
+        sample(
+            "tandem_trigger_skipped_total{agent=\"hostile\",trigger=\"slow\",reason=\"overlap\"}"
+        ) >= 3.0,
+        "{metrics}"
+    );
+    assert!(
+        sample("tandem_trigger_failures_total{agent=\"hostile\",trigger=\"failing\"}") >= 3.0,
+        "{metrics}"
+    );
     assert!(
         metrics.lines().any(|l| l.starts_with("tandem_calls_total{")
             && l.contains("agent=\"hostile\"")

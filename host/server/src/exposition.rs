@@ -1,5 +1,6 @@
 //! The Prometheus exposition of the host's figures (`GET /metrics`): every agent version's counters
-//! and latency histogram, the loaded agents' instances and breakers, and the result cache, encoded
+//! and latency histogram, the loaded agents' instances and breakers, their canaries' weights and
+//! their triggers' runs, and the result cache, encoded
 //! in OpenMetrics by `prometheus-client` ([`render`]), or in the older text format 0.0.4 that plain
 //! scrapers and `promtool` expect ([`to_prometheus_text`]).
 
@@ -14,6 +15,7 @@ use tandem::host::Host;
 use tandem::metrics::Totals;
 use tandem::results::CacheStats;
 use tandem::stats::{BUCKETS, FIRST_OCTAVE, LAST_OCTAVE, OUTCOMES, SUB_BUCKETS, bucket_upper};
+use tandem::triggers::TriggerStatus;
 
 /// The state of a loaded agent version at a scrape: what only the live agent knows.
 #[derive(Debug, Clone)]
@@ -28,6 +30,15 @@ pub struct LiveState {
     pub breaker: BreakerState,
 }
 
+/// What the routing and the triggers of the loaded agents say at a scrape.
+#[derive(Debug, Default)]
+struct Operated {
+    /// (agent, canary version, weight in percent).
+    canaries: Vec<(String, String, u8)>,
+    /// (agent, a trigger's figures).
+    triggers: Vec<(String, TriggerStatus)>,
+}
+
 /// Everything `host` knows, in OpenMetrics 1.0 text.
 pub fn render(host: &Host) -> String {
     let live: Vec<LiveState> = host
@@ -40,7 +51,19 @@ pub fn render(host: &Host) -> String {
             breaker: agent.breaker().state(),
         })
         .collect();
-    encode(host.metrics().totals(), live, host.result_cache())
+    let mut operated = Operated::default();
+    for agent in host.agents() {
+        if let Some(canary) = host.canary(agent.id()) {
+            let version = canary.agent.info.version.to_string();
+            operated
+                .canaries
+                .push((agent.id().to_string(), version, canary.weight()));
+        }
+        for trigger in host.triggers(agent.id()) {
+            operated.triggers.push((agent.id().to_string(), trigger));
+        }
+    }
+    encode(host.metrics().totals(), live, host.result_cache(), operated)
 }
 
 /// The figures in OpenMetrics 1.0 text; `live` adds the gauges of the loaded agents.
@@ -48,11 +71,13 @@ fn encode(
     totals: BTreeMap<(String, String), Totals>,
     live: Vec<LiveState>,
     cache: CacheStats,
+    operated: Operated,
 ) -> String {
     let collector = Exposition {
         totals,
         live,
         cache,
+        operated,
     };
     let mut registry = prometheus_client::registry::Registry::default();
     registry.register_collector(Box::new(collector));
@@ -68,6 +93,7 @@ struct Exposition {
     totals: BTreeMap<(String, String), Totals>,
     live: Vec<LiveState>,
     cache: CacheStats,
+    operated: Operated,
 }
 
 impl Exposition {
@@ -259,6 +285,73 @@ impl prometheus_client::collector::Collector for Exposition {
             None,
             ratio.metric_type(),
         )?)?;
+        self.encode_operated(&mut encoder)
+    }
+}
+
+impl Exposition {
+    /// A counter with one series per trigger.
+    fn per_trigger(
+        &self,
+        encoder: &mut DescriptorEncoder,
+        name: &str,
+        help: &str,
+        value: impl Fn(&TriggerStatus) -> u64,
+    ) -> std::fmt::Result {
+        let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+        for (agent, trigger) in &self.operated.triggers {
+            let labels = [
+                ("agent", agent.as_str()),
+                ("trigger", trigger.name.as_str()),
+            ];
+            ConstCounter::new(value(trigger)).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+
+    /// The canaries' weights and the triggers' counters.
+    fn encode_operated(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let mut weights = encoder.encode_descriptor(
+            "tandem_canary_weight",
+            "The share of traces (percent) an agent's canary version serves.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (agent, version, weight) in &self.operated.canaries {
+            let labels = [("agent", agent.as_str()), ("version", version.as_str())];
+            ConstGauge::new(i64::from(*weight)).encode(weights.encode_family(&labels)?)?;
+        }
+        self.per_trigger(
+            encoder,
+            "tandem_trigger_runs",
+            "Runs a trigger started.",
+            |t| t.runs,
+        )?;
+        self.per_trigger(
+            encoder,
+            "tandem_trigger_failures",
+            "Runs of a trigger that failed.",
+            |t| t.failures,
+        )?;
+        let mut skipped = encoder.encode_descriptor(
+            "tandem_trigger_skipped",
+            "Runs of a trigger skipped: its previous run still going (overlap), or backing off after failures (backoff).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (agent, trigger) in &self.operated.triggers {
+            for (reason, n) in [
+                ("overlap", trigger.skipped_overlap),
+                ("backoff", trigger.skipped_backoff),
+            ] {
+                let labels = [
+                    ("agent", agent.as_str()),
+                    ("trigger", trigger.name.as_str()),
+                    ("reason", reason),
+                ];
+                ConstCounter::new(n).encode(skipped.encode_family(&labels)?)?;
+            }
+        }
         Ok(())
     }
 }
@@ -330,7 +423,7 @@ mod tests {
             live_instances: 3,
             breaker: BreakerState::Open,
         }];
-        let text = encode(metrics.totals(), live.to_vec(), cache);
+        let text = encode(metrics.totals(), live.to_vec(), cache, Operated::default());
         for line in [
             r#"tandem_calls_total{agent="echo",version="0.1.0",outcome="ok"} 2"#,
             r#"tandem_calls_total{agent="echo",version="0.1.0",outcome="trap"} 0"#,
