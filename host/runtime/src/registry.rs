@@ -285,16 +285,7 @@ impl Registry {
     ) -> Result<Arc<Canary>, CanaryError> {
         let _writer = self.writer();
         let id = canary.agent.id().to_string();
-        let current = self
-            .get(&id)
-            .map_err(|_| CanaryError::Unknown(id.clone()))?;
-        if let Some(running) = self.canary(&id) {
-            return Err(CanaryError::Running {
-                id,
-                version: running.agent.info.version.to_string(),
-                weight: running.weight(),
-            });
-        }
+        let current = self.open_to_canary(&id)?;
         if current.info.version == canary.agent.info.version {
             return Err(CanaryError::SameVersion {
                 id,
@@ -305,6 +296,21 @@ impl Registry {
         self.publish_canary(&id, Some(canary.clone()));
         reported(&canary);
         Ok(canary)
+    }
+
+    /// The current version of `id`, when a canary of it may start: it is loaded and has none.
+    pub fn open_to_canary(&self, id: &str) -> Result<Arc<Agent>, CanaryError> {
+        let current = self
+            .get(id)
+            .map_err(|_| CanaryError::Unknown(id.to_string()))?;
+        if let Some(running) = self.canary(id) {
+            return Err(CanaryError::Running {
+                id: id.to_string(),
+                version: running.agent.info.version.to_string(),
+                weight: running.weight(),
+            });
+        }
+        Ok(current)
     }
 
     /// Sets the weight of `id`'s canary, returning it.

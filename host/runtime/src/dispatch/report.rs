@@ -149,8 +149,9 @@ impl Dispatcher {
         );
     }
 
-    /// An agent acted on another's versions through `tandem:agent/control`: the audit line that
-    /// carries its trace (the swap itself is reported by [`registered`](Dispatcher::registered)).
+    /// An agent acted on another's versions through `tandem:agent/control`: a log line, a `control`
+    /// event and an audit line that carry its trace (the change itself is reported where it is
+    /// made, e.g. by [`registered`](Dispatcher::registered)).
     pub fn controlled(&self, actor: &CallState, target: &str, detail: String) {
         tracing::info!(
             agent = &*actor.agent,

@@ -28,17 +28,7 @@ impl Host {
         // What can be refused without compiling anything is refused first.
         check_weight(weight).map_err(CanaryError::Invalid)?;
         guard.check().map_err(CanaryError::Invalid)?;
-        let registry = self.dispatcher.registry();
-        registry
-            .get(id)
-            .map_err(|_| CanaryError::Unknown(id.to_string()))?;
-        if let Some(running) = registry.canary(id) {
-            return Err(CanaryError::Running {
-                id: id.to_string(),
-                version: running.agent.info.version.to_string(),
-                weight: running.weight(),
-            });
-        }
+        self.dispatcher.registry().open_to_canary(id)?;
         let agent = self
             .prepare_version(Some(id), path, bytes, policy, by)
             .await?;
