@@ -116,7 +116,7 @@ fn failures_exit_with_the_code_of_their_class_and_say_what_is_wrong() {
         (
             &["run", "ghost", "--op", "echo"],
             4,
-            "error[unavailable]: no agent `ghost` is loaded (loaded: crypto-expert, debugger, echo, linter, optimizer, security-auditor, security)",
+            "error[unavailable]: no agent `ghost` is loaded (loaded: crypto-expert, debugger, director, echo, linter, monitor, optimizer, project-orchestrator, security-auditor, security)",
         ),
         (
             &[
@@ -230,9 +230,12 @@ fn list_shows_every_agent_and_reports_files_that_are_not_agents() {
             "ID VERSION OPERATIONS",
             "crypto-expert 0.1.0 hash,hmac,hkdf,create-key,rotate-key,retire-key,list-keys,sign,verify,agree,encrypt,decrypt,hash-password,verify-password,random,benchmark,audit-crypto",
             "debugger 0.1.0 parse,group,locate,explain,leak-check",
+            "director 0.1.0 review,incident,release",
             "echo 0.1.0 echo",
             "linter 0.2.0 lint,fix,rules",
+            "monitor 0.1.0 sample,status,figures,configure",
             "optimizer 0.1.0 recommend-limits,analyse-graph,predict,capacity",
+            "project-orchestrator 0.1.0 plan,run",
             "security-auditor 0.1.0 audit-deps,audit-tree,report",
             "security 0.1.0 scan-secrets,scan-code,correlate-logs,rules"
         ]

@@ -460,16 +460,22 @@ fn security_correlates_brute_force_spraying_scanning_and_the_login_after() {
 }
 
 #[test]
-fn shipped_manifests_grant_nothing_but_limits() {
+fn shipped_manifests_grant_nothing_but_limits_and_lent_trees() {
     for id in ["linter", "security"] {
         let path = tandem_e2e::agent(id).with_extension("toml");
         let text = std::fs::read_to_string(&path).unwrap();
         let manifest: toml::Table = text.parse().unwrap();
-        let capabilities = manifest
+        let mut capabilities = manifest
             .get("capabilities")
             .and_then(|c| c.as_table())
             .cloned()
             .unwrap_or_default();
+        // Accepting a lent directory grants nothing the lending caller does not have.
+        assert_eq!(
+            capabilities.remove("accept-lent-dirs"),
+            Some(toml::Value::Boolean(true)),
+            "{id}"
+        );
         assert!(capabilities.is_empty(), "{id} grants {capabilities:?}");
         assert!(manifest["limits"].get("fuel").is_some());
     }

@@ -145,3 +145,26 @@ impl From<CallError> for AgentError {
         AgentError::DependencyFailed(error)
     }
 }
+
+impl crate::ErrorKind {
+    /// The kind as the contract spells it (`invalid-input`, `timeout`, `circuit-open`, ...), which
+    /// is also how `/metrics` and `host-info` label outcomes.
+    pub fn as_str(self) -> &'static str {
+        use crate::ErrorKind as K;
+        match self {
+            K::InvalidInput => "invalid-input",
+            K::UnsupportedOperation => "unsupported-operation",
+            K::Failed => "failed",
+            K::Retryable => "retryable",
+            K::Denied => "denied",
+            K::DependencyFailed => "dependency-failed",
+            K::Timeout => "timeout",
+            K::FuelExhausted => "fuel-exhausted",
+            K::MemoryLimit => "memory-limit",
+            K::StackOverflow => "stack-overflow",
+            K::Trap => "trap",
+            K::CircuitOpen => "circuit-open",
+            K::Unavailable => "unavailable",
+        }
+    }
+}

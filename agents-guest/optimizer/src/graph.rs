@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use tandem_sdk::AgentError;
 
-use crate::units::duration_ms;
+use guest_support::critical::{Dag, Schedule};
+use guest_support::time::duration_ms;
 
 /// A plan node as the analysis needs it (the scheduler's other keys are ignored).
 #[derive(Debug, Clone, Deserialize)]
@@ -149,29 +150,12 @@ pub fn analyse(
             "the plan has {n} nodes; at most {MAX_NODES}"
         )));
     }
-    let mut index = HashMap::new();
-    for (i, node) in plan.nodes.iter().enumerate() {
-        if index.insert(node.id.as_str(), i).is_some() {
-            return Err(AgentError::invalid(format!(
-                "two nodes have the id `{}`",
-                node.id
-            )));
-        }
-    }
-    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut succs: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, node) in plan.nodes.iter().enumerate() {
-        for dep in &node.depends_on {
-            let Some(&d) = index.get(dep.as_str()) else {
-                return Err(AgentError::invalid(format!(
-                    "node `{}` depends on `{dep}`, which is not in the plan",
-                    node.id
-                )));
-            };
-            preds[i].push(d);
-            succs[d].push(i);
-        }
-    }
+    let dag = Dag::new(
+        plan.nodes
+            .iter()
+            .map(|node| (node.id.as_str(), node.depends_on.iter().map(String::as_str))),
+    )
+    .map_err(AgentError::invalid)?;
     let mut duration = Vec::with_capacity(n);
     let mut missing = Vec::new();
     for node in &plan.nodes {
@@ -198,41 +182,15 @@ pub fn analyse(
                 .join(", ")
         )));
     }
-    let order = topological(plan, &preds, &succs)?;
-
-    let mut earliest = vec![0.0f64; n];
-    for &i in &order {
-        earliest[i] = preds[i]
-            .iter()
-            .map(|&p| earliest[p] + duration[p])
-            .fold(0.0, f64::max);
-    }
-    let makespan = (0..n)
-        .map(|i| earliest[i] + duration[i])
-        .fold(0.0, f64::max);
-    let mut latest = vec![0.0f64; n];
-    for &i in order.iter().rev() {
-        let finish = succs[i].iter().map(|&s| latest[s]).fold(makespan, f64::min);
-        latest[i] = finish - duration[i];
-    }
-    let eps = makespan * 1e-9 + 1e-9;
-    let critical: Vec<bool> = (0..n).map(|i| latest[i] - earliest[i] <= eps).collect();
-    // The critical path: from a critical node with no predecessor, follow critical successors that
-    // start the moment it ends.
-    let mut path = Vec::new();
-    let mut at = order
-        .iter()
-        .copied()
-        .find(|&i| critical[i] && earliest[i] <= eps);
-    while let Some(i) = at {
-        path.push(i);
-        let end = earliest[i] + duration[i];
-        at = succs[i]
-            .iter()
-            .copied()
-            .filter(|&s| critical[s] && (earliest[s] - end).abs() <= eps)
-            .min_by_key(|&s| s);
-    }
+    let order = dag.order().map_err(AgentError::invalid)?;
+    let Schedule {
+        earliest,
+        latest,
+        slack,
+        critical,
+        path,
+        makespan,
+    } = dag.schedule(&order, &duration, None);
     let bottleneck = path
         .iter()
         .copied()
@@ -304,7 +262,7 @@ pub fn analyse(
                 "a concurrency bound must be at least 1",
             ));
         }
-        let span = simulate(plan, &preds, &succs, &duration, bound, plan.max_per_agent);
+        let span = simulate(plan, &dag, &duration, bound, plan.max_per_agent);
         costs.push(BoundCost {
             concurrency: bound,
             makespan_ms: span,
@@ -331,12 +289,7 @@ pub fn analyse(
                 duration_ms: duration[i],
                 earliest_start_ms: earliest[i],
                 latest_start_ms: latest[i],
-                // Within rounding of zero for a critical node: said as zero.
-                slack_ms: if critical[i] {
-                    0.0
-                } else {
-                    latest[i] - earliest[i]
-                },
+                slack_ms: slack[i],
                 critical: critical[i],
             })
             .collect(),
@@ -344,66 +297,19 @@ pub fn analyse(
     })
 }
 
-/// Kahn's order, or the cycle named as the scheduler names it (`dependency cycle: p -> q -> p`).
-fn topological(
-    plan: &Plan,
-    preds: &[Vec<usize>],
-    succs: &[Vec<usize>],
-) -> Result<Vec<usize>, AgentError> {
-    let n = preds.len();
-    let mut waiting: Vec<usize> = preds.iter().map(Vec::len).collect();
-    let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).rev().collect();
-    let mut order = Vec::with_capacity(n);
-    while let Some(i) = ready.pop() {
-        order.push(i);
-        for &s in &succs[i] {
-            waiting[s] -= 1;
-            if waiting[s] == 0 {
-                ready.push(s);
-            }
-        }
-    }
-    if order.len() == n {
-        return Ok(order);
-    }
-    // Walk back along unfinished predecessors until a node repeats: that loop is a cycle.
-    let mut at = (0..n).find(|&i| waiting[i] > 0).expect("a node left");
-    let mut seen = HashMap::new();
-    let mut walk = Vec::new();
-    while !seen.contains_key(&at) {
-        seen.insert(at, walk.len());
-        walk.push(at);
-        at = *preds[at]
-            .iter()
-            .find(|&&p| waiting[p] > 0)
-            .expect("an unfinished predecessor");
-    }
-    let mut cycle: Vec<&str> = walk[seen[&at]..]
-        .iter()
-        .rev()
-        .map(|&i| plan.nodes[i].id.as_str())
-        .collect();
-    cycle.push(cycle[0]);
-    Err(AgentError::invalid(format!(
-        "dependency cycle: {}",
-        cycle.join(" -> ")
-    )))
-}
-
 /// The makespan when at most `bound` nodes run at once (and `per_agent` of one agent): ready nodes
 /// start in priority order, then plan order, whenever a slot is free.
 fn simulate(
     plan: &Plan,
-    preds: &[Vec<usize>],
-    succs: &[Vec<usize>],
+    dag: &Dag,
     duration: &[f64],
     bound: usize,
     per_agent: Option<usize>,
 ) -> f64 {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
-    let n = preds.len();
-    let mut waiting: Vec<usize> = preds.iter().map(Vec::len).collect();
+    let n = dag.len();
+    let mut waiting: Vec<usize> = dag.preds.iter().map(Vec::len).collect();
     // Ready: the highest priority first, then the lowest index.
     let mut ready: BinaryHeap<(i32, Reverse<usize>)> = (0..n)
         .filter(|&i| waiting[i] == 0)
@@ -436,7 +342,7 @@ fn simulate(
         if let Some(count) = per.get_mut(plan.nodes[i].agent.as_str()) {
             *count -= 1;
         }
-        for &s in &succs[i] {
+        for &s in &dag.succs[i] {
             waiting[s] -= 1;
             if waiting[s] == 0 {
                 ready.push((plan.nodes[s].priority, Reverse(s)));

@@ -2,9 +2,11 @@
 //! input bounded ([`tree`]), byte offsets turned into the line and column editors show
 //! ([`position`]), the finding every rule reports ([`finding`]) and its SARIF 2.1.0 form ([`sarif`]),
 //! the input pieces both take ([`input`]), globs that leave files out ([`glob`]), the parsers
-//! behind features ([`parse`]), trend fitting for DEBUGGER and OPTIMIZER ([`fit`]), and times
-//! ([`time`]).
+//! behind features ([`parse`]), trend fitting for DEBUGGER and OPTIMIZER ([`fit`]), times
+//! ([`time`]), and the critical path method for OPTIMIZER's and PROJECTORCHESTRATOR's plans
+//! ([`critical`]).
 
+pub mod critical;
 pub mod finding;
 pub mod fit;
 pub mod glob;

@@ -26,7 +26,10 @@ const ATTACKS: &[(&str, &str)] = &[
     ("panic", "panics"),
     ("unreachable", "executes `unreachable`"),
     ("sleep", "sleeps on the WASI clock for a minute"),
-    ("nap", "sleeps `count` milliseconds, then answers"),
+    (
+        "nap",
+        "sleeps `count` milliseconds, then answers when it started and ended (ms since 1970)",
+    ),
     (
         "lend",
         "calls `agent`'s `operation` with `input`, lending it `lends` ([{path, guest, read_only}]); \
@@ -149,8 +152,18 @@ impl Agent for Hostile {
             }
             "lend" => lend(&task.input),
             "nap" => {
+                let now = || {
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis())
+                };
+                let started = now();
                 std::thread::sleep(std::time::Duration::from_millis(target.count));
-                Ok(format!("{{\"napped_ms\":{}}}", target.count))
+                Ok(format!(
+                    "{{\"napped_ms\":{},\"started_ms\":{started},\"ended_ms\":{}}}",
+                    target.count,
+                    now()
+                ))
             }
             "emit" => {
                 tandem_sdk::events::emit(&target.name, &serde_json::json!({"n": target.count}));
