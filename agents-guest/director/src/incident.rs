@@ -24,7 +24,7 @@ struct IncidentInput {
     crash: Option<String>,
     /// How far around the alert MONITOR's figures go (default 15 minutes).
     window: Option<Value>,
-    /// Act when granted `control` (default true); false only proposes.
+    /// Act when granted `control` (default true; never on a resolved alert); false only proposes.
     #[serde(default = "yes")]
     act: bool,
     #[serde(default)]
@@ -154,7 +154,9 @@ pub fn run(task: &Task) -> Result<Json, AgentError> {
             .and_then(|r| r.output.clone())
             .unwrap_or(Value::Null)
     };
-    let decision = decide(&target, input.act)?;
+    // A resolved alert is looked into, not acted on.
+    let resolved = alert.get("status").and_then(Value::as_str) == Some("resolved");
+    let decision = decide(&target, input.act && !resolved)?;
     events::emit(
         "incident",
         &json!({"target": target, "alert": alert.get("alert"), "decision": decision}),

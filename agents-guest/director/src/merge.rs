@@ -140,24 +140,21 @@ pub struct Merged {
     pub fix: Option<String>,
 }
 
-/// `reported` merged and ranked (the most serious first); how many duplicates were merged.
+/// `reported` merged and ranked (the most serious first); how many duplicates were merged. Only
+/// reports of different agents merge: one agent's two reports on a line (two missing spaces, two
+/// secrets) stay two findings.
 pub fn merge(reported: Vec<Reported>) -> (Vec<Merged>, usize) {
     let total = reported.len();
-    let mut by_key: BTreeMap<(String, usize, String), Merged> = BTreeMap::new();
+    let mut by_key: BTreeMap<(String, usize, String), Vec<Merged>> = BTreeMap::new();
     for r in reported {
         let key = (r.file.clone(), r.line, r.issue());
         let tag = format!("{}:{}", r.agent, r.rule);
-        match by_key.get_mut(&key) {
+        let same = by_key.entry(key.clone()).or_default();
+        match same.iter_mut().find(|m| !m.agents.contains(&r.agent)) {
             Some(m) => {
-                if !m.agents.contains(&r.agent) {
-                    m.agents.push(r.agent.clone());
-                    m.confidence = m.confidence.max(r.confidence).raised();
-                } else {
-                    m.confidence = m.confidence.max(r.confidence);
-                }
-                if !m.rules.contains(&tag) {
-                    m.rules.push(tag);
-                }
+                m.agents.push(r.agent);
+                m.confidence = m.confidence.max(r.confidence).raised();
+                m.rules.push(tag);
                 // Severity::Error sorts first: the smaller is the more serious.
                 if r.severity < m.severity {
                     m.severity = r.severity;
@@ -167,28 +164,22 @@ pub fn merge(reported: Vec<Reported>) -> (Vec<Merged>, usize) {
                 m.cwe = m.cwe.take().or(r.cwe);
                 m.fix = m.fix.take().or(r.fix);
             }
-            None => {
-                let issue = key.2.clone();
-                by_key.insert(
-                    key,
-                    Merged {
-                        file: r.file,
-                        line: r.line,
-                        column: r.column,
-                        issue,
-                        severity: r.severity,
-                        confidence: r.confidence,
-                        message: r.message,
-                        agents: vec![r.agent],
-                        rules: vec![tag],
-                        cwe: r.cwe,
-                        fix: r.fix,
-                    },
-                );
-            }
+            None => same.push(Merged {
+                file: r.file,
+                line: r.line,
+                column: r.column,
+                issue: key.2,
+                severity: r.severity,
+                confidence: r.confidence,
+                message: r.message,
+                agents: vec![r.agent],
+                rules: vec![tag],
+                cwe: r.cwe,
+                fix: r.fix,
+            }),
         }
     }
-    let mut merged: Vec<Merged> = by_key.into_values().collect();
+    let mut merged: Vec<Merged> = by_key.into_values().flatten().collect();
     merged.sort_by(|a, b| {
         a.severity
             .cmp(&b.severity)
@@ -196,6 +187,7 @@ pub fn merge(reported: Vec<Reported>) -> (Vec<Merged>, usize) {
             .then(b.agents.len().cmp(&a.agents.len()))
             .then(a.file.cmp(&b.file))
             .then(a.line.cmp(&b.line))
+            .then(a.column.cmp(&b.column))
     });
     let duplicates = total - merged.len();
     (merged, duplicates)
@@ -391,6 +383,18 @@ mod tests {
         // The other errors, then the warning.
         assert_eq!(merged[3].issue, "e501");
         assert_eq!(merged[3].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn one_agents_reports_on_a_line_stay_apart() {
+        let mut second = reported("linter", 7, "E231", Severity::Error, None);
+        second.column = 20;
+        let (merged, duplicates) = merge(vec![
+            reported("linter", 7, "E231", Severity::Error, None),
+            second,
+        ]);
+        assert_eq!((merged.len(), duplicates), (2, 0));
+        assert_eq!((merged[0].column, merged[1].column), (12, 20));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tandem_sdk::delegation::{
     FailurePolicy, Graph, GraphNode, Lend, NodeOutcome, run_graph_lending,
 };
 use tandem_sdk::host_info::Load;
-use tandem_sdk::{AgentError, CallError, events};
+use tandem_sdk::{AgentError, CallError, ErrorKind, events};
 
 /// How the steps run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -180,10 +180,27 @@ pub fn run(
             .collect::<Result<Vec<_>, _>>()?;
         match graph_run(goal, steps, nodes, lends) {
             Ok(results) => return Ok(results),
-            Err(refused) => tandem_sdk::log::warn(&format!(
-                "{goal}: the host refused the steps as one graph ({}); running them one at a time",
-                refused.message
-            )),
+            // A refusal of one step's call (a lend, a grant, an agent not loaded) refuses the
+            // whole graph: one at a time, it costs only that step.
+            Err(refused)
+                if matches!(
+                    refused.kind,
+                    ErrorKind::Denied | ErrorKind::InvalidInput | ErrorKind::Unavailable
+                ) =>
+            {
+                tandem_sdk::log::warn(&format!(
+                    "{goal}: the host refused the steps as one graph ({}); running them one at a time",
+                    refused.message
+                ))
+            }
+            Err(failed) => {
+                let out: Vec<StepResult> = steps
+                    .iter()
+                    .map(|s| StepResult::not_run(s, failed.kind.as_str(), failed.message.clone()))
+                    .collect();
+                out.iter().for_each(|r| announce(goal, r));
+                return Ok(out);
+            }
         }
     }
     let mut out: Vec<StepResult> = Vec::new();

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tandem::scheduler::{Outcome, Plan, RunReport};
 
-use crate::body;
 use crate::error::ApiError;
 use crate::state::ServerState;
 
@@ -27,7 +26,6 @@ pub(crate) async fn run_graph(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    body::require_json(&headers)?;
     let body = state.read_json(body, &headers).await?;
     let plan: Plan = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("the request body is not a valid plan: {e}")))?;

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tandem::dispatch::Origin;
 
-use crate::body;
 use crate::error::ApiError;
 use crate::extract::AgentId;
 use crate::state::ServerState;
@@ -104,7 +103,6 @@ pub(crate) async fn invoke(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    body::require_json(&headers)?;
     let body = state.read_json(body, &headers).await?;
     let request = InvokeRequest::parse(&body)?;
     let (op, input, origin) = (request.op, request.input, request.origin);

@@ -133,19 +133,24 @@ impl ServerState {
         }
     }
 
-    /// Reads a JSON request's body within `--max-body` and the body timeout.
+    /// Reads a JSON request's body within `--max-body` and the body timeout, then refuses it
+    /// unless its content type is JSON.
     pub(crate) async fn read_json(
         &self,
         body: Body,
         headers: &HeaderMap,
     ) -> Result<axum::body::Bytes, ApiError> {
-        body::read(
+        let bytes = body::read(
             body,
             headers,
             body::Payload::Json,
             self.config.max_body_bytes,
             self.config.body_timeout,
         )
-        .await
+        .await?;
+        // Refused after it was read (within its limits): answering first would close the
+        // connection under a client still sending, which would then see a reset, not the 415.
+        body::require_json(headers)?;
+        Ok(bytes)
     }
 }
