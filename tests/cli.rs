@@ -116,7 +116,7 @@ fn failures_exit_with_the_code_of_their_class_and_say_what_is_wrong() {
         (
             &["run", "ghost", "--op", "echo"],
             4,
-            "error[unavailable]: no agent `ghost` is loaded (loaded: crypto-expert, debugger, director, echo, linter, monitor, optimizer, project-orchestrator, security-auditor, security)",
+            "error[unavailable]: no agent `ghost` is loaded (loaded: crypto-expert, debugger, deployer, director, echo, linter, monitor, optimizer, project-orchestrator, security-auditor, security)",
         ),
         (
             &[
@@ -230,6 +230,7 @@ fn list_shows_every_agent_and_reports_files_that_are_not_agents() {
             "ID VERSION OPERATIONS",
             "crypto-expert 0.1.0 hash,hmac,hkdf,create-key,rotate-key,retire-key,list-keys,sign,verify,agree,encrypt,decrypt,hash-password,verify-password,random,benchmark,audit-crypto",
             "debugger 0.1.0 parse,group,locate,explain,leak-check",
+            "deployer 0.1.0 canary,blue-green",
             "director 0.1.0 review,incident,release",
             "echo 0.1.0 echo",
             "linter 0.2.0 lint,fix,rules",

@@ -632,7 +632,8 @@ fn the_shipped_manifests_grant_each_target_by_name_and_nothing_else() {
             "security-auditor",
             "crypto-expert",
             "debugger",
-            "monitor"
+            "monitor",
+            "deployer"
         ]
     );
     assert_eq!(c.remove("host-info"), Some(toml::Value::Boolean(true)));
@@ -651,4 +652,10 @@ fn the_shipped_manifests_grant_each_target_by_name_and_nothing_else() {
     assert!(c.is_empty(), "{c:?}");
     assert_eq!(monitor["triggers"][0]["every"].as_str(), Some("10s"));
     assert!(monitor["state"]["max-keys"].as_integer().unwrap() > 0);
+
+    // DEPLOYER controls nothing until an operator names an agent.
+    let deployer = manifest("deployer");
+    let mut c = caps(&deployer);
+    assert_eq!(c.remove("host-info"), Some(toml::Value::Boolean(true)));
+    assert!(c.is_empty(), "{c:?}");
 }

@@ -1,6 +1,7 @@
-//! `twin`: a test-only agent built four times from this one source, as the crates `twin-v1`
-//! (version 1.0.0), `twin-v2` (2.0.0), `twin-sick` (3.0.0, whose health probe fails) and
-//! `twin-faulty` (4.0.0, healthy, but its `version` operation always fails), so that hot swap and
+//! `twin`: a test-only agent built five times from this one source, as the crates `twin-v1`
+//! (version 1.0.0), `twin-v2` (2.0.0), `twin-sick` (3.0.0, whose health probe fails),
+//! `twin-faulty` (4.0.0, healthy, but its `version` operation always fails) and `twin-flaky`
+//! (5.0.0, whose `version` fails for inputs ending in 0, 1 or 2: 30 % of 0..n), so that hot swap and
 //! canary routing can be tested between real versions. Each answer names the version that gave it.
 //!
 //! Its `state-*` operations drive the agent's durable state (values are UTF-8 text), for the state
@@ -79,6 +80,15 @@ impl Agent for Twin {
             "version" if env!("CARGO_PKG_NAME") == "twin-faulty" => Err(AgentError::failed(
                 "this build fails every call on purpose (version 4.0.0)",
             )),
+            // 30 % of the calls: those whose input is a number ending in 0, 1 or 2.
+            "version"
+                if env!("CARGO_PKG_NAME") == "twin-flaky"
+                    && task.input.trim().parse::<u64>().is_ok_and(|n| n % 10 < 3) =>
+            {
+                Err(AgentError::failed(
+                    "this build fails 30 % of calls on purpose (version 5.0.0)",
+                ))
+            }
             "version" => Ok(format!(
                 "{{\"version\":\"{}\",\"input\":{}}}",
                 env!("CARGO_PKG_VERSION"),
