@@ -17,6 +17,9 @@ use tandem_sdk::{AgentError, control, events};
 
 use crate::watch::{self, Bounds, Counts, Seen};
 
+/// How often the figures are read unless the request says.
+const DEFAULT_POLL_MS: u64 = 250;
+
 /// One step of a deploy.
 #[derive(Debug, Serialize)]
 pub struct Step {
@@ -176,14 +179,8 @@ pub fn canary(input: CanaryInput, time_left_ms: u64) -> Result<(Outcome, Timelin
             "`steps` rise from above 0 and end at 100, e.g. [5, 25, 50, 100]; not {steps:?}"
         )));
     }
-    let step_ms = match &input.step_duration {
-        Some(v) => watch::ms(v, "step-duration")?,
-        None => 30_000,
-    };
-    let poll = match &input.poll {
-        Some(v) => watch::ms(v, "poll")?,
-        None => 250,
-    };
+    let step_ms = watch::ms(input.step_duration.as_ref(), "step-duration", 30_000)?;
+    let poll = watch::ms(input.poll.as_ref(), "poll", DEFAULT_POLL_MS)?;
     let needed = step_ms * steps.len() as u64;
     if needed + 2_000 > time_left_ms {
         return Err(AgentError::invalid(format!(
@@ -291,14 +288,8 @@ pub fn blue_green(
     time_left_ms: u64,
 ) -> Result<(Outcome, Timeline), AgentError> {
     input.bounds.check()?;
-    let watch_ms = match &input.watch {
-        Some(v) => watch::ms(v, "watch")?,
-        None => 30_000,
-    };
-    let poll = match &input.poll {
-        Some(v) => watch::ms(v, "poll")?,
-        None => 250,
-    };
+    let watch_ms = watch::ms(input.watch.as_ref(), "watch", 30_000)?;
+    let poll = watch::ms(input.poll.as_ref(), "poll", DEFAULT_POLL_MS)?;
     if watch_ms + 2_000 > time_left_ms {
         return Err(AgentError::invalid(format!(
             "a watch of {watch_ms} ms does not fit in this call's {time_left_ms} ms"

@@ -125,9 +125,12 @@ pub fn judge(base: Counts, now: Counts, bounds: &Bounds) -> Seen {
     }
 }
 
-/// Milliseconds of a duration field, at least 1.
-pub fn ms(value: &Value, what: &str) -> Result<u64, AgentError> {
-    Ok(duration_ms(value, what)?.max(1.0) as u64)
+/// Milliseconds of an optional duration field (`default` when absent), at least 1.
+pub fn ms(value: Option<&Value>, what: &str, default: u64) -> Result<u64, AgentError> {
+    match value {
+        Some(value) => Ok(duration_ms(value, what)?.max(1.0) as u64),
+        None => Ok(default),
+    }
 }
 
 /// Sleeps `ms` milliseconds (on the WASI clock: no fuel is used while it waits).
