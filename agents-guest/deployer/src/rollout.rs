@@ -190,10 +190,26 @@ pub fn canary(input: CanaryInput, time_left_ms: u64) -> Result<(Outcome, Timelin
     }
     let agent = input.agent.as_str();
     let from = current(agent)?;
-    let mut timeline = Timeline::new(agent);
+    let timeline = Timeline::new(agent);
     let canary = control::start_canary(agent, &input.content_hash, steps[0])
         .map_err(|e| explain(agent, e))?;
-    let to = canary.version.clone();
+    // From here on, a failure of this call (a host call refused, the figures unreadable) ends the
+    // canary before it is passed on: a deploy never leaves a canary behind on an error of its own.
+    steps_of_canary(&input, from, canary.version, timeline, step_ms, poll).inspect_err(|_| {
+        let _ = control::abort(agent);
+    })
+}
+
+/// The canary's steps, once it serves at the first weight.
+fn steps_of_canary(
+    input: &CanaryInput,
+    from: Option<String>,
+    to: String,
+    mut timeline: Timeline,
+    step_ms: u64,
+    poll: u64,
+) -> Result<(Outcome, Timeline), AgentError> {
+    let (agent, steps) = (input.agent.as_str(), &input.steps);
     let base = watch::counts(agent, &to)?;
     timeline.push(
         "start",
@@ -311,8 +327,15 @@ pub fn blue_green(
             from.as_deref().unwrap_or("?")
         )),
     );
-    let base = watch::counts(agent, &to)?;
-    control::promote(agent).map_err(|e| explain(agent, e))?;
+    // Not switched yet: on a failure here the loaded version is dropped again.
+    let base = watch::counts(agent, &to)
+        .and_then(|base| {
+            control::promote(agent).map_err(|e| explain(agent, e))?;
+            Ok(base)
+        })
+        .inspect_err(|_| {
+            let _ = control::abort(agent);
+        })?;
     timeline.push("switch", Some(100), None, Some(format!("{to} is current")));
     let (seen, stop) = watch_for(agent, &to, base, &input.bounds, watch_ms, poll, false)?;
     let end = |outcome, reason: String| Outcome {
