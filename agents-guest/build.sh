@@ -82,6 +82,11 @@ for dir in agents-guest/*/ tests/guests/*/; do
   case "$dir" in tests/*) dest=target/test-agents ;; *) dest=target/agents ;; esac
   "$tandem" componentize "$out_dir/${id//-/_}.wasm" -o "$dest/$id.wasm"
   # The agent's manifest, when it ships one, goes beside the component.
-  if [ -f "$dir/$id.toml" ]; then cp "$dir/$id.toml" "$dest/$id.toml"; else rm -f "$dest/$id.toml"; fi
+  # (Copied only when it changed, like the component: a running test may be reading it.)
+  if [ -f "$dir/$id.toml" ]; then
+    cmp -s "$dir/$id.toml" "$dest/$id.toml" || cp "$dir/$id.toml" "$dest/$id.toml"
+  else
+    rm -f "$dest/$id.toml"
+  fi
 done
 log "components in target/agents/ ($(ls target/agents | wc -l)) and target/test-agents/ ($(ls target/test-agents | wc -l))"

@@ -24,6 +24,7 @@ mod componentize;
 mod graph;
 mod inspect;
 mod list;
+mod new;
 mod run;
 mod serve;
 mod state;
@@ -95,6 +96,9 @@ enum Command {
     Agent(agent::AgentArgs),
     /// Inspect, export and import agents' durable state (works while a server runs).
     State(state::StateArgs),
+    /// Scaffold a project from a template (a Tandem agent, a Rust crate, a Python or Node.js
+    /// package) by running the `constructor` agent; prints the commands to run next.
+    New(new::NewArgs),
 }
 
 /// The directory of components (and their manifests) that agent ids are looked up in.
@@ -259,6 +263,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Audit(args) => audit::audit(args),
         Command::Agent(args) => agent::agent(args),
         Command::State(args) => state::state(&cli.global, args).await,
+        Command::New(args) => new::new(&cli.global, args).await,
     }
 }
 

@@ -78,6 +78,27 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Failure
     Ok(ExitCode::SUCCESS)
 }
 
+/// Loads `agent` from the agents directory with its own manifest, grants it `dirs` besides, and
+/// calls `operation` with `input`; the output as the agent gave it. (`tandem new` calls CONSTRUCTOR
+/// this way.)
+pub async fn call_agent(
+    global: &GlobalArgs,
+    agent: &str,
+    agents_dir: &Path,
+    operation: &str,
+    input: String,
+    dirs: Vec<DirGrant>,
+) -> Result<String, Failure> {
+    let host = super::host(global)?;
+    let file = resolve(&host, agent, agents_dir).await?;
+    let mut policy = host.policy_for(&file)?;
+    policy.grants.dirs.extend(dirs);
+    let targets = policy.grants.delegate_to.clone();
+    let id = host.load(&file, policy).await?.id().to_string();
+    load_delegates(&host, &id, targets, agents_dir).await?;
+    Ok(host.invoke(&id, operation, input).await?.output)
+}
+
 /// Loads the agents `first` may delegate to, and theirs in turn, from the agents directory with
 /// the manifests beside them (the command line's grants are the called agent's alone). A target
 /// that is not there is left out: a call to it fails as `unavailable`, naming it.

@@ -1,0 +1,6 @@
+// {{ description }}
+
+/** A greeting for `name`. */
+export function greet(name) {
+  return `Hello, ${name}!`;
+}
