@@ -116,7 +116,7 @@ fn failures_exit_with_the_code_of_their_class_and_say_what_is_wrong() {
         (
             &["run", "ghost", "--op", "echo"],
             4,
-            "error[unavailable]: no agent `ghost` is loaded (loaded: constructor, crypto-expert, debugger, deployer, director, echo, linter, monitor, optimizer, project-orchestrator, security-auditor, security)",
+            "error[unavailable]: no agent `ghost` is loaded (loaded: constructor, crypto-expert, debugger, deployer, director, echo, infrastructure, linter, monitor, optimizer, project-orchestrator, security-auditor, security)",
         ),
         (
             &[
