@@ -228,11 +228,13 @@ fn list_shows_every_agent_and_reports_files_that_are_not_agents() {
         lines,
         [
             "ID VERSION OPERATIONS",
+            "constructor 0.1.0 templates,scaffold,rollback",
             "crypto-expert 0.1.0 hash,hmac,hkdf,create-key,rotate-key,retire-key,list-keys,sign,verify,agree,encrypt,decrypt,hash-password,verify-password,random,benchmark,audit-crypto",
             "debugger 0.1.0 parse,group,locate,explain,leak-check",
             "deployer 0.1.0 canary,blue-green",
             "director 0.1.0 review,incident,release",
             "echo 0.1.0 echo",
+            "infrastructure 0.1.0 generate,review",
             "linter 0.2.0 lint,fix,rules",
             "monitor 0.1.0 sample,status,figures,configure",
             "optimizer 0.1.0 recommend-limits,analyse-graph,predict,capacity",
