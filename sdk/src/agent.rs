@@ -137,6 +137,19 @@ impl AgentError {
     pub fn failed(message: impl Into<String>) -> Self {
         AgentError::Failed(message.into())
     }
+
+    /// The text the error carries (a failed delegation: the call error, as debug text).
+    pub fn message(&self) -> String {
+        match self {
+            AgentError::InvalidInput(m)
+            | AgentError::UnsupportedOperation(m)
+            | AgentError::Failed(m)
+            | AgentError::Retryable(m)
+            | AgentError::Denied(m)
+            | AgentError::Timeout(m) => m.clone(),
+            other => format!("{other:?}"),
+        }
+    }
 }
 
 /// Lets `?` pass a failed delegation on as `dependency-failed`.

@@ -59,6 +59,23 @@ pub struct Figures {
     pub live_instances: u32,
 }
 
+impl Figures {
+    /// The outcomes that are the caller's mistake, not the agent's failure.
+    pub const CALLER_ERRORS: [&str; 3] = ["invalid-input", "unsupported-operation", "denied"];
+
+    /// Calls that failed through the agent's fault: every outcome but `ok` and the caller's
+    /// mistakes ([`Figures::CALLER_ERRORS`]). What MONITOR and DEPLOYER count as errors.
+    pub fn failed(&self) -> u64 {
+        self.outcomes
+            .iter()
+            .filter(|(outcome, _)| {
+                outcome != "ok" && !Self::CALLER_ERRORS.contains(&outcome.as_str())
+            })
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
 /// The host's load at the moment of the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Load {

@@ -9,9 +9,6 @@ use serde_json::Value;
 use tandem_sdk::AgentError;
 use tandem_sdk::host_info::{self, Figures};
 
-/// The outcomes that are the caller's mistake, not the version's failure.
-const CALLER_ERRORS: [&str; 3] = ["invalid-input", "unsupported-operation", "denied"];
-
 /// The bounds a version must stay within.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
@@ -60,12 +57,7 @@ impl Counts {
     fn of(figures: &Figures) -> Counts {
         Counts {
             calls: figures.calls,
-            failed: figures
-                .outcomes
-                .iter()
-                .filter(|(o, _)| o != "ok" && !CALLER_ERRORS.contains(&o.as_str()))
-                .map(|(_, n)| n)
-                .sum(),
+            failed: figures.failed(),
             p99_ms: figures.p99_us.map(|us| us / 1000.0),
         }
     }

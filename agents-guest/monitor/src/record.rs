@@ -13,9 +13,6 @@ use tandem_sdk::host_info::Figures;
 
 use crate::detect::EwmaState;
 
-/// The outcomes that are the caller's mistake, not the agent's failure.
-const CALLER_ERRORS: [&str; 3] = ["invalid-input", "unsupported-operation", "denied"];
-
 /// One version's cumulative figures at a sample.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Snapshot {
@@ -29,15 +26,9 @@ pub struct Snapshot {
 impl Snapshot {
     /// The snapshot of one version's figures.
     pub fn of(figures: &Figures) -> Snapshot {
-        let bad = figures
-            .outcomes
-            .iter()
-            .filter(|(outcome, _)| outcome != "ok" && !CALLER_ERRORS.contains(&outcome.as_str()))
-            .map(|(_, n)| n)
-            .sum();
         Snapshot {
             calls: figures.calls,
-            bad,
+            bad: figures.failed(),
             latency_us: figures.mean_us.unwrap_or(0.0) * figures.calls as f64,
         }
     }

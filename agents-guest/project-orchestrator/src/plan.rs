@@ -168,7 +168,7 @@ pub fn check<'a>(
             Some(value) => match duration_ms(value, &format!("task `{}`: estimate", task.id)) {
                 Ok(ms) => estimates.push(ms),
                 Err(e) => {
-                    problems.push(message(e));
+                    problems.push(e.message());
                     estimates.push(0.0);
                 }
             },
@@ -182,7 +182,7 @@ pub fn check<'a>(
                     None
                 }
                 Err(e) => {
-                    problems.push(message(e));
+                    problems.push(e.message());
                     None
                 }
             },
@@ -249,14 +249,6 @@ fn missing_inputs(task: &Task, value: &Value, problems: &mut Vec<String>) {
     }
 }
 
-/// The text of an error.
-fn message(error: AgentError) -> String {
-    match error {
-        AgentError::InvalidInput(m) | AgentError::Failed(m) => m,
-        other => format!("{other:?}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,11 +280,10 @@ mod tests {
             {"id": "b", "agent": "echo", "operation": "nope", "input": {"v": "${a}"}, "estimate": "2s"},
             {"id": "c", "agent": "echo", "operation": "echo", "depends-on": ["a"]},
         ]}));
-        let err = message(
-            check(&plan, Some(&[summary("echo", &["echo"])]))
-                .err()
-                .unwrap(),
-        );
+        let err = check(&plan, Some(&[summary("echo", &["echo"])]))
+            .err()
+            .unwrap()
+            .message();
         assert!(err.contains("5 problem(s)"), "{err}");
         assert!(err.contains("task `c` has no `estimate`"), "{err}");
         assert!(err.contains("no agent `ghost` is loaded"), "{err}");
