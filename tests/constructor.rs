@@ -383,19 +383,16 @@ default = "8080"
     )
     .unwrap();
     let templates_dir = templates.path().to_str().unwrap();
+    let billing = [
+        "service",
+        "billing",
+        "--templates",
+        templates_dir,
+        "--var",
+        "port=9000",
+    ];
 
-    let first = scaffold(
-        dir,
-        data,
-        &[
-            "service",
-            "billing",
-            "--templates",
-            templates_dir,
-            "--var",
-            "port=9000",
-        ],
-    );
+    let first = scaffold(dir, data, &billing);
     assert_eq!(first["cache"], "miss");
     assert_eq!(first["source"], templates_dir);
     assert_eq!(
@@ -410,18 +407,7 @@ default = "8080"
         )]
     );
 
-    let second = scaffold(
-        dir,
-        data,
-        &[
-            "service",
-            "billing",
-            "--templates",
-            templates_dir,
-            "--var",
-            "port=9000",
-        ],
-    );
+    let second = scaffold(dir, data, &billing);
     assert_eq!(second["cache"], "hit", "read from the agent's state");
 
     std::fs::write(
@@ -429,18 +415,7 @@ default = "8080"
         "[{{ name }}]\nport = {{ port }}\nworkers = 4\n",
     )
     .unwrap();
-    let third = scaffold(
-        dir,
-        data,
-        &[
-            "service",
-            "billing",
-            "--templates",
-            templates_dir,
-            "--var",
-            "port=9000",
-        ],
-    );
+    let third = scaffold(dir, data, &billing);
     assert_eq!(third["cache"], "miss", "the file changed");
     assert_eq!(names(&third["updated"]), ["config/billing.ini"]);
     assert!(

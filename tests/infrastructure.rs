@@ -163,7 +163,7 @@ fn generated_files_land_in_the_granted_directory_and_their_health_check_answers(
     let out = output_json(run_agent(
         "infrastructure",
         "generate",
-        &["--dir-rw".into(), grant],
+        &["--dir-rw".into(), grant.clone()],
         json!({"port": port, "dest": "deploy"}),
     ));
     assert_eq!(
@@ -197,6 +197,31 @@ fn generated_files_land_in_the_granted_directory_and_their_health_check_answers(
     drop(server);
     let down = Command::new("bash").args(["-c", test[3]]).status().unwrap();
     assert!(!down.success(), "and fails with the server gone");
+
+    // A file changed since is not overwritten unless asked; the same content is written again.
+    let k8s = out_dir.path().join("k8s/tandem.yaml");
+    std::fs::write(&k8s, "# mine\n").unwrap();
+    let again = run_agent(
+        "infrastructure",
+        "generate",
+        &["--dir-rw".into(), grant.clone()],
+        json!({"port": port, "dest": "deploy"}),
+    );
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains(
+            "deploy/k8s/tandem.yaml already exist(s) with other content: nothing written"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&k8s).unwrap(), "# mine\n");
+    output_json(run_agent(
+        "infrastructure",
+        "generate",
+        &["--dir-rw".into(), grant],
+        json!({"port": port, "dest": "deploy", "overwrite": true}),
+    ));
+    assert_eq!(std::fs::read_to_string(&k8s).unwrap(), on_disk);
 
     // Without a grant, writing is refused.
     let denied = run_agent("infrastructure", "generate", &[], json!({"dest": "deploy"}));

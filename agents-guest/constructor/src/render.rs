@@ -86,6 +86,13 @@ fn render_one(
     })
 }
 
+/// What placeholders see: the variables, and `dest`.
+fn context(values: &BTreeMap<String, String>, dest: &str) -> BTreeMap<String, String> {
+    let mut context = values.clone();
+    context.insert("dest".to_string(), dest.to_string());
+    context
+}
+
 /// Every file of `template` rendered with `values` (and `dest`), paths checked to stay inside the
 /// destination.
 pub fn files(
@@ -94,8 +101,7 @@ pub fn files(
     dest: &str,
 ) -> Result<Vec<Rendered>, AgentError> {
     let env = environment();
-    let mut context = values.clone();
-    context.insert("dest".to_string(), dest.to_string());
+    let context = context(values, dest);
     let mut out: Vec<Rendered> = Vec::with_capacity(template.files.len());
     for file in &template.files {
         let what = format!("{}/{}", template.name, file.path);
@@ -122,8 +128,7 @@ pub fn next(
     dest: &str,
 ) -> Result<Vec<String>, AgentError> {
     let env = environment();
-    let mut context = values.clone();
-    context.insert("dest".to_string(), dest.to_string());
+    let context = context(values, dest);
     let what = format!("{}/template.toml (next)", template.name);
     template
         .spec

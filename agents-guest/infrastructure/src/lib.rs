@@ -26,6 +26,9 @@ struct Generate {
     /// A directory granted read-write to write the files into.
     #[serde(default)]
     dest: Option<String>,
+    /// Replace files in `dest` that differ from what is generated (otherwise refused).
+    #[serde(default)]
+    overwrite: bool,
 }
 
 fn generate(input: Generate) -> Result<Json, AgentError> {
@@ -49,6 +52,19 @@ fn generate(input: Generate) -> Result<Json, AgentError> {
     let mut written = Vec::new();
     if let Some(dest) = &input.dest {
         let dest = dest.trim_end_matches('/');
+        let in_the_way: Vec<String> = files
+            .iter()
+            .map(|f| format!("{dest}/{}", f.path))
+            .zip(&files)
+            .filter(|(path, f)| std::fs::read(path).is_ok_and(|old| old != f.content.as_bytes()))
+            .map(|(path, _)| path)
+            .collect();
+        if !in_the_way.is_empty() && !input.overwrite {
+            return Err(AgentError::invalid(format!(
+                "{} already exist(s) with other content: nothing written (`overwrite: true` replaces them)",
+                in_the_way.join(", ")
+            )));
+        }
         for file in &files {
             let path = format!("{dest}/{}", file.path);
             if let Some((dir, _)) = path.rsplit_once('/') {

@@ -5,7 +5,7 @@
 use guest_support::Finding;
 
 use super::image;
-use super::rules::finding;
+use super::rules::{finding, is_dangerous_capability};
 use super::schema;
 use crate::service::names_a_secret;
 use crate::yaml::Node;
@@ -97,12 +97,7 @@ pub fn review(file: &str, doc: &Node) -> Vec<Finding> {
             .map(Node::items)
             .unwrap_or_default()
         {
-            if let Some(c) = cap.str().filter(|c| {
-                matches!(
-                    c.trim_start_matches("CAP_"),
-                    "SYS_ADMIN" | "NET_ADMIN" | "ALL"
-                )
-            }) {
+            if let Some(c) = cap.str().filter(|c| is_dangerous_capability(c)) {
                 findings.push(finding(
                     file,
                     cap.line,

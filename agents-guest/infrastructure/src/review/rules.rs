@@ -128,6 +128,14 @@ fn rule(id: &str) -> &'static Rule {
         .unwrap_or(&RULES[RULES.len() - 1])
 }
 
+/// A capability that gives a container the host (`dangerous-capability`), `CAP_` prefix or not.
+pub fn is_dangerous_capability(name: &str) -> bool {
+    matches!(
+        name.trim_start_matches("CAP_"),
+        "SYS_ADMIN" | "NET_ADMIN" | "ALL"
+    )
+}
+
 /// A finding of rule `id` at `line` of `file`, with the fix.
 pub fn finding(file: &str, line: usize, id: &str, message: String, fix: &str) -> Finding {
     let rule = rule(id);
