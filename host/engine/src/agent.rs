@@ -204,6 +204,8 @@ impl Agent {
             reason,
         };
         let placeholder = Arc::from("<loading>");
+        // Instantiation, `describe()` and `health()` run guest code.
+        let _running = crate::engine::running();
         let mut instance = Instance::new(engine, &pre, placeholder, &owner)
             .await
             .map_err(|e| fail(format!("{e:#}")))?;
@@ -364,6 +366,8 @@ impl Agent {
             operation: task.operation.clone(),
         };
         let limits = &self.policy.limits;
+        // From the lease (which may instantiate) to the call's end, guest code may run.
+        let _running = crate::engine::running();
         let mut lease = match self.pool.lease(deadline, &request.lent).await {
             Ok(lease) => lease,
             Err(e) => {

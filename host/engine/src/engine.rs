@@ -1,11 +1,17 @@
 //! The one wasmtime [`Engine`] a host runs everything on, and the epoch ticker that drives deadlines.
 //!
+//! The ticker advances the epoch every [`EPOCH_TICK`] while guest code may run ([`running`] marks
+//! it: a load's `describe()` and `health()`, a call from its lease to its end) and only every
+//! [`IDLE_TICK`] otherwise, so an idle host wakes ten times a second instead of a thousand. Guest
+//! code that ran unmarked would still be stopped at its deadline, but checked only every few idle
+//! ticks (a second late at most).
+//!
 //! The engine enables the component model, async calls, fuel metering, epoch interruption and the
 //! pooling instance allocator. Its pool is sized by [`EngineLimits`]; no agent's manifest can ask for
 //! more than these.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -46,13 +52,62 @@ pub fn build(limits: &EngineLimits) -> wasmtime::Result<Engine> {
     Engine::new(&config)
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] on a background thread until dropped.
+/// How often the ticker advances the epoch while no guest code runs.
+pub const IDLE_TICK: Duration = Duration::from_millis(100);
+
+/// Guest code running now, in every host of the process.
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+/// Ticks made by every ticker of the process so far.
+static TICKS: AtomicU64 = AtomicU64::new(0);
+
+/// How many times the tickers of this process have advanced an epoch (for tests and diagnostics).
+pub fn ticks() -> u64 {
+    TICKS.load(Ordering::Relaxed)
+}
+/// Where an idle ticker waits to be woken by the first [`running`].
+static WAKE: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
+
+/// Marks guest code as running until dropped: the epoch ticks every [`EPOCH_TICK`] meanwhile.
+#[must_use = "the mark lasts as long as the value"]
+pub struct Running(());
+
+/// Marks guest code as running (see [`Running`]), waking an idle ticker.
+pub fn running() -> Running {
+    if RUNNING.fetch_add(1, Ordering::SeqCst) == 0 {
+        let _lock = WAKE.0.lock().unwrap_or_else(|e| e.into_inner());
+        WAKE.1.notify_all();
+    }
+    Running(())
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits for the next tick: [`EPOCH_TICK`] while guest code runs; otherwise until some starts, or
+/// [`IDLE_TICK`] at most.
+fn next_tick() {
+    if RUNNING.load(Ordering::SeqCst) > 0 {
+        std::thread::sleep(EPOCH_TICK);
+        return;
+    }
+    let lock = WAKE.0.lock().unwrap_or_else(|e| e.into_inner());
+    // Checked again under the lock: a `running()` after this waits for the lock, then wakes us.
+    if RUNNING.load(Ordering::SeqCst) == 0 {
+        let _ = WAKE.1.wait_timeout(lock, IDLE_TICK);
+    }
+}
+
+/// Advances the engine's epoch on a background thread until dropped: every [`EPOCH_TICK`] while
+/// guest code runs, every [`IDLE_TICK`] otherwise.
 pub struct EpochTicker {
     stop: Arc<AtomicBool>,
 }
 
 impl EpochTicker {
-    /// Starts the ticker thread, which advances `engine`'s epoch every [`EPOCH_TICK`] until dropped.
+    /// Starts the ticker thread, which advances `engine`'s epoch until dropped.
     pub fn start(engine: &Engine) -> std::io::Result<EpochTicker> {
         let stop = Arc::new(AtomicBool::new(false));
         let engine = engine.weak();
@@ -61,9 +116,12 @@ impl EpochTicker {
             .name("tandem-epoch".into())
             .spawn(move || {
                 while !stopped.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
+                    next_tick();
                     match engine.upgrade() {
-                        Some(engine) => engine.increment_epoch(),
+                        Some(engine) => {
+                            engine.increment_epoch();
+                            TICKS.fetch_add(1, Ordering::Relaxed);
+                        }
                         None => break,
                     }
                 }
