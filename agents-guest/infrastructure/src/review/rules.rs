@@ -87,13 +87,13 @@ pub const RULES: &[Rule] = &[
         id: "secret-in-env",
         severity: Severity::Error,
         description: "A secret is written in plain text in an environment variable",
-        see: "kube-linter env-var-secret; checkov CKV_K8S_35",
+        see: "hadolint DL3064; kube-linter env-var-secret; checkov CKV_K8S_35",
     },
     Rule {
         id: "add-url",
         severity: Severity::Warning,
         description: "`ADD` downloads a URL without checking what it got",
-        see: "hadolint DL3020; checkov CKV_DOCKER_4",
+        see: "checkov CKV_DOCKER_4 (hadolint has no rule for a URL)",
     },
     Rule {
         id: "apt-no-cleanup",
