@@ -485,3 +485,150 @@ fn names_are_checked_by_each_ecosystems_rules() {
         "nothing written"
     );
 }
+
+/// Whether `tandem new TEMPLATE --dry-run -- NAME` accepts the name.
+fn accepted(dir: &Path, data: &Path, template: &str, name: &str) -> bool {
+    let out = tandem_new(dir, data, &[template, "--dry-run", "--", name]);
+    match out.status.code() {
+        Some(0) => true,
+        Some(3) => false,
+        other => panic!("{template} {name}: exit {other:?}: {}", text(&out.stderr)),
+    }
+}
+
+#[test]
+fn names_are_judged_as_cargo_npm_and_python_judge_them() {
+    let work = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let (dir, data) = (work.path(), data.path());
+
+    // cargo itself: what `cargo new` refuses is refused; what it takes without a warning is taken.
+    // Of what it warns about, we refuse `std`, `con`, `build` and non-ASCII names and take
+    // `Hello_World` (a style warning).
+    for name in [
+        "serde",
+        "my-crate",
+        "my_crate2",
+        "a",
+        "x-",
+        "Hello_World",
+        "fn",
+        "self",
+        "Self",
+        "async",
+        "abstract",
+        "2fast",
+        "a b",
+        "test",
+        "std",
+        "con",
+        "build",
+        "ünï",
+        "dyn",
+        "try",
+    ] {
+        let probe = dir.join("cargo-probe");
+        let _ = std::fs::remove_dir_all(&probe);
+        let cargo = Command::new("cargo")
+            .args(["new", "--vcs", "none", "--lib", "--name", name])
+            .arg(&probe)
+            .output()
+            .unwrap();
+        let warned = text(&cargo.stderr).contains("warning");
+        let ours = accepted(dir, data, "rust-lib", name);
+        if !cargo.status.success() {
+            assert!(!ours, "cargo refuses `{name}`, we took it");
+        } else if !warned {
+            assert!(ours, "cargo takes `{name}`, we refused it");
+        }
+    }
+
+    // npm's own validate-npm-package-name (8.0.0, from the registry).
+    let npm_dir = target_dir().join("npm-names");
+    if !npm_dir
+        .join("node_modules/validate-npm-package-name")
+        .is_dir()
+    {
+        std::fs::create_dir_all(&npm_dir).unwrap();
+        check(
+            &npm_dir,
+            "npm",
+            &[
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                "validate-npm-package-name@8.0.0",
+            ],
+            &[],
+        );
+    }
+    let npm_names = [
+        "express",
+        "@babel/core",
+        "lodash.merge",
+        "x--y",
+        "@acme/greet",
+        "Express",
+        "fs",
+        "http2",
+        "node_modules",
+        "favicon.ico",
+        ".x",
+        "_x",
+        "a b",
+        "a~b",
+        "ab(c)",
+        "@scope",
+        "ÿ",
+        "crypto",
+    ];
+    let verdicts = check(
+        &npm_dir,
+        "node",
+        &[
+            "-e",
+            "const v = require('validate-npm-package-name'); for (const n of JSON.parse(process.argv[1])) console.log(v(n).validForNewPackages)",
+            &serde_json::to_string(&npm_names).unwrap(),
+        ],
+        &[],
+    );
+    for (name, npm) in npm_names.iter().zip(verdicts.lines()) {
+        assert_eq!(
+            accepted(dir, data, "node", name),
+            npm == "true",
+            "npm says {npm} for `{name}`"
+        );
+    }
+
+    // Python: PEP 508's name pattern, and an import name Python can import.
+    let python_names = [
+        "requests",
+        "My.Package",
+        "zope.interface",
+        "a1",
+        "-x",
+        "x-",
+        "a b",
+        "class",
+        "1abc",
+        "x/y",
+        "Word.Count",
+        "None",
+        "async",
+    ];
+    let script = "import json, keyword, re, sys\nfor n in json.loads(sys.argv[1]):\n    m = re.sub(r'[-_.]+', '_', n).lower()\n    ok = bool(re.fullmatch(r'([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])', n, re.I)) and m.isidentifier() and not keyword.iskeyword(m)\n    print(ok)";
+    let verdicts = check(
+        dir,
+        "python3",
+        &["-c", script, &serde_json::to_string(&python_names).unwrap()],
+        &[],
+    );
+    for (name, python) in python_names.iter().zip(verdicts.lines()) {
+        assert_eq!(
+            accepted(dir, data, "python", name),
+            python == "True",
+            "Python says {python} for `{name}`"
+        );
+    }
+}

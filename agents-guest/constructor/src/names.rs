@@ -26,17 +26,18 @@ pub fn check(kind: Kind, value: &str) -> Result<(), String> {
     }
 }
 
-/// Rust's strict and reserved keywords (a crate named after one cannot be used in code).
+/// Rust's strict and reserved keywords, as cargo refuses them (a crate named after one cannot be
+/// used in code).
 const RUST_KEYWORDS: &[&str] = &[
     "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
-    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
-    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "if", "impl", "in",
+    "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
     "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type",
     "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
-/// Names cargo refuses for a package: the standard library's crates, its own artifact directories,
-/// and the file names Windows reserves.
+/// Names cargo refuses (`test`) or warns about for a package, refused here: the standard library's
+/// crates, its own artifact directories, and the file names Windows reserves.
 const CARGO_RESERVED: &[&str] = &[
     "alloc",
     "core",
