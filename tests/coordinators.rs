@@ -253,6 +253,44 @@ fn a_failing_helper_leaves_a_partial_report_that_names_it() {
     assert_eq!(weak["agents"], json!(["security"]));
 }
 
+#[test]
+fn director_asks_infrastructure_for_deployment_files_when_it_is_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = planted_tree(dir.path());
+    std::fs::write(
+        repo.join("Dockerfile"),
+        "FROM node:latest\nCOPY . /app\nCMD [\"node\", \"/app/server.js\"]\n",
+    )
+    .unwrap();
+    let agents = review_agents(dir.path(), &repo, &[]);
+    let director = format!(
+        "[capabilities]\nhost-info = true\ndelegate = [\"linter\", \"security\", \"security-auditor\", \"crypto-expert\", \"infrastructure\"]\n\
+         dirs = [{{ host = \"{}\", guest = \"repo\", mode = \"read-only\" }}]\n",
+        repo.display()
+    );
+    add(&agents, "director", Some(&director));
+    add(&agents, "infrastructure", None);
+    let server = TestServer::start(&agents, &["--no-audit"], &[]);
+    let reply = server.invoke("director", "review", json!({"paths": ["repo"]}));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let report = reply.json()["output"].clone();
+    assert_eq!(report["partial"], false, "{report:#}");
+    let infrastructure = findings_by(&report, "infrastructure");
+    for rule in ["image-latest", "runs-as-root"] {
+        assert!(
+            has(&infrastructure, "repo/Dockerfile", 1, rule),
+            "{rule}: {report:#}"
+        );
+    }
+    // The other helpers' findings are there as before.
+    assert!(has(
+        &findings_by(&report, "linter"),
+        "repo/src/app.py",
+        1,
+        "e401"
+    ));
+}
+
 /// PROJECTORCHESTRATOR and `hostile` (whose `nap` says when it started and ended).
 fn orchestrator_server(dir: &Path) -> TestServer {
     let agents = dir.join("agents");
@@ -631,6 +669,7 @@ fn the_shipped_manifests_grant_each_target_by_name_and_nothing_else() {
             "security",
             "security-auditor",
             "crypto-expert",
+            "infrastructure",
             "debugger",
             "monitor",
             "deployer"

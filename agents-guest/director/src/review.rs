@@ -1,6 +1,7 @@
 //! `review`: a source tree through LINTER (`lint`), SECURITY (`scan-code`, `scan-secrets`),
-//! SECURITYAUDITOR (`audit-deps` with advisories, `audit-tree` without) and CRYPTOEXPERT
-//! (`audit-crypto`), each lent the tree read-only for its call, merged into one ranked report
+//! SECURITYAUDITOR (`audit-deps` with advisories, `audit-tree` without), CRYPTOEXPERT
+//! (`audit-crypto`) and, when the host has it loaded, INFRASTRUCTURE (`review` of Dockerfiles,
+//! compose files and Kubernetes manifests), each lent the tree read-only for its call, merged into one ranked report
 //! ([`crate::merge`]). A helper that fails or runs out of time leaves the report partial, naming
 //! what is missing; the goal itself still succeeds.
 
@@ -15,7 +16,17 @@ use crate::merge::{self, Confidence, Counts, Reported};
 use crate::steps::{self, Step, StepResult, Strategy};
 
 /// The helpers a review can use.
-pub const HELPERS: [&str; 4] = ["linter", "security", "security-auditor", "crypto-expert"];
+pub const HELPERS: [&str; 5] = [
+    "linter",
+    "security",
+    "security-auditor",
+    "crypto-expert",
+    "infrastructure",
+];
+
+/// Helpers a review uses by default only when the host has them loaded (the others are always
+/// asked, and reported missing when they are not there).
+const WHEN_LOADED: [&str; 1] = ["infrastructure"];
 
 #[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -38,15 +49,15 @@ struct ReviewInput {
     format: Format,
     #[serde(default)]
     strategy: Strategy,
-    /// Only these helpers (default: all four).
+    /// Only these helpers (default: the first four, and INFRASTRUCTURE when it is loaded).
     #[serde(default)]
     helpers: Vec<String>,
     /// The most one helper's call may take (default: what is left of this call's deadline).
     helper_timeout: Option<Value>,
 }
 
-/// The steps of a review of `paths`.
-fn plan(input: &ReviewInput) -> Result<Vec<Step>, AgentError> {
+/// The steps of a review of `paths`, on a host with the agents `loaded`.
+fn plan(input: &ReviewInput, loaded: &[String]) -> Result<Vec<Step>, AgentError> {
     for h in &input.helpers {
         if !HELPERS.contains(&h.as_str()) {
             return Err(AgentError::invalid(format!(
@@ -55,7 +66,13 @@ fn plan(input: &ReviewInput) -> Result<Vec<Step>, AgentError> {
             )));
         }
     }
-    let wanted = |h: &str| input.helpers.is_empty() || input.helpers.iter().any(|w| w == h);
+    let wanted = |h: &str| {
+        if input.helpers.is_empty() {
+            !WHEN_LOADED.contains(&h) || loaded.iter().any(|l| l == h)
+        } else {
+            input.helpers.iter().any(|w| w == h)
+        }
+    };
     let paths = json!({"paths": input.paths});
     let mut steps = Vec::new();
     if wanted("linter") {
@@ -97,6 +114,14 @@ fn plan(input: &ReviewInput) -> Result<Vec<Step>, AgentError> {
             "crypto-expert/audit-crypto",
             "crypto-expert",
             "audit-crypto",
+            paths.clone(),
+        ));
+    }
+    if wanted("infrastructure") {
+        steps.push(Step::new(
+            "infrastructure/review",
+            "infrastructure",
+            "review",
             paths,
         ));
     }
@@ -150,7 +175,10 @@ pub fn run(task: &Task) -> Result<Json, AgentError> {
             "`paths`: the trees to review (this agent's granted directories, e.g. `tandem run director --dir .::repo` and \"paths\": [\"repo\"])",
         ));
     }
-    let steps = plan(&input)?;
+    let loaded: Vec<String> = tandem_sdk::host_info::agents()
+        .map(|agents| agents.into_iter().map(|a| a.id).collect())
+        .unwrap_or_default();
+    let steps = plan(&input, &loaded)?;
     let load = tandem_sdk::host_info::load().ok();
     let (strategy, reason) = steps::choose(input.strategy, &steps, load.as_ref());
     let lends: Vec<Lend> = input
