@@ -76,16 +76,32 @@ fn repo() -> PathBuf {
         .unwrap()
 }
 
-/// Removes a scaffolded agent from the repository and its build output, even when the test fails.
-struct Scaffolded(String);
+/// Removes a scaffolded agent from the repository and its build output, and puts back the
+/// `Cargo.lock` its build changed, even when the test fails.
+struct Scaffolded {
+    id: String,
+    lock: Vec<u8>,
+}
+
+impl Scaffolded {
+    fn new(id: &str) -> Scaffolded {
+        Scaffolded {
+            id: id.to_string(),
+            lock: std::fs::read(repo().join("Cargo.lock")).unwrap(),
+        }
+    }
+}
 
 impl Drop for Scaffolded {
     fn drop(&mut self) {
         let root = repo();
-        let _ = std::fs::remove_dir_all(root.join("agents-guest").join(&self.0));
+        let _ = std::fs::write(root.join("Cargo.lock"), &self.lock);
+        let _ = std::fs::remove_dir_all(root.join("agents-guest").join(&self.id));
         for ext in ["wasm", "toml"] {
-            let _ =
-                std::fs::remove_file(root.join("target/agents").join(format!("{}.{ext}", self.0)));
+            let _ = std::fs::remove_file(
+                root.join("target/agents")
+                    .join(format!("{}.{ext}", self.id)),
+            );
         }
     }
 }
@@ -94,7 +110,7 @@ impl Drop for Scaffolded {
 fn a_new_agent_builds_with_the_guests_and_answers_its_example_then_undo_takes_it_back() {
     let data = tempfile::tempdir().unwrap();
     let id = format!("scaffold-e2e-{}", std::process::id());
-    let _cleanup = Scaffolded(id.clone());
+    let _cleanup = Scaffolded::new(&id);
     let root = repo();
 
     let out = tandem_new(&root, data.path(), &["agent", &id]);
@@ -148,6 +164,65 @@ fn a_new_agent_builds_with_the_guests_and_answers_its_example_then_undo_takes_it
     assert!(out.status.success(), "{}", text(&out.stderr));
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["greeting"], "Hello, Ada!");
+
+    // `tandem build` does the same for the one crate, into the agents directory it is given.
+    let built = tempfile::tempdir().unwrap();
+    let out = Command::new(tandem_bin())
+        .args(["build", &format!("agents-guest/{id}"), "--agents"])
+        .arg(built.path())
+        .current_dir(&root)
+        .env("TANDEM_LOG", "off")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let wasm = built.path().join(format!("{id}.wasm"));
+    assert!(
+        printed.starts_with(&format!("built {}", wasm.display())),
+        "{printed}"
+    );
+    assert!(text(&out.stderr).contains(&format!("==> compiling `{id}` for wasm32-wasip1")));
+    assert!(built.path().join(format!("{id}.toml")).is_file());
+    let out = Command::new(tandem_bin())
+        .args([
+            "run",
+            wasm.to_str().unwrap(),
+            "--op",
+            "greet",
+            "--input",
+            r#"{"name": "Bo"}"#,
+            "--raw",
+        ])
+        .env("TANDEM_DATA_DIR", data.path())
+        .env("TANDEM_CACHE_DIR", target_dir().join("test-cache"))
+        .env("TANDEM_LOG", "off")
+        .output()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["greeting"],
+        "Hello, Bo!"
+    );
+    // What is not an agent crate is refused, saying why.
+    for (dir, says) in [
+        (
+            "agents-guest/support",
+            "`guest-support` does not build a `cdylib`",
+        ),
+        ("tests/data", "no Cargo.toml, so not a Rust agent crate"),
+    ] {
+        let out = Command::new(tandem_bin())
+            .args(["build", dir])
+            .current_dir(&root)
+            .env("TANDEM_LOG", "off")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{dir}");
+        assert!(
+            text(&out.stderr).contains(says),
+            "{dir}: {}",
+            text(&out.stderr)
+        );
+    }
 
     // Undo: everything it wrote goes, directory included; the repository is as before.
     let out = tandem_new(&root, data.path(), &["agent", &id, "--undo"]);

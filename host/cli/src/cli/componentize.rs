@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use tandem::componentize::componentize as encode;
 
-use super::Failure;
+use super::{Failure, write_if_changed};
 
 #[derive(Args)]
 pub struct ComponentizeArgs {
@@ -24,9 +24,7 @@ pub fn componentize(args: ComponentizeArgs) -> Result<ExitCode, Failure> {
     let module = std::fs::read(&args.module).map_err(|e| io(&args.module, e))?;
     let component = encode(&module)
         .map_err(|e| Failure::invalid_input(format!("{}: {e}", args.module.display())))?;
-    // Only replace the output when it changed, so rebuilding with nothing changed leaves it alone.
-    if std::fs::read(&args.output).ok().as_deref() != Some(&component[..]) {
-        std::fs::write(&args.output, &component).map_err(|e| io(&args.output, e))?;
-    }
+    // Rebuilding with nothing changed leaves the output alone.
+    write_if_changed(&args.output, &component)?;
     Ok(ExitCode::SUCCESS)
 }

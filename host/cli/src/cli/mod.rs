@@ -20,6 +20,7 @@ macro_rules! outln {
 
 mod agent;
 mod audit;
+mod build;
 mod componentize;
 mod graph;
 mod inspect;
@@ -99,6 +100,8 @@ enum Command {
     /// Scaffold a project from a template (a Tandem agent, a Rust crate, a Python or Node.js
     /// package) by running the `constructor` agent; prints the commands to run next.
     New(new::NewArgs),
+    /// Compile an agent crate into a component in the agents directory, its manifest beside it.
+    Build(build::BuildArgs),
 }
 
 /// The directory of components (and their manifests) that agent ids are looked up in.
@@ -186,6 +189,15 @@ fn read_token(
     Ok(token.map(|t| t.trim().to_string()))
 }
 
+/// Writes `bytes` to `path` unless it holds them already, so that rebuilding with nothing changed
+/// leaves the file alone (a server watching the directory sees no change).
+fn write_if_changed(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> {
+    if std::fs::read(path).ok().as_deref() != Some(bytes) {
+        std::fs::write(path, bytes).map_err(|e| Failure::file(path, e))?;
+    }
+    Ok(())
+}
+
 /// A duration flag from 0 to an hour (`250ms`, `5s`, `2m`).
 fn duration_up_to_an_hour(text: &str) -> Result<std::time::Duration, String> {
     tandem::manifest::parse_duration(
@@ -264,6 +276,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Agent(args) => agent::agent(args),
         Command::State(args) => state::state(&cli.global, args).await,
         Command::New(args) => new::new(&cli.global, args).await,
+        Command::Build(args) => build::build(args),
     }
 }
 
