@@ -457,6 +457,13 @@ default = "8080"
         "[{{ name }}]\nport = {{ port }}\nclass = {{ name|pascal }}\n",
     )
     .unwrap();
+    // A broken template beside it does not stand in the way of the one asked for.
+    std::fs::create_dir_all(templates.path().join("broken")).unwrap();
+    std::fs::write(
+        templates.path().join("broken/template.toml"),
+        "description = 3\n",
+    )
+    .unwrap();
     let templates_dir = templates.path().to_str().unwrap();
     let billing = [
         "service",
@@ -543,6 +550,10 @@ fn names_are_checked_by_each_ecosystems_rules() {
         (
             &["rust-lib", "ok", "--var", "colour=red"],
             "has no variable `colour`",
+        ),
+        (
+            &["../rust-lib", "x"],
+            "`../rust-lib` is not a template name",
         ),
         (
             &["no-such", "x"],

@@ -130,6 +130,14 @@ pub enum Cache {
 /// The templates in the user's directory `root` (each subdirectory with a `template.toml`), from
 /// the agent's state when none of their files changed since they were last read.
 pub fn user(root: &str) -> Result<Vec<(Template, Cache)>, AgentError> {
+    user_names(root)?
+        .iter()
+        .map(|name| cached(root, name))
+        .collect()
+}
+
+/// The names of the user's templates in `root`: its subdirectories with a `template.toml`.
+fn user_names(root: &str) -> Result<Vec<String>, AgentError> {
     let entries = std::fs::read_dir(root).map_err(|e| {
         AgentError::invalid(format!(
             "cannot read the templates directory `{root}` ({e}); is it granted to the agent?"
@@ -142,7 +150,7 @@ pub fn user(root: &str) -> Result<Vec<(Template, Cache)>, AgentError> {
         .filter(|name| Path::new(root).join(name).join(SPEC_FILE).is_file())
         .collect();
     names.sort();
-    names.iter().map(|name| cached(root, name)).collect()
+    Ok(names)
 }
 
 #[derive(Deserialize, Serialize)]
@@ -260,14 +268,20 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// The template `name`: the user's (from `user_dir`) before a built-in of the same name.
 pub fn find(name: &str, user_dir: Option<&str>) -> Result<(Template, Option<Cache>), AgentError> {
+    if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\', '\0']) {
+        return Err(AgentError::invalid(format!(
+            "`{name}` is not a template name (a directory name: no `/`, no leading `.`)"
+        )));
+    }
     let mut known = Vec::new();
     if let Some(root) = user_dir {
-        for (template, cache) in user(root)? {
-            if template.name == name {
-                return Ok((template, Some(cache)));
-            }
-            known.push(template.name);
+        // Only the template asked for is read: another one of the user's that is broken does not
+        // stand in the way.
+        if Path::new(root).join(name).join(SPEC_FILE).is_file() {
+            let (template, cache) = cached(root, name)?;
+            return Ok((template, Some(cache)));
         }
+        known.extend(user_names(root)?);
     }
     for template in built_in()? {
         if template.name == name {
