@@ -46,7 +46,7 @@ impl CodeCache {
         content_hash: &str,
     ) -> wasmtime::Result<Component> {
         let Some(path) = self.entry(content_hash) else {
-            return Component::new(engine, bytes);
+            return compile_now(engine, bytes);
         };
         if path.exists() {
             // SAFETY: the file was written by `store` below from `Component::serialize` of an engine
@@ -59,11 +59,15 @@ impl CodeCache {
                 }
             }
         }
-        let component = Component::new(engine, bytes)?;
+        let component = compile_now(engine, bytes)?;
         if let Err(e) = store(&path, &component) {
             tracing::warn!(path = %path.display(), error = %e, "could not write the compiled-code cache");
+            return Ok(component);
         }
-        Ok(component)
+        // Served from the entry just written: its code is then mapped from the file (shared, and
+        // the kernel's to reclaim) instead of held in the process's own memory.
+        // SAFETY: as above; `store` wrote it from this engine's `serialize`.
+        Ok(unsafe { Component::deserialize_file(engine, &path) }.unwrap_or(component))
     }
 
     fn entry(&self, content_hash: &str) -> Option<PathBuf> {
@@ -73,6 +77,13 @@ impl CodeCache {
         key.update(self.engine_hash.as_bytes());
         Some(dir.join(format!("{}.cwasm", hex::encode(key.finalize()))))
     }
+}
+
+/// Compiles `bytes`, then gives the memory the compiler used back to the system ([`crate::heap`]).
+fn compile_now(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+    let component = Component::new(engine, bytes);
+    crate::heap::trim();
+    component
 }
 
 /// Writes the entry atomically: to a temporary file in the same directory, then renamed into place,

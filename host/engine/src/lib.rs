@@ -17,7 +17,8 @@
 //! - `pool`: an agent's warm instances and the bound on how many are alive.
 //! - [`agent`]: one loaded agent: its info, warm instances and one attempt at a call.
 //! - [`component`]: checks that turn a file into a component known to be an agent.
-//! - [`cache`]: the on-disk cache of compiled code; [`dirs`]: where it and the data directory are.
+//! - [`cache`]: the on-disk cache of compiled code; [`dirs`]: where it and the data directory are;
+//!   [`heap`]: the compiler's freed peak given back to the system.
 //! - [`componentize`]: making a component from a `wasm32-wasip1` core module.
 //! - [`capabilities`]: the host functions guests import and the WASI interfaces that can be granted.
 //! - [`state`]: agents' durable key-value state (redb), per-call transactions, quotas.
@@ -36,6 +37,7 @@ pub mod componentize;
 pub mod dirs;
 pub mod engine;
 pub mod error;
+pub mod heap;
 pub mod json;
 pub mod kind;
 mod pool;

@@ -531,6 +531,8 @@ impl Host {
             .buffered(LOAD_CONCURRENCY)
             .collect()
             .await;
+        // Compiles that ran side by side each trimmed while the others still held their peaks.
+        tandem_engine::heap::trim();
         let (mut loaded, mut failed) = (Vec::new(), Vec::new());
         for agent in prepared {
             match agent.and_then(|agent| self.register(agent)) {
