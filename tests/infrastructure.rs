@@ -366,6 +366,13 @@ fn review_of_inline_files_and_broken_yaml() {
         (found[0].0.as_str(), found[0].2.as_str()),
         ("deploy.yaml", "syntax-error")
     );
+    assert_eq!(
+        out["reviewed"],
+        json!([
+            {"file": "Containerfile", "kind": "dockerfile"},
+            {"file": "deploy.yaml", "kind": "yaml"},
+        ])
+    );
     assert_eq!(out["skipped"][0]["file"], "README.md");
 }
 
@@ -495,4 +502,28 @@ fn dockerfile_findings_agree_with_hadolint() {
     ours.sort();
     assert_eq!(ours, theirs);
     assert_eq!(theirs.len(), 9, "{theirs:?}");
+}
+
+/// `runAsNonRoot: "true"` is a string, which the API server refuses for a boolean: it does not
+/// count as running as non-root, while the plain `true` does.
+#[test]
+fn a_quoted_true_is_not_run_as_non_root() {
+    let pod = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n  - name: c\n    image: app:1.0\n    securityContext:\n      runAsNonRoot: {value}\n"
+        )
+    };
+    let runs_as_root = |value: &str| {
+        let out = output_json(run_agent(
+            "infrastructure",
+            "review",
+            &[],
+            json!({"files": [{"path": "pod.yaml", "content": pod(value)}]}),
+        ));
+        found(&out)
+            .iter()
+            .any(|(_, _, rule)| rule == "runs-as-root")
+    };
+    assert!(!runs_as_root("true"));
+    assert!(runs_as_root("\"true\""));
 }

@@ -11,7 +11,7 @@ use crate::service::names_a_secret;
 use crate::yaml::Node;
 
 fn flag(node: Option<&Node>) -> Option<bool> {
-    node.and_then(Node::str).map(|t| t == "true")
+    node.map(Node::is_true)
 }
 
 pub fn review(file: &str, doc: &Node) -> Vec<Finding> {

@@ -19,6 +19,8 @@ pub enum Kind {
     Dockerfile,
     Compose,
     Kubernetes,
+    /// YAML that does not parse, so neither compose nor Kubernetes can be told.
+    Yaml,
 }
 
 fn base_name(path: &str) -> String {
@@ -77,7 +79,7 @@ pub fn file(path: &str, text: &str) -> Option<(Kind, Vec<Finding>)> {
                 format!("the YAML does not parse: {}", e.message),
                 "fix the syntax",
             );
-            return Some((Kind::Kubernetes, vec![finding]));
+            return Some((Kind::Yaml, vec![finding]));
         }
     };
     let kind = yaml_kind(&documents)?;
