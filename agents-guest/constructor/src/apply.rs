@@ -6,6 +6,7 @@
 //! the caller says `overwrite`). `rollback` deletes the recorded files still as written, reports
 //! the ones changed since (kept), and removes the directories it created once they are empty.
 
+use std::collections::BTreeSet;
 use std::io::ErrorKind;
 
 use serde::Serialize;
@@ -45,8 +46,9 @@ fn read(path: &str) -> Result<Option<Vec<u8>>, AgentError> {
 
 /// Creates the missing directories of `path`'s parent, recording each one created. The first
 /// parts may lie outside what is granted (an absolute guest path): those are skipped, and a real
-/// problem shows when the file is written.
-fn make_parents(path: &str, record: &mut Record) {
+/// problem shows when the file is written. `ensured` holds the directories already seen in this run,
+/// so each is tried once however many files it holds.
+fn make_parents(path: &str, record: &mut Record, ensured: &mut BTreeSet<String>) {
     let Some((parent, _)) = path.rsplit_once('/') else {
         return;
     };
@@ -56,7 +58,7 @@ fn make_parents(path: &str, record: &mut Record) {
             prefix.push('/');
         }
         prefix.push_str(part);
-        if part.is_empty() {
+        if part.is_empty() || !ensured.insert(prefix.clone()) {
             continue;
         }
         if std::fs::create_dir(&prefix).is_ok() {
@@ -74,6 +76,7 @@ pub fn scaffold(
     dry_run: bool,
 ) -> Result<Written, AgentError> {
     let mut written = Written::default();
+    let mut ensured = BTreeSet::new();
     for file in files {
         let path = format!("{dest}/{}", file.path);
         let hash = sha256(file.text.as_bytes());
@@ -103,7 +106,7 @@ pub fn scaffold(
         list.push(file.path.clone());
         if !dry_run {
             if current.is_none() {
-                make_parents(&path, record);
+                make_parents(&path, record, &mut ensured);
             }
             std::fs::write(&path, &file.text).map_err(|e| io_error("write", &path, &e))?;
             record.files.insert(file.path.clone(), hash);
