@@ -94,7 +94,7 @@ async fn a_component_importing_what_the_host_does_not_provide() {
     let wit = "package acme:vaulted;
         interface secrets { open: func(name: string) -> string; }
         world agent-with-vault {
-            include tandem:agent/agent@0.1.2;
+            include tandem:agent/agent@0.1.3;
             import secrets;
         }";
     let error = load_bytes("vaulted.wasm", &component_of_world(wit, "agent-with-vault")).await;

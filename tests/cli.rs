@@ -190,7 +190,10 @@ fn inspect_shows_the_agent_and_its_imports_and_exports() {
         .map(|o| o["name"].as_str().unwrap())
         .collect();
     assert_eq!(ops, ["lint", "fix", "rules"]);
-    assert_eq!(value["exports"], json!(["tandem:agent/handler@0.1.2"]));
+    assert_eq!(
+        value["exports"],
+        json!(["tandem:agent/schemas@0.1.3", "tandem:agent/handler@0.1.3"])
+    );
     let imports: Vec<&str> = value["imports"]
         .as_array()
         .unwrap()
@@ -213,7 +216,7 @@ fn inspect_shows_the_agent_and_its_imports_and_exports() {
         text.starts_with("echo 0.1.0: Returns its input unchanged\n"),
         "{text}"
     );
-    assert!(text.contains("tandem:agent/handler@0.1.2"), "{text}");
+    assert!(text.contains("tandem:agent/handler@0.1.3"), "{text}");
 }
 
 #[test]

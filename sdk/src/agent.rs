@@ -5,8 +5,8 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::bindings::tandem::agent::types::OperationInfo;
-use crate::{AgentError, AgentInfo, CallError, Task};
+use crate::bindings::tandem::agent::types::{self, OperationInfo};
+use crate::{AgentError, CallError, Task};
 
 /// JSON text: the payload type of every input and output.
 pub type Json = String;
@@ -27,14 +27,29 @@ pub trait Agent {
     }
 }
 
-/// Runs `A::describe()` and fills in `version` when the agent left it empty.
+/// Runs `A::describe()` and fills in `version` when the agent left it empty: what the component's
+/// `describe()` returns.
 #[doc(hidden)]
-pub fn describe_with_version<A: Agent>(crate_version: &str) -> AgentInfo {
-    let mut info = A::describe();
+pub fn describe_with_version<A: Agent>(crate_version: &str) -> types::AgentInfo {
+    let mut info = A::describe().info;
     if info.version.is_empty() {
         info.version = crate_version.to_string();
     }
     info
+}
+
+/// The input schemas `A::describe()` declares: what the component's `input-schemas()` returns.
+#[doc(hidden)]
+pub fn input_schemas<A: Agent>() -> Vec<(String, Json)> {
+    A::describe().schemas
+}
+
+/// Who an agent is and what it offers: built with [`AgentInfo::new`] and [`AgentInfo::operation`],
+/// returned by [`Agent::describe`].
+pub struct AgentInfo {
+    info: types::AgentInfo,
+    /// `(operation, JSON Schema)` of the operations that declare their input's schema.
+    schemas: Vec<(String, Json)>,
 }
 
 impl AgentInfo {
@@ -42,58 +57,84 @@ impl AgentInfo {
     /// the crate's version (filled in by `export_agent!`).
     pub fn new(id: impl Into<String>, description: impl Into<String>) -> Self {
         AgentInfo {
-            id: id.into(),
-            version: String::new(),
-            description: description.into(),
-            operations: Vec::new(),
-            capabilities: Vec::new(),
+            info: types::AgentInfo {
+                id: id.into(),
+                version: String::new(),
+                description: description.into(),
+                operations: Vec::new(),
+                capabilities: Vec::new(),
+            },
+            schemas: Vec::new(),
         }
     }
 
     /// Sets the version explicitly instead of using the crate's.
     pub fn version(mut self, version: impl Into<String>) -> Self {
-        self.version = version.into();
+        self.info.version = version.into();
         self
     }
 
     /// Adds an operation.
     pub fn operation(mut self, operation: Operation) -> Self {
-        self.operations.push(operation.0);
+        if let Some(schema) = operation.input_schema {
+            self.schemas.push((operation.info.name.clone(), schema));
+        }
+        self.info.operations.push(operation.info);
         self
     }
 
     /// Declares a capability the agent asks for, e.g. `files:read` or `delegate:linter`. Only the
     /// host's manifest grants it; this is for `tandem inspect` and operators.
     pub fn capability(mut self, capability: impl Into<String>) -> Self {
-        self.capabilities.push(capability.into());
+        self.info.capabilities.push(capability.into());
         self
     }
 }
 
 /// Builder for one operation of an agent.
-pub struct Operation(OperationInfo);
+pub struct Operation {
+    info: OperationInfo,
+    input_schema: Option<Json>,
+}
 
 impl Operation {
     /// An operation called `name` (lower-kebab-case) with a one-line description.
     pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
-        Operation(OperationInfo {
-            name: name.into(),
-            description: description.into(),
-            deterministic: false,
-            input_example: None,
-        })
+        Operation {
+            info: OperationInfo {
+                name: name.into(),
+                description: description.into(),
+                deterministic: false,
+                input_example: None,
+            },
+            input_schema: None,
+        }
     }
 
     /// Declares that equal inputs always give equal outputs, with no side effects, so that the host
     /// may cache results.
     pub fn deterministic(mut self) -> Self {
-        self.0.deterministic = true;
+        self.info.deterministic = true;
         self
     }
 
     /// An example input, shown by `tandem inspect`.
     pub fn example(mut self, input: serde_json::Value) -> Self {
-        self.0.input_example = Some(input.to_string());
+        self.info.input_example = Some(input.to_string());
+        self
+    }
+
+    /// Declares the input's JSON Schema from its Rust type (the type [`Task::run`] decodes), for
+    /// clients that build calls from schemas (`tandem mcp` offers it as the tool's input schema).
+    /// The type derives [`schemars::JsonSchema`] beside `Deserialize`.
+    pub fn input<T: schemars::JsonSchema>(self) -> Self {
+        let schema = schemars::SchemaGenerator::default().into_root_schema_for::<T>();
+        self.input_schema(schema.to_value())
+    }
+
+    /// Declares the input's JSON Schema as written (a JSON object).
+    pub fn input_schema(mut self, schema: serde_json::Value) -> Self {
+        self.input_schema = Some(schema.to_string());
         self
     }
 }

@@ -8,7 +8,7 @@
 //! use serde::{Deserialize, Serialize};
 //! use tandem_sdk::{Agent, AgentError, AgentInfo, Json, Operation, Task};
 //!
-//! #[derive(Deserialize)]
+//! #[derive(Deserialize, schemars::JsonSchema)]
 //! struct Greet { name: String }
 //! #[derive(Serialize)]
 //! struct Greeting { text: String }
@@ -18,7 +18,7 @@
 //! impl Agent for Greeter {
 //!     fn describe() -> AgentInfo {
 //!         AgentInfo::new("greeter", "Greets people")
-//!             .operation(Operation::new("greet", "Says hello").deterministic())
+//!             .operation(Operation::new("greet", "Says hello").deterministic().input::<Greet>())
 //!     }
 //!
 //!     fn handle(task: Task) -> Result<Json, AgentError> {
@@ -42,7 +42,7 @@
 //! - [`host_info`]: the host's agents, figures and load, for agents granted `host-info`.
 //! - [`control`]: other agents' versions listed, rolled back, activated, for agents granted them.
 //!
-//! The WIT contract these wrap is `wit/agent.wit` (package `tandem:agent@0.1.2`).
+//! The WIT contract these wrap is `wit/agent.wit` (package `tandem:agent@0.1.3`, world `described-agent`).
 
 pub mod agent;
 pub mod control;
@@ -52,13 +52,17 @@ pub mod host_info;
 pub mod log;
 pub mod state;
 
-pub use agent::{Agent, Json, Operation, to_json};
-pub use bindings::tandem::agent::types::{AgentError, AgentInfo, CallError, ErrorKind, Task};
+pub use agent::{Agent, AgentInfo, Json, Operation, to_json};
+pub use bindings::tandem::agent::types::{AgentError, CallError, ErrorKind, Task};
+/// JSON Schemas from Rust types, for [`Operation::input`]: derive `schemars::JsonSchema` on an
+/// operation's input type (the agent's crate depends on `schemars` too).
+pub use schemars;
 
 /// Used by [`export_agent!`]; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::bindings::exports::tandem::agent::handler::Guest;
+    pub use crate::bindings::exports::tandem::agent::schemas::Guest as SchemasGuest;
 }
 
 /// The bindings generated from `wit/`; not part of the public API, used by [`export_agent!`].
@@ -67,14 +71,15 @@ pub mod __private {
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "agent",
+        world: "described-agent",
         pub_export_macro: true,
         export_macro_name: "__export_agent_world",
         default_bindings_module: "tandem_sdk::bindings",
     });
 }
 
-/// Exports a type that implements [`Agent`] as the component's `tandem:agent/handler` interface.
+/// Exports a type that implements [`Agent`] as the component's `tandem:agent/handler` interface,
+/// and the input schemas its operations declare as `tandem:agent/schemas`.
 ///
 /// Use it once, at the top level of the agent's crate. When the agent's `describe()` leaves the
 /// version empty, the crate's own version (`CARGO_PKG_VERSION`) is filled in.
@@ -85,7 +90,7 @@ macro_rules! export_agent {
             struct __TandemExport;
 
             impl $crate::__private::Guest for __TandemExport {
-                fn describe() -> $crate::AgentInfo {
+                fn describe() -> $crate::bindings::tandem::agent::types::AgentInfo {
                     $crate::agent::describe_with_version::<$agent>(env!("CARGO_PKG_VERSION"))
                 }
 
@@ -97,6 +102,12 @@ macro_rules! export_agent {
 
                 fn health() -> ::core::result::Result<(), ::std::string::String> {
                     <$agent as $crate::Agent>::health()
+                }
+            }
+
+            impl $crate::__private::SchemasGuest for __TandemExport {
+                fn input_schemas() -> ::std::vec::Vec<(::std::string::String, $crate::Json)> {
+                    $crate::agent::input_schemas::<$agent>()
                 }
             }
 

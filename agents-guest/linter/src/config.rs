@@ -6,10 +6,11 @@
 
 use guest_support::Severity;
 use regex::{Regex, RegexBuilder};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// The settings, all optional.
-#[derive(Deserialize, Debug, Clone, Default)]
+#[derive(Deserialize, JsonSchema, Debug, Clone, Default)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
     /// Longest line: Python's default is pycodestyle's 79, other files' 100.
@@ -32,7 +33,7 @@ pub struct Config {
 }
 
 /// A rule of the user's: lines matching `pattern` are reported with `code` and `message`.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, JsonSchema, Debug, Clone)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CustomRule {
     pub code: String,

@@ -21,13 +21,14 @@ pub mod yaml;
 
 use guest_support::sarif::{self, RuleInfo};
 use guest_support::{Finding, Format, InlineFile, Skipped, Summary, Tree, TreeLimits};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tandem_sdk::{Agent, AgentError, AgentInfo, Json, Operation, Task};
 
 use config::Config;
 
 /// The input of `lint`. At least one of `text`, `files` or `paths` must be given.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 struct LintInput {
     /// Inline text, reported under `name` (default `<text>`; its extension picks the language).
@@ -55,7 +56,7 @@ struct LintOutput {
 }
 
 /// The input of `fix`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct FixInput {
     /// Files or directories to fix in place (they must be in a read-write grant).
@@ -118,11 +119,13 @@ impl Agent for Linter {
         .operation(
             // Not deterministic: with `paths` it reads files, which change between calls.
             Operation::new("lint", "Lints inline text, inline files, or paths in granted directories (JSON or SARIF)")
-                .example(serde_json::json!({"text": "import os\nx=1\n", "name": "a.py"})),
+                .example(serde_json::json!({"text": "import os\nx=1\n", "name": "a.py"}))
+                .input::<LintInput>(),
         )
         .operation(
             Operation::new("fix", "Fixes whitespace, blank lines and final newlines in place; returns a diff per file")
-                .example(serde_json::json!({"paths": ["src"], "dry-run": true})),
+                .example(serde_json::json!({"paths": ["src"], "dry-run": true}))
+                .input::<FixInput>(),
         )
         .operation(Operation::new("rules", "Lists every rule by language").deterministic())
         .capability("files:read")

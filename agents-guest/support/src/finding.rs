@@ -1,10 +1,13 @@
 //! A finding: one rule's report at one position of one file, and the summary counts of many.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// How serious a finding is. SARIF levels: error, warning, note.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Must be fixed: a syntax error, a leaked secret, a dangerous call.

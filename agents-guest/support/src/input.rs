@@ -1,9 +1,10 @@
 //! The input pieces the code agents share: inline files, and the output format.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A file given inline in the input (and handed on inline to another agent).
-#[derive(Deserialize, Serialize, Debug)]
+#[derive(Deserialize, Serialize, JsonSchema, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct InlineFile {
     /// The name it is reported under (its extension picks the language).
@@ -13,7 +14,7 @@ pub struct InlineFile {
 }
 
 /// How findings are returned: the agent's JSON (default) or a SARIF 2.1.0 log.
-#[derive(Deserialize, Default, Debug, PartialEq, Eq, Clone, Copy)]
+#[derive(Deserialize, JsonSchema, Default, Debug, PartialEq, Eq, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// The agent's own JSON.

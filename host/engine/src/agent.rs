@@ -47,11 +47,17 @@ pub struct OperationInfo {
     pub deterministic: bool,
     /// An input to show users.
     pub input_example: Option<serde_json::Value>,
+    /// The JSON Schema of its input, when the agent declares one (the optional `schemas` export).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_schema: Option<serde_json::Value>,
 }
 
 impl AgentInfo {
-    /// Validates what the guest's `describe()` returned.
-    fn from_guest(info: types::AgentInfo) -> Result<AgentInfo, String> {
+    /// Validates what the guest's `describe()` and `input-schemas()` returned.
+    fn from_guest(
+        info: types::AgentInfo,
+        schemas: Vec<(String, String)>,
+    ) -> Result<AgentInfo, String> {
         check_name("agent id", &info.id)?;
         let version = semver::Version::parse(&info.version)
             .map_err(|e| format!("version `{}` is not a semantic version: {e}", info.version))?;
@@ -75,10 +81,16 @@ impl AgentInfo {
                 description: op.description,
                 deterministic: op.deterministic,
                 input_example,
+                input_schema: None,
             });
         }
         if operations.is_empty() {
             return Err("it offers no operations".to_string());
+        }
+        let offered: Vec<&str> = operations.iter().map(|o| o.name.as_str()).collect();
+        let mut schemas = crate::schemas::check(schemas, &offered)?;
+        for op in &mut operations {
+            op.input_schema = schemas.remove(&op.name);
         }
         Ok(AgentInfo {
             id: info.id,
@@ -226,10 +238,18 @@ impl Agent {
             .await
             .map_err(|_| timed_out("describe()"))?
             .map_err(|e| fail(format!("{e:#}")))?;
-        let info = AgentInfo::from_guest(info).map_err(|reason| LoadError::InvalidInfo {
-            path: source.clone(),
-            reason,
-        })?;
+        let schemas = finish_by(
+            deadline,
+            crate::schemas::read(&mut instance.store, &instance.raw),
+        )
+        .await
+        .map_err(|_| timed_out("input-schemas()"))?
+        .map_err(|e| fail(format!("{e:#}")))?;
+        let info =
+            AgentInfo::from_guest(info, schemas).map_err(|reason| LoadError::InvalidInfo {
+                path: source.clone(),
+                reason,
+            })?;
         // The health probe may read the agent's state: give it its namespace.
         let id: Arc<str> = Arc::from(info.id.as_str());
         instance.store.data_mut().call.agent = id.clone();

@@ -23,4 +23,4 @@ pub use generated::{Agent as AgentWorld, AgentPre as AgentWorldPre};
 pub const HANDLER_INTERFACE: &str = "tandem:agent/handler";
 
 /// The version of the WIT package this host implements.
-pub const PACKAGE_VERSION: &str = "0.1.2";
+pub const PACKAGE_VERSION: &str = "0.1.3";

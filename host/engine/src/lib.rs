@@ -15,7 +15,8 @@
 //! - [`sandbox`]: one instance's store, its limiter, deadline checks and fuel.
 //! - [`trap`]: a failure while guest code ran, classified.
 //! - `pool`: an agent's warm instances and the bound on how many are alive.
-//! - [`agent`]: one loaded agent: its info, warm instances and one attempt at a call.
+//! - [`agent`]: one loaded agent: its info, warm instances and one attempt at a call;
+//!   [`schemas`]: the optional export of its operations' input schemas.
 //! - [`component`]: checks that turn a file into a component known to be an agent.
 //! - [`cache`]: the on-disk cache of compiled code; [`dirs`]: where it and the data directory are;
 //!   [`heap`]: the compiler's freed peak given back to the system.
@@ -42,6 +43,7 @@ pub mod json;
 pub mod kind;
 mod pool;
 pub mod sandbox;
+pub mod schemas;
 pub mod state;
 pub mod stats;
 pub mod text;

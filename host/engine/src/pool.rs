@@ -25,6 +25,8 @@ use crate::sandbox::{self, DirGrant, Isolation, Owner, Stdio, StoreData};
 pub(crate) struct Instance {
     pub store: Store<StoreData>,
     pub world: AgentWorld,
+    /// The instance itself, for exports the world's bindings do not cover (`schemas`).
+    pub raw: wasmtime::component::Instance,
 }
 
 impl Instance {
@@ -35,8 +37,9 @@ impl Instance {
         owner: &Owner,
     ) -> wasmtime::Result<Instance> {
         let mut store = sandbox::new_store(engine, agent, owner)?;
-        let world = pre.instantiate_async(&mut store).await?;
-        Ok(Instance { store, world })
+        let raw = pre.instance_pre().instantiate_async(&mut store).await?;
+        let world = AgentWorld::new(&mut store, &raw)?;
+        Ok(Instance { store, world, raw })
     }
 }
 

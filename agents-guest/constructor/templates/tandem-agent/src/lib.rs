@@ -3,13 +3,15 @@
 //! Operations: `greet`. Build it with `just agents`, call it with
 //! `target/debug/tandem run {{ name }} --op greet --input '{"name": "Ada"}'`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tandem_sdk::{Agent, AgentError, AgentInfo, Json, Operation, Task};
 
 /// The input of `greet`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Greet {
+    /// Who to greet.
     name: String,
 }
 
@@ -36,7 +38,8 @@ impl Agent for {{ name|pascal }} {
         AgentInfo::new("{{ name }}", "{{ description }}").operation(
             Operation::new("greet", "Greets someone by name")
                 .deterministic()
-                .example(serde_json::json!({"name": "Ada"})),
+                .example(serde_json::json!({"name": "Ada"}))
+                .input::<Greet>(),
         )
     }
 
