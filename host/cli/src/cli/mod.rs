@@ -25,6 +25,7 @@ mod componentize;
 mod graph;
 mod inspect;
 mod list;
+mod mcp;
 mod new;
 mod run;
 mod serve;
@@ -102,6 +103,9 @@ enum Command {
     New(new::NewArgs),
     /// Compile an agent crate into a component in the agents directory, its manifest beside it.
     Build(build::BuildArgs),
+    /// Offer every agent operation as a Model Context Protocol tool, over stdin/stdout or
+    /// streamable HTTP (`--http`).
+    Mcp(mcp::McpArgs),
 }
 
 /// The directory of components (and their manifests) that agent ids are looked up in.
@@ -229,6 +233,85 @@ fn data_dir(global: &GlobalArgs) -> Result<PathBuf, Failure> {
         })
 }
 
+/// Holds the data directory for this process: a second `tandem serve` or `tandem mcp` on the same
+/// directory is refused (it would interleave the audit log). The lock is the OS's (flock),
+/// released however the process ends.
+pub(super) fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, Failure> {
+    std::fs::create_dir_all(dir).map_err(|e| Failure::file(dir, e))?;
+    let path = dir.join("serve.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Failure::file(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            return Err(Failure::new(
+                ErrorKind::Unavailable,
+                anyhow::anyhow!(
+                    "another `tandem serve` or `tandem mcp` (pid {}) uses the data directory {}; give this one its own --data-dir",
+                    holder.trim(),
+                    dir.display()
+                ),
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(Failure::file(&path, e)),
+    }
+    use std::io::{Seek, Write};
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "{}", std::process::id());
+    Ok(file)
+}
+
+/// The audit log's options, shared by the commands that serve calls.
+#[derive(Args)]
+pub struct AuditLogArgs {
+    /// The audit log: one hash-chained JSON line per call [default: DATA_DIR/audit.jsonl].
+    #[arg(long, value_name = "FILE", conflicts_with = "no_audit")]
+    audit_log: Option<PathBuf>,
+    /// Keep no audit log.
+    #[arg(long)]
+    no_audit: bool,
+    /// The size past which the audit log is rotated (renamed FILE.<first seq>; the chain goes on
+    /// in a new FILE).
+    #[arg(long, default_value = "256MiB")]
+    audit_max_size: bytesize::ByteSize,
+    /// Rotated audit files kept; older ones are deleted.
+    #[arg(long, default_value_t = 8)]
+    audit_keep: usize,
+}
+
+impl AuditLogArgs {
+    /// Sets the audit log of `config` as asked (under `data_dir` by default); returns its path.
+    fn configure(
+        &self,
+        data_dir: &std::path::Path,
+        config: &mut HostConfig,
+    ) -> Result<Option<PathBuf>, Failure> {
+        if self.audit_max_size.as_u64() < 4096 {
+            return Err(Failure::invalid_input(
+                "--audit-max-size must be at least 4KiB".into(),
+            ));
+        }
+        let path = match (&self.audit_log, self.no_audit) {
+            (_, true) => None,
+            (Some(file), false) => Some(file.clone()),
+            (None, false) => Some(data_dir.join("audit.jsonl")),
+        };
+        config.audit_rotation = tandem::audit::Rotation {
+            max_bytes: self.audit_max_size.as_u64(),
+            keep: self.audit_keep,
+        };
+        config.audit_log = path.clone();
+        Ok(path)
+    }
+}
+
 /// The state store's file in the data directory.
 fn state_file(global: &GlobalArgs) -> Result<PathBuf, Failure> {
     Ok(data_dir(global)?.join("state.redb"))
@@ -277,6 +360,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::State(args) => state::state(&cli.global, args).await,
         Command::New(args) => new::new(&cli.global, args).await,
         Command::Build(args) => build::build(args),
+        Command::Mcp(args) => mcp::mcp(&cli.global, args).await,
     }
 }
 

@@ -20,19 +20,8 @@ pub struct ServeArgs {
     /// The address to listen on (port 0 picks a free port; the address is printed on stdout).
     #[arg(long, env = "TANDEM_ADDR", default_value = "127.0.0.1:7878")]
     addr: SocketAddr,
-    /// The audit log: one hash-chained JSON line per call [default: DATA_DIR/audit.jsonl].
-    #[arg(long, value_name = "FILE", conflicts_with = "no_audit")]
-    audit_log: Option<PathBuf>,
-    /// Keep no audit log.
-    #[arg(long)]
-    no_audit: bool,
-    /// The size past which the audit log is rotated (renamed FILE.<first seq>; the chain goes on
-    /// in a new FILE).
-    #[arg(long, default_value = "256MiB")]
-    audit_max_size: bytesize::ByteSize,
-    /// Rotated audit files kept; older ones are deleted.
-    #[arg(long, default_value_t = 8)]
-    audit_keep: usize,
+    #[command(flatten)]
+    audit: super::AuditLogArgs,
     /// How long calls in flight may take to finish after SIGTERM or Ctrl-C (at most 1h).
     #[arg(long, default_value = "10s", value_parser = super::duration_up_to_an_hour)]
     grace: Duration,
@@ -98,44 +87,9 @@ fn token(file: Option<&PathBuf>, env: &str, flag: &str) -> Result<Option<String>
     }
 }
 
-/// Holds the data directory for this process: a second `tandem serve` on the same directory is
-/// refused (it would interleave the audit log). The lock is the OS's (flock), released however
-/// the process ends.
-fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, Failure> {
-    std::fs::create_dir_all(dir).map_err(|e| Failure::file(dir, e))?;
-    let path = dir.join("serve.lock");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Failure::file(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let holder = std::fs::read_to_string(&path).unwrap_or_default();
-            return Err(Failure::new(
-                ErrorKind::Unavailable,
-                anyhow::anyhow!(
-                    "another `tandem serve` (pid {}) uses the data directory {}; give this one its own --data-dir",
-                    holder.trim(),
-                    dir.display()
-                ),
-            ));
-        }
-        Err(std::fs::TryLockError::Error(e)) => return Err(Failure::file(&path, e)),
-    }
-    use std::io::Seek;
-    let _ = file.set_len(0);
-    let _ = file.rewind();
-    let _ = write!(file, "{}", std::process::id());
-    Ok(file)
-}
-
 pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Failure> {
     let data_dir = super::data_dir(global)?;
-    let _lock = lock_data_dir(&data_dir)?;
+    let _lock = super::lock_data_dir(&data_dir)?;
     // Connections and guests' files both use descriptors: take what the system allows, and keep
     // half of it for everything but connections.
     let descriptors = tandem_server::connections::raise_descriptor_limit();
@@ -166,23 +120,9 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
     if !args.addr.ip().is_loopback() && config.caller_token.is_none() {
         tracing::warn!(addr = %args.addr, "listening beyond loopback without a caller token: anyone who can reach this address can call every agent (set --token-file or $TANDEM_TOKEN)");
     }
-    let audit_log = match (&args.audit_log, args.no_audit) {
-        (_, true) => None,
-        (Some(file), false) => Some(file.clone()),
-        (None, false) => Some(data_dir.join("audit.jsonl")),
-    };
     let mut host_config = super::host_config(global);
     host_config.agent_store = Some(data_dir.join("agents"));
-    if args.audit_max_size.as_u64() < 4096 {
-        return Err(Failure::invalid_input(
-            "--audit-max-size must be at least 4KiB".into(),
-        ));
-    }
-    host_config.audit_rotation = tandem::audit::Rotation {
-        max_bytes: args.audit_max_size.as_u64(),
-        keep: args.audit_keep,
-    };
-    host_config.audit_log = audit_log.clone();
+    let audit_log = args.audit.configure(&data_dir, &mut host_config)?;
     host_config.result_cache_bytes = args.result_cache.as_u64().try_into().unwrap_or(usize::MAX);
     let host = Arc::new(super::build_host(host_config)?);
     // Open the state store now: a server that cannot keep its agents' state says so at start.
@@ -237,7 +177,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await
