@@ -208,7 +208,10 @@ fn a_new_agent_builds_with_the_guests_and_answers_its_example_then_undo_takes_it
             "agents-guest/support",
             "`guest-support` does not build a `cdylib`",
         ),
-        ("tests/data", "no Cargo.toml, so not a Rust agent crate"),
+        (
+            "tests/data",
+            "neither a Rust agent crate (Cargo.toml) nor a Python agent (app.py)",
+        ),
     ] {
         let out = Command::new(tandem_bin())
             .args(["build", dir])

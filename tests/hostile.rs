@@ -2,7 +2,6 @@
 //! naming the agent, the operation and the limit, while `echo` keeps answering correctly to
 //! concurrent callers throughout.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -351,27 +350,4 @@ async fn a_trapped_instance_is_never_reused() {
         (1, 1),
         "a new instance served the next call"
     );
-}
-
-#[tokio::test]
-async fn the_component_must_not_import_sockets() {
-    let wit = "package wasi:sockets@0.2.0;
-        interface tcp { connect: func(address: string) -> u32; }
-        world agent-with-network {
-            include tandem:agent/agent@0.1.2;
-            import tcp;
-        }";
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("networked.wasm");
-    std::fs::write(
-        &path,
-        tandem_e2e::component_of_world(wit, "agent-with-network"),
-    )
-    .unwrap();
-    match host().load(Path::new(&path), Policy::default()).await {
-        Err(tandem::LoadError::UnsupportedImport { import, .. }) => {
-            assert_eq!(import, "wasi:sockets/tcp@0.2.0")
-        }
-        other => panic!("expected the socket import to be refused, got {other:?}"),
-    }
 }

@@ -1,7 +1,8 @@
-//! The WASI 0.2 interfaces a guest can be granted, linked without any network: `wasi:sockets` is not
-//! in the linker at all, so a component that imports it fails to load rather than being handed a
-//! network it was never meant to have. What each instance may actually touch (directories,
-//! environment, stdio) is set by its grants in [`wasi_ctx`].
+//! The WASI 0.2 interfaces a guest can be granted, and no network: `wasi:sockets` is linked (the
+//! components componentize-py and componentize-js make import it, whether or not they use it), but
+//! every context is built with TCP, UDP and name lookups off and no address allowed, so each
+//! `bind`, `connect` and lookup fails with `access-denied`. What each instance may actually touch
+//! (directories, environment, stdio) is set by its grants in [`wasi_ctx`].
 
 use std::sync::Arc;
 use wasmtime::component::{HasData, Linker, ResourceTable};
@@ -9,8 +10,9 @@ use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
 use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
-use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
+use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random, sockets};
 use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
+use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiView};
 
 use super::LogStream;
@@ -22,8 +24,8 @@ impl HasData for HasIo {
     type Data<'a> = &'a mut ResourceTable;
 }
 
-/// Adds every WASI 0.2 interface but `wasi:sockets` to the linker; `wasi:filesystem/types` with the
-/// host's bounds (`super::files`).
+/// Adds every WASI 0.2 interface to the linker (`wasi:sockets` denying every use, see [`wasi_ctx`]);
+/// `wasi:filesystem/types` with the host's bounds (`super::files`).
 pub fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     use wasmtime_wasi_io::bindings::wasi::io;
     let l = linker;
@@ -47,6 +49,17 @@ pub fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     cli::terminal_stdin::add_to_linker::<StoreData, WasiCli>(l, StoreData::cli)?;
     cli::terminal_stdout::add_to_linker::<StoreData, WasiCli>(l, StoreData::cli)?;
     cli::terminal_stderr::add_to_linker::<StoreData, WasiCli>(l, StoreData::cli)?;
+    sockets::tcp_create_socket::add_to_linker::<StoreData, WasiSockets>(l, StoreData::sockets)?;
+    sockets::tcp::add_to_linker::<StoreData, WasiSockets>(l, StoreData::sockets)?;
+    sockets::udp_create_socket::add_to_linker::<StoreData, WasiSockets>(l, StoreData::sockets)?;
+    sockets::udp::add_to_linker::<StoreData, WasiSockets>(l, StoreData::sockets)?;
+    sockets::instance_network::add_to_linker::<StoreData, WasiSockets>(l, StoreData::sockets)?;
+    sockets::network::add_to_linker::<StoreData, WasiSockets>(
+        l,
+        &Default::default(),
+        StoreData::sockets,
+    )?;
+    sockets::ip_name_lookup::add_to_linker::<StoreData, WasiSockets>(l, StoreData::sockets)?;
     Ok(())
 }
 
@@ -70,6 +83,7 @@ pub fn wasi_ctx(grants: &Grants, agent: &Arc<str>) -> std::io::Result<WasiCtx> {
             })?;
     }
     builder.envs(&grants.env);
+    // No address passes the (default) socket address check either.
     builder
         .allow_tcp(false)
         .allow_udp(false)

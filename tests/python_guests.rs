@@ -1,0 +1,221 @@
+//! Python guests: `tandem build` makes a component of `agents-py/complexity` with componentize-py
+//! (installed by the test from PyPI into `target/componentize-py-venv`, as `tandem build` tells a
+//! user to), and the host runs it like any other agent: its limits and grants enforced, the
+//! network denied. Its numbers are compared with radon's (`radon cc`, from PyPI) on real code, the
+//! standard library's `email` package.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+use tandem_e2e::{output_json, python_json, python_venv, tandem_bin, target_dir};
+
+/// The directory the Python agents are built into, once per test run.
+fn built() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let python = python_venv(
+            "componentize-py-venv",
+            &["componentize-py==0.25.1"],
+            "componentize_py",
+        );
+        let componentize_py = python.with_file_name("componentize-py");
+        let out = target_dir().join("python-agents");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for (dir, id) in [
+            ("agents-py/complexity", "complexity"),
+            ("tests/guests-py/netprobe", "netprobe"),
+        ] {
+            let build = Command::new(tandem_bin())
+                .arg("build")
+                .arg(root.join(dir))
+                .arg("--agents")
+                .arg(&out)
+                .env("TANDEM_COMPONENTIZE_PY", &componentize_py)
+                .output()
+                .unwrap();
+            assert!(
+                build.status.success(),
+                "tandem build {dir} failed: {}",
+                String::from_utf8_lossy(&build.stderr)
+            );
+            let said = String::from_utf8_lossy(&build.stdout);
+            assert!(said.contains(&format!("{id}.wasm")), "{said}");
+        }
+        assert!(
+            out.join("complexity.toml").is_file(),
+            "the manifest is copied"
+        );
+        out
+    })
+}
+
+/// `tandem run complexity --op <op> <args> --input <input>` on the built agent.
+fn run(op: &str, args: &[&str], input: Value) -> std::process::Output {
+    run_agent("complexity", op, args, input)
+}
+
+/// `tandem run <agent> --op <op> <args> --input @FILE` on a built Python agent (a file: inputs
+/// may be larger than a command line).
+fn run_agent(agent: &str, op: &str, args: &[&str], input: Value) -> std::process::Output {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), input.to_string()).unwrap();
+    Command::new(tandem_bin())
+        .arg("--cache-dir")
+        .arg(target_dir().join("test-cache"))
+        .args(["run", agent, "--agents"])
+        .arg(built())
+        .args(["--op", op, "--raw"])
+        .args(args)
+        .arg("--input")
+        .arg(format!("@{}", file.path().display()))
+        .output()
+        .unwrap()
+}
+
+fn stdlib_dir(package: &str) -> PathBuf {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            &format!("import os, {package}; print(os.path.dirname({package}.__file__))"),
+        ])
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// radon's `cc` of every `.py` file under `dir`: `[file (relative), name, line, complexity]`.
+const RADON: &str = r#"
+import json, os, sys
+from radon.complexity import cc_visit
+root = json.load(sys.stdin)["dir"]
+found = []
+for base, dirs, names in os.walk(root):
+    dirs.sort()
+    for name in sorted(names):
+        if not name.endswith(".py"):
+            continue
+        path = os.path.join(base, name)
+        with open(path, encoding="utf-8", errors="replace") as f:
+            blocks = cc_visit(f.read())
+        for b in blocks:
+            if type(b).__name__ == "Function":
+                found.append([os.path.relpath(path, root), b.fullname, b.lineno, b.complexity])
+print(json.dumps(sorted(found)))
+"#;
+
+#[test]
+fn complexity_agrees_with_radon_on_the_standard_library() {
+    let email = stdlib_dir("email");
+    let grant = format!("{}::src", email.display());
+    let out = output_json(run(
+        "measure",
+        &["--dir", &grant],
+        json!({"paths": ["src"]}),
+    ));
+    let mut ours: Vec<Value> = out["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let file = f["file"].as_str().unwrap().strip_prefix("src/").unwrap();
+            json!([file, f["name"], f["line"], f["complexity"]])
+        })
+        .collect();
+    ours.sort_by_key(|v| v.to_string());
+    let radon = python_venv("radon-venv", &["radon==6.0.1"], "radon");
+    let theirs = python_json(&radon, RADON, &json!({"dir": email}));
+    let mut theirs: Vec<Value> = theirs.as_array().unwrap().clone();
+    theirs.sort_by_key(|v| v.to_string());
+    assert!(theirs.len() > 300, "email has hundreds of functions");
+    assert_eq!(ours, theirs);
+    assert_eq!(out["errors"], json!([]));
+    let ranks: Vec<&str> = out["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rank"].as_str().unwrap())
+        .collect();
+    assert!(
+        ranks.contains(&"A") && ranks.iter().any(|r| *r > "B"),
+        "{ranks:?}"
+    );
+}
+
+#[test]
+fn inline_text_schemas_and_classified_errors() {
+    let out = output_json(run(
+        "measure",
+        &[],
+        json!({"text": "def f(x):\n    if x and x > 1:\n        return [y for y in x if y]\n    return 0\n", "name": "f.py"}),
+    ));
+    let f = &out["functions"][0];
+    // 1 + if + `and` + the comprehension and its `if`.
+    assert_eq!(
+        (
+            f["name"].as_str(),
+            f["complexity"].as_u64(),
+            f["rank"].as_str()
+        ),
+        (Some("f"), Some(5), Some("A"))
+    );
+    let broken = output_json(run(
+        "measure",
+        &[],
+        json!({"text": "def f(:\n", "name": "b.py"}),
+    ));
+    assert_eq!(broken["errors"][0]["file"], "b.py");
+
+    let bad = run("measure", &[], json!({"txt": "x"}));
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("invalid-input") && stderr.contains("txt"),
+        "{stderr}"
+    );
+
+    // The declared schema reaches the host through the `schemas` export.
+    let inspect = Command::new(tandem_bin())
+        .args(["inspect", "--json"])
+        .arg(built().join("complexity.wasm"))
+        .output()
+        .unwrap();
+    let info: Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let schema = &info["agent"]["operations"][0]["input_schema"];
+    assert_eq!(schema["properties"]["min"]["minimum"], 1, "{info:#}");
+}
+
+#[test]
+fn grants_and_limits_hold_for_a_python_guest() {
+    // No directory granted: a path is denied.
+    let denied = run("measure", &[], json!({"paths": ["/etc"]}));
+    assert!(!denied.status.success());
+    let stderr = String::from_utf8_lossy(&denied.stderr);
+    assert!(stderr.contains("denied"), "{stderr}");
+    // A huge input within the manifest's bounds but past a short deadline is stopped, classified.
+    let text = "def f(x):\n    return x\n".repeat(200_000);
+    let slow = run("measure", &["--timeout", "200ms"], json!({"text": text}));
+    assert!(!slow.status.success());
+    let stderr = String::from_utf8_lossy(&slow.stderr);
+    assert!(stderr.contains("error[timeout]"), "{stderr}");
+    // The network is linked (CPython imports it) but every use is refused.
+    let probe = run_agent(
+        "netprobe",
+        "connect",
+        &[],
+        json!({"host": "127.0.0.1", "port": 9}),
+    );
+    assert!(!probe.status.success());
+    let stderr = String::from_utf8_lossy(&probe.stderr);
+    assert!(
+        stderr.contains("denied") && stderr.contains("PermissionError"),
+        "{stderr}"
+    );
+    // Fuel too: enough to load (describe, health), not for 5000 functions.
+    let text = "def f(x):\n    return x\n".repeat(5000);
+    let fueled = run("measure", &["--fuel", "2000000"], json!({"text": text}));
+    assert!(!fueled.status.success());
+    let stderr = String::from_utf8_lossy(&fueled.stderr);
+    assert!(stderr.contains("error[fuel-exhausted]"), "{stderr}");
+}
