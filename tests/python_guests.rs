@@ -11,16 +11,21 @@ use std::sync::OnceLock;
 use serde_json::{Value, json};
 use tandem_e2e::{output_json, python_json, python_venv, tandem_bin, target_dir};
 
+/// componentize-py, installed from PyPI into a venv of its own.
+fn componentize_py() -> PathBuf {
+    python_venv(
+        "componentize-py-venv",
+        &["componentize-py==0.25.1"],
+        "componentize_py",
+    )
+    .with_file_name("componentize-py")
+}
+
 /// The directory the Python agents are built into, once per test run.
 fn built() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let python = python_venv(
-            "componentize-py-venv",
-            &["componentize-py==0.25.1"],
-            "componentize_py",
-        );
-        let componentize_py = python.with_file_name("componentize-py");
+        let componentize_py = componentize_py();
         let out = target_dir().join("python-agents");
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         for (dir, id) in [
@@ -218,4 +223,82 @@ fn grants_and_limits_hold_for_a_python_guest() {
     assert!(!fueled.status.success());
     let stderr = String::from_utf8_lossy(&fueled.stderr);
     assert!(stderr.contains("error[fuel-exhausted]"), "{stderr}");
+}
+
+#[test]
+fn a_scaffolded_python_agent_builds_answers_and_passes_its_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    let tandem = |args: &[&str]| {
+        let out = Command::new(tandem_bin())
+            .arg("--cache-dir")
+            .arg(target_dir().join("test-cache"))
+            .args(args)
+            .env("TANDEM_COMPONENTIZE_PY", componentize_py())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tandem {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let root = dir.path().to_str().unwrap();
+    let shipped = target_dir().join("agents");
+    let said = tandem(&[
+        "new",
+        "agent",
+        "hello-py",
+        "--lang",
+        "python",
+        "--into",
+        root,
+        "--agents",
+        shipped.to_str().unwrap(),
+    ]);
+    assert!(
+        said.contains("app.py, greeting.py, hello-py.toml"),
+        "{said}"
+    );
+    let project = dir.path().join("hello-py");
+    let out = dir.path().join("out");
+    tandem(&[
+        "build",
+        project.to_str().unwrap(),
+        "--agents",
+        out.to_str().unwrap(),
+    ]);
+    let answer = tandem(&[
+        "run",
+        "hello-py",
+        "--agents",
+        out.to_str().unwrap(),
+        "--op",
+        "greet",
+        "--raw",
+        "--input",
+        r#"{"name": "Ada"}"#,
+    ]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&answer).unwrap(),
+        json!({"greeting": "Hello, Ada!"})
+    );
+    let tests = Command::new("python3")
+        .args(["-m", "unittest", "discover", "-s"])
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert!(
+        tests.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tests.stderr)
+    );
+    assert!(String::from_utf8_lossy(&tests.stderr).contains("Ran 2 tests"));
+    // `--lang` is for agents only.
+    let refused = Command::new(tandem_bin())
+        .args(["new", "rust-lib", "x", "--lang", "python", "--into", root])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--lang applies to `agent` only"));
 }

@@ -18,8 +18,12 @@ pub struct NewArgs {
     template: String,
     /// The project's name, checked by its ecosystem's rules; also the name of its directory.
     name: String,
-    /// The directory to create the project in [default: `agents-guest` for an agent when there is
-    /// one here, else the current directory].
+    /// For `agent`: the language it is written in (`python`: `app.py` with the `tandem_agent`
+    /// helper, built by `tandem build`).
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    lang: Lang,
+    /// The directory to create the project in [default: `agents-guest` for a Rust agent and
+    /// `agents-py` for a Python one when there is one here, else the current directory].
     #[arg(long, value_name = "DIR")]
     into: Option<PathBuf>,
     /// A template variable, e.g. `--var description="Says hello"`. Repeatable.
@@ -44,13 +48,36 @@ pub struct NewArgs {
     agents: super::AgentsDir,
 }
 
-/// The template a short name stands for.
-fn template_name(short: &str) -> &str {
-    match short {
-        "agent" => "tandem-agent",
-        "python" => "python-package",
-        "node" => "node-package",
-        other => other,
+/// The languages an agent can be scaffolded in.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    Rust,
+    Python,
+}
+
+/// The template a short name (and, for `agent`, a language) stands for.
+fn template_name(short: &str, lang: Lang) -> Result<&str, Failure> {
+    Ok(match (short, lang) {
+        ("agent", Lang::Rust) => "tandem-agent",
+        ("agent", Lang::Python) => "tandem-agent-python",
+        (_, Lang::Python) => {
+            return Err(Failure::invalid_input(format!(
+                "--lang applies to `agent` only, not `{short}`"
+            )));
+        }
+        ("python", _) => "python-package",
+        ("node", _) => "node-package",
+        (other, _) => other,
+    })
+}
+
+/// Where an agent in `template`'s language goes when `--into` is not given, if that directory is
+/// here: `agents-guest` for Rust, `agents-py` for Python.
+fn agents_home(template: &str) -> Option<&'static str> {
+    match template {
+        "tandem-agent" => Some("agents-guest"),
+        "tandem-agent-python" => Some("agents-py"),
+        _ => None,
     }
 }
 
@@ -72,13 +99,11 @@ fn grant(dir: &Path, writable: bool) -> DirGrant {
 }
 
 pub async fn new(global: &GlobalArgs, args: NewArgs) -> Result<ExitCode, Failure> {
-    let template = template_name(&args.template);
-    let into = match &args.into {
-        Some(dir) => absolute(dir, "--into")?,
-        None if template == "tandem-agent" && Path::new("agents-guest").is_dir() => {
-            absolute(Path::new("agents-guest"), "--into")?
-        }
-        None => absolute(Path::new("."), "--into")?,
+    let template = template_name(&args.template, args.lang)?;
+    let into = match (&args.into, agents_home(template)) {
+        (Some(dir), _) => absolute(dir, "--into")?,
+        (None, Some(home)) if Path::new(home).is_dir() => absolute(Path::new(home), "--into")?,
+        (None, _) => absolute(Path::new("."), "--into")?,
     };
     let dest = into.join(&args.name).to_string_lossy().into_owned();
     let mut dirs = vec![grant(&into, true)];
