@@ -50,6 +50,7 @@ bench: agents
     cargo bench -p tandem --bench swap
     host/runtime/benches/http.sh
     host/runtime/benches/idle.sh
+    host/runtime/benches/languages.sh
 
 # The code agents against the established tools on this machine's Python standard library:
 # LINTER vs pycodestyle and pyflakes (installed into target/bench-venv), SECURITY's scans in MB/s,
