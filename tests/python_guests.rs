@@ -30,6 +30,7 @@ fn built() -> &'static Path {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         for (dir, id) in [
             ("agents-py/complexity", "complexity"),
+            ("agents-py/docstrings", "docstrings"),
             ("tests/guests-py/netprobe", "netprobe"),
         ] {
             let build = Command::new(tandem_bin())
@@ -146,6 +147,63 @@ fn complexity_agrees_with_radon_on_the_standard_library() {
         ranks.contains(&"A") && ranks.iter().any(|r| *r > "B"),
         "{ranks:?}"
     );
+}
+
+/// ruff's D1 findings for `packages` of the standard library: `[path, row, column, code]`.
+const RUFF: &str = r#"
+import json, subprocess, sys
+config = json.load(sys.stdin)
+out = subprocess.run(
+    [config["ruff"], "check", "--isolated", "--select", "D1", "--output-format", "json", *config["packages"]],
+    cwd=config["root"], capture_output=True, text=True,
+).stdout
+found = [
+    [f["filename"][len(config["root"]) + 1:], f["location"]["row"], f["location"]["column"], f["code"]]
+    for f in json.loads(out) if (f["code"] or "").startswith("D")
+]
+print(json.dumps(sorted(found)))
+"#;
+
+#[test]
+fn docstrings_agrees_with_ruff_on_the_standard_library() {
+    let root = stdlib_dir("json").parent().unwrap().to_path_buf();
+    let packages = ["email", "multiprocessing", "concurrent", "json"];
+    let grant = format!("{}::src", root.display());
+    let paths: Vec<String> = packages.iter().map(|p| format!("src/{p}")).collect();
+    let out = output_json(run_agent(
+        "docstrings",
+        "check",
+        &["--dir", &grant],
+        json!({"paths": paths}),
+    ));
+    let mut ours: Vec<Value> = out["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let file = f["file"].as_str().unwrap().strip_prefix("src/").unwrap();
+            json!([file, f["line"], f["column"], f["rule"]])
+        })
+        .collect();
+    ours.sort_by_key(|v| v.to_string());
+    let ruff_python = python_venv("ruff-venv", &["ruff==0.17.6"], "ruff");
+    let ruff = ruff_python.with_file_name("ruff");
+    let theirs = python_json(
+        &ruff_python,
+        RUFF,
+        &json!({"ruff": ruff, "root": root, "packages": packages}),
+    );
+    let mut theirs: Vec<Value> = theirs.as_array().unwrap().clone();
+    theirs.sort_by_key(|v| v.to_string());
+    assert!(theirs.len() > 200, "{}", theirs.len());
+    assert_eq!(ours, theirs);
+    let codes: std::collections::BTreeSet<&str> = out["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes.len(), 7, "every rule but D106 fires here: {codes:?}");
 }
 
 #[test]
