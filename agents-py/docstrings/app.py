@@ -19,7 +19,7 @@ import ast
 import os
 import re
 
-from tandem_agent import Agent, Denied, InvalidInput, log
+from tandem_agent import Agent, InvalidInput, log, read_files
 
 agent = Agent(
     "docstrings",
@@ -28,8 +28,6 @@ agent = Agent(
     capabilities=["files:read"],
 )
 
-MAX_FILES = 10_000
-MAX_BYTES = 64 * 1024 * 1024
 
 MESSAGES = {
     "D100": "Missing docstring in public module",
@@ -220,36 +218,6 @@ class Checker:
             self.definition(node, "class" if isinstance(node, ast.ClassDef) else "function", public)
 
 
-def python_files(paths):
-    """`(path, text)` of the `.py` files at `paths` (files, or directories walked), bounded."""
-    files, total = [], 0
-    for path in paths:
-        if not isinstance(path, str) or not path:
-            raise InvalidInput("`paths` holds file or directory paths (strings)")
-        if os.path.isdir(path):
-            walked = []
-            for root, dirs, names in os.walk(path):
-                dirs.sort()
-                walked.extend(os.path.join(root, n) for n in sorted(names) if n.endswith(".py"))
-        elif os.path.isfile(path):
-            walked = [path]
-        else:
-            raise Denied(f"cannot read {path}: not found, or not in a granted directory")
-        for file in walked:
-            if len(files) >= MAX_FILES:
-                raise InvalidInput(f"more than {MAX_FILES} files under `paths`")
-            try:
-                with open(file, "rb") as f:
-                    data = f.read(MAX_BYTES - total + 1)
-            except OSError as e:
-                raise Denied(f"cannot read {file}: {e.strerror or e}")
-            total += len(data)
-            if total > MAX_BYTES:
-                raise InvalidInput(f"the files under `paths` are over {MAX_BYTES} bytes")
-            files.append((file, data, None))
-    return files
-
-
 @agent.operation(
     "check",
     "Public modules, classes, functions and methods without a docstring (D100-D107)",
@@ -292,7 +260,7 @@ def check(input, task):
         if not isinstance(file, dict) or not isinstance(file.get("path"), str) or not isinstance(file.get("content"), str):
             raise InvalidInput("each of `files` is {\"path\": ..., \"content\": ...}")
         sources.append((file["path"], file["content"], file["path"]))
-    sources.extend(python_files(input.get("paths", [])))
+    sources.extend((path, data, None) for path, data in read_files(input.get("paths", []), suffix=".py"))
     if not sources:
         raise InvalidInput("give `text`, `files` or `paths`")
     findings, errors = [], []

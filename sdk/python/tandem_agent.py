@@ -21,10 +21,12 @@ An operation receives its input decoded from JSON and the task (`task.trace_id`,
 `task.time_left_ms`, ...), and returns anything `json.dumps` encodes. A failure is classified by the
 exception raised: `InvalidInput`, `Failed`, `Retryable`, `Denied`, `Timeout` (and `DependencyFailed`
 from `delegate`); any other exception is `failed` with its type and message. Input that is not JSON
-is `invalid-input`. `log`, `delegate`, `emit` and `state` call the host.
+is `invalid-input`. `log`, `delegate`, `emit` and `state` call the host; `read_files` reads the
+files under paths in the granted directories, bounded.
 """
 
 import json
+import os
 
 from componentize_py_types import Err
 from wit_world import exports
@@ -45,6 +47,7 @@ __all__ = [
     "delegate",
     "emit",
     "state",
+    "read_files",
 ]
 
 
@@ -256,3 +259,35 @@ class _State:
 
 
 state = _State()
+
+
+def read_files(paths, suffix="", max_files=10_000, max_bytes=64 * 1024 * 1024):
+    """`(path, bytes)` of the files at `paths` (files, or directories walked in name order) whose
+    names end with `suffix`, at most `max_files` of them and `max_bytes` in all (`InvalidInput`
+    past either). A path outside the granted directories, or missing, is `Denied`."""
+    files, total = [], 0
+    for path in paths:
+        if not isinstance(path, str) or not path:
+            raise InvalidInput("`paths` holds file or directory paths (strings)")
+        if os.path.isdir(path):
+            walked = []
+            for root, dirs, names in os.walk(path):
+                dirs.sort()
+                walked.extend(os.path.join(root, n) for n in sorted(names) if n.endswith(suffix))
+        elif os.path.isfile(path):
+            walked = [path]
+        else:
+            raise Denied(f"cannot read {path}: not found, or not in a granted directory")
+        for file in walked:
+            if len(files) >= max_files:
+                raise InvalidInput(f"more than {max_files} files under `paths`")
+            try:
+                with open(file, "rb") as f:
+                    data = f.read(max_bytes - total + 1)
+            except OSError as e:
+                raise Denied(f"cannot read {file}: {e.strerror or e}")
+            total += len(data)
+            if total > max_bytes:
+                raise InvalidInput(f"the files under `paths` are over {max_bytes} bytes")
+            files.append((file, data))
+    return files
