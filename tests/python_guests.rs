@@ -94,6 +94,25 @@ fn run_agent(agent: &str, op: &str, args: &[&str], input: Value) -> std::process
         .unwrap()
 }
 
+/// `[file, fields...]` of each of `items` (a file under the grant `src/`), sorted: the shape the
+/// reference tools' findings are put in.
+fn rows(items: &Value, fields: &[&str]) -> Vec<Value> {
+    let rows = items.as_array().unwrap().iter().map(|item| {
+        let file = item["file"].as_str().unwrap().strip_prefix("src/").unwrap();
+        let mut row = vec![json!(file)];
+        row.extend(fields.iter().map(|field| item[*field].clone()));
+        Value::Array(row)
+    });
+    sorted(Value::Array(rows.collect()))
+}
+
+/// The items of a JSON array, sorted by their text.
+fn sorted(items: Value) -> Vec<Value> {
+    let mut items = items.as_array().unwrap().clone();
+    items.sort_by_key(|v| v.to_string());
+    items
+}
+
 fn stdlib_dir(package: &str) -> PathBuf {
     let out = Command::new("python3")
         .args([
@@ -134,20 +153,9 @@ fn complexity_agrees_with_radon_on_the_standard_library() {
         &["--dir", &grant],
         json!({"paths": ["src"]}),
     ));
-    let mut ours: Vec<Value> = out["functions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let file = f["file"].as_str().unwrap().strip_prefix("src/").unwrap();
-            json!([file, f["name"], f["line"], f["complexity"]])
-        })
-        .collect();
-    ours.sort_by_key(|v| v.to_string());
+    let ours = rows(&out["functions"], &["name", "line", "complexity"]);
     let radon = python_venv("radon-venv", &["radon==6.0.1"], "radon");
-    let theirs = python_json(&radon, RADON, &json!({"dir": email}));
-    let mut theirs: Vec<Value> = theirs.as_array().unwrap().clone();
-    theirs.sort_by_key(|v| v.to_string());
+    let theirs = sorted(python_json(&radon, RADON, &json!({"dir": email})));
     assert!(theirs.len() > 300, "email has hundreds of functions");
     assert_eq!(ours, theirs);
     assert_eq!(out["errors"], json!([]));
@@ -190,25 +198,14 @@ fn docstrings_agrees_with_ruff_on_the_standard_library() {
         &["--dir", &grant],
         json!({"paths": paths}),
     ));
-    let mut ours: Vec<Value> = out["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let file = f["file"].as_str().unwrap().strip_prefix("src/").unwrap();
-            json!([file, f["line"], f["column"], f["rule"]])
-        })
-        .collect();
-    ours.sort_by_key(|v| v.to_string());
+    let ours = rows(&out["findings"], &["line", "column", "rule"]);
     let ruff_python = python_venv("ruff-venv", &["ruff==0.17.6"], "ruff");
     let ruff = ruff_python.with_file_name("ruff");
-    let theirs = python_json(
+    let theirs = sorted(python_json(
         &ruff_python,
         RUFF,
         &json!({"ruff": ruff, "root": root, "packages": packages}),
-    );
-    let mut theirs: Vec<Value> = theirs.as_array().unwrap().clone();
-    theirs.sort_by_key(|v| v.to_string());
+    ));
     assert!(theirs.len() > 200, "{}", theirs.len());
     assert_eq!(ours, theirs);
     let codes: std::collections::BTreeSet<&str> = out["findings"]

@@ -8,7 +8,7 @@ directories). Built by `tandem build agents-py/complexity` with componentize-py;
 
 import ast
 
-from tandem_agent import Agent, InvalidInput, log, read_files
+from tandem_agent import SOURCES_SCHEMA, Agent, InvalidInput, log, sources
 
 agent = Agent(
     "complexity",
@@ -120,22 +120,7 @@ def blocks(tree, no_assert):
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "text": {"type": "string", "description": "Python source, reported under `name`"},
-            "name": {"type": "string", "description": "the file name of `text` (default `<text>`)"},
-            "files": {
-                "type": "array",
-                "description": "inline files",
-                "items": {
-                    "type": "object",
-                    "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
-                    "required": ["path", "content"],
-                },
-            },
-            "paths": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": ".py files, or directories walked, in granted directories",
-            },
+            **SOURCES_SCHEMA,
             "min": {"type": "integer", "minimum": 1, "description": "report only complexities at least this (default 1)"},
             "no_assert": {"type": "boolean", "description": "do not count `assert` (radon's --no-assert)"},
         },
@@ -151,23 +136,12 @@ def measure(input, task):
     if not isinstance(minimum, int) or minimum < 1:
         raise InvalidInput("`min` is an integer of at least 1")
     no_assert = bool(input.get("no_assert", False))
-    sources = []
-    if "text" in input:
-        if not isinstance(input["text"], str):
-            raise InvalidInput("`text` is a string")
-        sources.append((input.get("name", "<text>"), input["text"]))
-    for file in input.get("files", []):
-        if not isinstance(file, dict) or not isinstance(file.get("path"), str) or not isinstance(file.get("content"), str):
-            raise InvalidInput("each of `files` is {\"path\": ..., \"content\": ...}")
-        sources.append((file["path"], file["content"]))
-    sources.extend(
-        (path, data.decode("utf-8", errors="replace"))
-        for path, data in read_files(input.get("paths", []), suffix=".py")
-    )
-    if not sources:
-        raise InvalidInput("give `text`, `files` or `paths`")
+    files = [
+        (path, text if inline else text.decode("utf-8", errors="replace"))
+        for path, text, inline in sources(input, suffix=".py")
+    ]
     results, errors = [], []
-    for path, text in sources:
+    for path, text in files:
         try:
             tree = ast.parse(text, filename=path)
         except SyntaxError as e:
@@ -177,12 +151,12 @@ def measure(input, task):
             if block["complexity"] >= minimum:
                 results.append({"file": path, **block})
     measured = [r["complexity"] for r in results]
-    log("info", "measured", files=len(sources), functions=len(results))
+    log("info", "measured", files=len(files), functions=len(results))
     return {
         "functions": results,
         "errors": errors,
         "summary": {
-            "files": len(sources),
+            "files": len(files),
             "functions": len(results),
             "average": round(sum(measured) / len(measured), 2) if measured else None,
             "max": max(measured) if measured else None,

@@ -19,7 +19,7 @@ import ast
 import os
 import re
 
-from tandem_agent import Agent, InvalidInput, log, read_files
+from tandem_agent import SOURCES_SCHEMA, Agent, InvalidInput, log, sources
 
 agent = Agent(
     "docstrings",
@@ -53,12 +53,12 @@ def is_private_name(name):
     return name.startswith("_") and not is_dunder(name)
 
 
-def module_parts(path, text_name=None):
-    """The module's dotted name as parts: its file name, and the packages (directories with an
-    `__init__.py`) above it."""
+def module_parts(path, inline):
+    """The module's dotted name as parts: its file name, and (for a file read from `paths`, not
+    `inline`) the packages above it, directories with an `__init__.py`."""
     stem = os.path.splitext(os.path.basename(path))[0]
     parts = [stem]
-    if text_name is None:
+    if not inline:
         parent = os.path.dirname(path)
         while parent and os.path.isfile(os.path.join(parent, "__init__.py")):
             parts.insert(0, os.path.basename(parent))
@@ -226,17 +226,7 @@ class Checker:
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "text": {"type": "string", "description": "Python source, reported under `name`"},
-            "name": {"type": "string", "description": "the file name of `text` (default `module.py`)"},
-            "files": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
-                    "required": ["path", "content"],
-                },
-            },
-            "paths": {"type": "array", "items": {"type": "string"}},
+            **SOURCES_SCHEMA,
             "select": {"type": "array", "items": {"type": "string"}, "description": "codes to report (default all of D100-D107)"},
         },
     },
@@ -250,21 +240,9 @@ def check(input, task):
     select = input.get("select", list(MESSAGES))
     if not isinstance(select, list) or any(code not in MESSAGES for code in select):
         raise InvalidInput(f"`select` lists codes among {', '.join(MESSAGES)}")
-    sources = []
-    if "text" in input:
-        if not isinstance(input["text"], str):
-            raise InvalidInput("`text` is a string")
-        name = input.get("name", "module.py")
-        sources.append((name, input["text"], name))
-    for file in input.get("files", []):
-        if not isinstance(file, dict) or not isinstance(file.get("path"), str) or not isinstance(file.get("content"), str):
-            raise InvalidInput("each of `files` is {\"path\": ..., \"content\": ...}")
-        sources.append((file["path"], file["content"], file["path"]))
-    sources.extend((path, data, None) for path, data in read_files(input.get("paths", []), suffix=".py"))
-    if not sources:
-        raise InvalidInput("give `text`, `files` or `paths`")
+    files = sources(input, suffix=".py", default_name="module.py")
     findings, errors = [], []
-    for path, text, inline in sources:
+    for path, text, inline in files:
         if isinstance(text, bytes):
             try:
                 text = text.decode("utf-8")
@@ -282,14 +260,14 @@ def check(input, task):
         checker = Checker(path, text, text.splitlines(), tree)
         checker.module(module_parts(path, inline))
         findings.extend(f for f in checker.findings if f["rule"] in select)
-    log("info", "checked", files=len(sources), findings=len(findings))
+    log("info", "checked", files=len(files), findings=len(findings))
     by_rule = {}
     for f in findings:
         by_rule[f["rule"]] = by_rule.get(f["rule"], 0) + 1
     return {
         "findings": findings,
         "errors": errors,
-        "summary": {"files": len(sources), "findings": len(findings), "by_rule": by_rule},
+        "summary": {"files": len(files), "findings": len(findings), "by_rule": by_rule},
     }
 
 

@@ -22,7 +22,8 @@ An operation receives its input decoded from JSON and the task (`task.trace_id`,
 exception raised: `InvalidInput`, `Failed`, `Retryable`, `Denied`, `Timeout` (and `DependencyFailed`
 from `delegate`); any other exception is `failed` with its type and message. Input that is not JSON
 is `invalid-input`. `log`, `delegate`, `emit` and `state` call the host; `read_files` reads the
-files under paths in the granted directories, bounded.
+files under paths in the granted directories, bounded; `sources` reads the usual input of a tool
+that reads code (`text` + `name`, inline `files`, `paths`), described by `SOURCES_SCHEMA`.
 """
 
 import json
@@ -48,6 +49,8 @@ __all__ = [
     "emit",
     "state",
     "read_files",
+    "sources",
+    "SOURCES_SCHEMA",
 ]
 
 
@@ -291,3 +294,44 @@ def read_files(paths, suffix="", max_files=10_000, max_bytes=64 * 1024 * 1024):
                 raise InvalidInput(f"the files under `paths` are over {max_bytes} bytes")
             files.append((file, data))
     return files
+
+
+# The JSON Schema properties of the input `sources` reads.
+SOURCES_SCHEMA = {
+    "text": {"type": "string", "description": "source text, reported under `name`"},
+    "name": {"type": "string", "description": "the file name of `text`"},
+    "files": {
+        "type": "array",
+        "description": "inline files",
+        "items": {
+            "type": "object",
+            "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+            "required": ["path", "content"],
+        },
+    },
+    "paths": {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "files, or directories walked, in granted directories",
+    },
+}
+
+
+def sources(input, suffix="", default_name="<text>"):
+    """`(path, content, inline)` of what `input` gives: `text` (under `name`, default
+    `default_name`) and inline `files` (content a str, inline True), then the files under `paths`
+    whose names end with `suffix` (content bytes, inline False). `InvalidInput` when none is given
+    or one is malformed."""
+    found = []
+    if "text" in input:
+        if not isinstance(input["text"], str):
+            raise InvalidInput("`text` is a string")
+        found.append((input.get("name", default_name), input["text"], True))
+    for file in input.get("files", []):
+        if not isinstance(file, dict) or not isinstance(file.get("path"), str) or not isinstance(file.get("content"), str):
+            raise InvalidInput('each of `files` is {"path": ..., "content": ...}')
+        found.append((file["path"], file["content"], True))
+    found.extend((path, data, False) for path, data in read_files(input.get("paths", []), suffix))
+    if not found:
+        raise InvalidInput("give `text`, `files` or `paths`")
+    return found
