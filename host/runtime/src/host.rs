@@ -586,6 +586,21 @@ impl Host {
         self.dispatcher.audit()
     }
 
+    /// Writes out what the audit log still buffers (on a blocking thread: it syncs the file);
+    /// nothing to do without one. What a server does last when it stops.
+    pub async fn flush_audit(self: Arc<Self>) -> std::io::Result<()> {
+        let flushed = tokio::task::spawn_blocking(move || self.audit().map(AuditLog::flush))
+            .await
+            .map_err(std::io::Error::other)?;
+        match flushed {
+            Some(Err(e)) => Err(std::io::Error::new(
+                e.kind(),
+                format!("cannot flush the audit log: {e}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Validates `plan` against the loaded agents.
     pub fn check_plan(&self, plan: Plan) -> Result<Graph, PlanError> {
         plan.validate(&self.dispatcher)

@@ -61,15 +61,6 @@ pub async fn serve(
     };
     watcher.abort();
     triggers.abort();
-    let host = state.host.clone();
-    let flushed = tokio::task::spawn_blocking(move || host.audit().map(|audit| audit.flush()))
-        .await
-        .map_err(std::io::Error::other)?;
-    if let Some(Err(e)) = flushed {
-        return Err(std::io::Error::new(
-            e.kind(),
-            format!("cannot flush the audit log: {e}"),
-        ));
-    }
+    state.host.clone().flush_audit().await?;
     result
 }

@@ -93,7 +93,9 @@ pub async fn mcp(global: &GlobalArgs, args: McpArgs) -> Result<ExitCode, Failure
         Some(addr) => serve_http(host.clone(), peers, &args, addr, stop.clone()).await,
     };
     stop.cancel();
-    flush_audit(&host).await?;
+    host.flush_audit()
+        .await
+        .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
     served.map(|()| ExitCode::SUCCESS)
 }
 
@@ -130,19 +132,4 @@ async fn serve_http(
     };
     tandem_server::connections::serve(listener, router, limits, stop).await;
     Ok(())
-}
-
-/// Writes out what the audit log still buffers.
-async fn flush_audit(host: &Arc<tandem::Host>) -> Result<(), Failure> {
-    let host = host.clone();
-    let flushed = tokio::task::spawn_blocking(move || host.audit().map(|audit| audit.flush()))
-        .await
-        .map_err(|e| Failure::new(ErrorKind::Internal, e))?;
-    match flushed {
-        Some(Err(e)) => Err(Failure::new(
-            ErrorKind::Internal,
-            anyhow::anyhow!("cannot flush the audit log: {e}"),
-        )),
-        _ => Ok(()),
-    }
 }
