@@ -7,8 +7,8 @@
 mod python;
 mod rust;
 
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use anyhow::anyhow;
@@ -40,6 +40,16 @@ pub struct Built {
 
 fn failed(kind: ErrorKind, message: String) -> Failure {
     Failure::new(kind, anyhow!(message))
+}
+
+/// Whether `program --version` runs and succeeds: the tool is installed.
+fn runs(program: &Path) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 pub fn build(args: BuildArgs) -> Result<ExitCode, Failure> {

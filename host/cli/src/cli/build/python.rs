@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use tandem::ErrorKind;
 
-use super::{Built, failed};
+use super::{Built, failed, runs};
 use crate::cli::Failure;
 
 /// The componentize-py release the helper and the tests are checked with.
@@ -24,13 +24,7 @@ fn componentize_py() -> Result<PathBuf, Failure> {
     let program = std::env::var_os("TANDEM_COMPONENTIZE_PY")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("componentize-py"));
-    let runs = Command::new(&program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !runs {
+    if !runs(&program) {
         return Err(failed(
             ErrorKind::Unavailable,
             format!(

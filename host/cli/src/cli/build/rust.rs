@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use tandem::ErrorKind;
 use tandem::componentize::componentize;
 
-use super::{Built, failed};
+use super::{Built, failed, runs};
 use crate::cli::Failure;
 
 const TARGET: &str = "wasm32-wasip1";
@@ -29,15 +29,6 @@ enum Route {
     Rustup,
     /// Debian's Rust with `-Zbuild-std` and wasi-libc.
     Debian,
-}
-
-fn which(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 fn debian_packages_installed() -> bool {
@@ -67,7 +58,7 @@ fn route() -> Result<Route, Failure> {
     if debian_packages_installed() {
         return Ok(Route::Debian);
     }
-    let install = if which("rustup") {
+    let install = if runs(Path::new("rustup")) {
         format!("rustup target add {TARGET}")
     } else {
         "sudo apt-get install rustc-web cargo-web rust-web-src wasi-libc lld".to_string()
