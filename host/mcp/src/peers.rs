@@ -27,18 +27,6 @@ impl Peers {
         peers.push(peer);
     }
 
-    /// The sessions still connected.
-    pub fn len(&self) -> usize {
-        let mut peers = self.lock();
-        peers.retain(|p| !p.is_transport_closed());
-        peers.len()
-    }
-
-    /// Whether no session is connected.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Peer<RoleServer>>> {
         self.peers.lock().unwrap_or_else(|e| e.into_inner())
     }

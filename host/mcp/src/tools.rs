@@ -40,14 +40,7 @@ pub fn parse_tool_name(name: &str) -> Option<(&str, &str)> {
 pub fn tools(agents: &[Arc<Agent>]) -> Vec<Tool> {
     let mut tools: Vec<Tool> = agents
         .iter()
-        .flat_map(|agent| {
-            agent
-                .info
-                .operations
-                .iter()
-                .map(|op| tool(agent, op))
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|agent| agent.info.operations.iter().map(move |op| tool(agent, op)))
         .filter(|tool| {
             let fits = tool.name.len() <= MAX_NAME;
             if !fits {
