@@ -210,7 +210,7 @@ fn a_new_agent_builds_with_the_guests_and_answers_its_example_then_undo_takes_it
         ),
         (
             "tests/data",
-            "neither a Rust agent crate (Cargo.toml) nor a Python agent (app.py)",
+            "not an agent: no Cargo.toml (Rust), app.py (Python) or app.js (JavaScript)",
         ),
     ] {
         let out = Command::new(tandem_bin())

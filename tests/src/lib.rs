@@ -99,14 +99,32 @@ pub fn python_venv(name: &str, packages: &[&str], import: &str) -> PathBuf {
 /// Runs the Python `script` with `input` as JSON on its stdin, and returns the JSON it prints; a
 /// failed script panics with its stderr.
 pub fn python_json(python: &Path, script: &str, input: &serde_json::Value) -> serde_json::Value {
+    let mut command = std::process::Command::new(python);
+    command.args(["-c", script]);
+    script_json(command, input)
+}
+
+/// Runs the JavaScript module `script` with Node.js in `dir` (whose `node_modules` it imports
+/// from), `input` as JSON on its stdin, and returns the JSON it prints; a failed script panics
+/// with its stderr.
+pub fn node_json(dir: &Path, script: &str, input: &serde_json::Value) -> serde_json::Value {
+    let mut command = std::process::Command::new("node");
+    command
+        .args(["--input-type=module", "-e", script])
+        .current_dir(dir);
+    script_json(command, input)
+}
+
+/// Runs `command` with `input` as JSON on its stdin (read whole before it prints), and returns
+/// the JSON it prints.
+fn script_json(mut command: std::process::Command, input: &serde_json::Value) -> serde_json::Value {
     use std::io::Write;
-    let mut child = std::process::Command::new(python)
-        .args(["-c", script])
+    let mut child = command
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("python runs");
+        .expect("the script's interpreter runs");
     child
         .stdin
         .take()
@@ -120,6 +138,39 @@ pub fn python_json(python: &Path, script: &str, input: &serde_json::Value) -> se
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
+/// A directory under the target dir with the npm `packages` installed (from the npm registry, by
+/// the machine's npm), installed the first time a test asks; returns it.
+pub fn npm_packages(name: &str, packages: &[&str]) -> PathBuf {
+    let dir = target_dir().join(name);
+    let marker = dir.join("installed");
+    let wanted = packages.join("\n");
+    if std::fs::read_to_string(&marker).ok().as_deref() != Some(wanted.as_str()) {
+        std::fs::create_dir_all(&dir).unwrap();
+        // A package.json of its own, so that npm does not look for one in the directories above.
+        std::fs::write(dir.join("package.json"), r#"{"private": true}"#).unwrap();
+        npm(&dir, &["install", "--no-audit", "--no-fund"], packages);
+        std::fs::write(&marker, wanted).unwrap();
+    }
+    dir
+}
+
+/// Runs `npm <args> <packages>` in `dir`; a failure panics with npm's output.
+pub fn npm(dir: &Path, args: &[&str], packages: &[&str]) {
+    let out = std::process::Command::new("npm")
+        .args(args)
+        .args(packages)
+        .current_dir(dir)
+        .output()
+        .expect("npm runs");
+    assert!(
+        out.status.success(),
+        "npm {args:?} {packages:?} in {} failed: {}{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The JSON a successful run printed; a failed run panics with its stderr.

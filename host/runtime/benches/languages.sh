@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The same agent in Rust and in Python: `echo` (shipped, Rust) against a Python `echo` written with
-# the `tandem_agent` helper and built by `tandem build` (componentize-py, installed into
-# target/componentize-py-venv when missing). For each: the component's size, a cold start (`tandem
+# The same agent in Rust, Python and JavaScript: `echo` (shipped, Rust) against a Python `echo`
+# written with the `tandem_agent` helper and a JavaScript one written with the `tandem-agent` helper,
+# both built by `tandem build` (componentize-py, installed into target/componentize-py-venv when
+# missing; esbuild and componentize-js, installed by `npm install` in agents-js/). For each: the component's size, a cold start (`tandem
 # run` with an empty code cache: compile, load, one call), a start with the code cached, and the warm
 # call through `tandem serve` (p50 and p99 of sequential invokes over one kept-alive connection).
 # Usage: host/runtime/benches/languages.sh [CALLS] [TANDEM_BINARY]
@@ -25,7 +26,11 @@ if ! "$venv/bin/componentize-py" --version >/dev/null 2>&1; then
   "$venv/bin/pip" install --quiet componentize-py==0.25.1
 fi
 
-mkdir -p "$tmp/agents" "$tmp/pyecho/echo-py"
+if ! [ -x agents-js/node_modules/.bin/componentize-js ]; then
+  (cd agents-js && npm install --no-audit --no-fund >/dev/null)
+fi
+
+mkdir -p "$tmp/agents" "$tmp/pyecho/echo-py" "$tmp/jsecho/echo-js"
 cp target/agents/echo.wasm "$tmp/agents/"
 cat >"$tmp/pyecho/echo-py/app.py" <<'EOF'
 from tandem_agent import Agent
@@ -42,11 +47,27 @@ Handler, Schemas = agent.exports()
 EOF
 TANDEM_COMPONENTIZE_PY="$venv/bin/componentize-py" "$tandem" build "$tmp/pyecho/echo-py" \
   --agents "$tmp/agents" >/dev/null 2>"$tmp/build.err" || { cat "$tmp/build.err"; exit 1; }
+cat >"$tmp/jsecho/echo-js/app.js" <<'EOF'
+import { Agent } from "tandem-agent";
+
+const agent = new Agent({ id: "echo-js", description: "Returns its input unchanged", version: "0.1.0" });
+
+agent.operation(
+  { name: "echo", description: "Returns the input as it is", deterministic: true, example: { message: "hello" } },
+  (input) => input,
+);
+
+export const { handler, schemas } = agent.exports();
+EOF
+TANDEM_ESBUILD="$PWD/agents-js/node_modules/.bin/esbuild" \
+  TANDEM_COMPONENTIZE_JS="$PWD/agents-js/node_modules/.bin/componentize-js" \
+  "$tandem" build "$tmp/jsecho/echo-js" --agents "$tmp/agents" >/dev/null 2>"$tmp/build.err" \
+  || { cat "$tmp/build.err"; exit 1; }
 
 seconds() { python3 -c 'import sys, time; t = time.time(); import subprocess; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(f"{time.time() - t:.2f}")' "$@"; }
 
 declare -A size cold cached
-for agent in echo echo-py; do
+for agent in echo echo-py echo-js; do
   size[$agent]=$(du -k "$tmp/agents/$agent.wasm" | cut -f1)
   cold[$agent]=$(seconds "$tandem" --cache-dir "$tmp/cache-$agent" run "$agent" --agents "$tmp/agents" --op echo --input '{"message": "hi"}')
   cached[$agent]=$(seconds "$tandem" --cache-dir "$tmp/cache-$agent" run "$agent" --agents "$tmp/agents" --op echo --input '{"message": "hi"}')
@@ -59,7 +80,7 @@ for _ in $(seq 600); do grep -q "http://" "$tmp/out" 2>/dev/null && break; sleep
 url=$(sed -n 's|.*\(http://[0-9.:]*\).*|\1|p' "$tmp/out" | head -1)
 
 printf '%-8s %10s %12s %12s %10s %10s\n' agent size cold-start cached-start p50 p99
-for agent in echo echo-py; do
+for agent in echo echo-py echo-js; do
   printf '%-8s %8s K %10s s %10s s' "$agent" "${size[$agent]}" "${cold[$agent]}" "${cached[$agent]}"
   python3 - "$url" "$agent" "$calls" <<'EOF'
 import http.client, json, sys, time

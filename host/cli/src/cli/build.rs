@@ -1,9 +1,11 @@
 //! `tandem build [DIR]`: builds the agent in DIR into a component in the agents directory, with its
 //! manifest beside it: what `just agents` does, for one agent. The language is told from DIR's
-//! files: a Rust crate (`Cargo.toml`, [`rust`]) or a Python agent (`app.py`, [`python`]). It
+//! files: a Rust crate (`Cargo.toml`, [`rust`]), a Python agent (`app.py`, [`python`]) or a
+//! JavaScript agent (`app.js`, [`js`]). It
 //! installs nothing: when a tool is missing it says which, and the one command that installs it.
 //! The tools' own progress is shown as they work.
 
+mod js;
 mod python;
 mod rust;
 
@@ -19,8 +21,9 @@ use super::{Failure, write_if_changed};
 
 #[derive(Args)]
 pub struct BuildArgs {
-    /// The agent's directory: a Rust crate whose Cargo.toml builds a `cdylib` with tandem-sdk, or
-    /// a Python agent (`app.py` with the `tandem_agent` helper).
+    /// The agent's directory: a Rust crate whose Cargo.toml builds a `cdylib` with tandem-sdk, a
+    /// Python agent (`app.py` with the `tandem_agent` helper) or a JavaScript agent (`app.js` with
+    /// the `tandem-agent` helper).
     #[arg(default_value = ".")]
     dir: PathBuf,
     /// Where the component (`<name>.wasm`) and its manifest (`<name>.toml`) go.
@@ -30,7 +33,7 @@ pub struct BuildArgs {
 
 /// A component built from an agent's sources.
 pub struct Built {
-    /// The agent's name: the crate's, or the Python agent's directory's.
+    /// The agent's name: the crate's, or the Python or JavaScript agent's directory's.
     id: String,
     /// Where its sources (and its manifest, `<id>.toml`) are.
     dir: PathBuf,
@@ -40,6 +43,59 @@ pub struct Built {
 
 fn failed(kind: ErrorKind, message: String) -> Failure {
     Failure::new(kind, anyhow!(message))
+}
+
+/// The contract, as the host that built this binary implements it (the Python and JavaScript
+/// routes build against it).
+const WIT: &str = include_str!("../../../../wit/agent.wit");
+
+/// A directory for one build's files (the contract, a helper, the tool's output), removed when
+/// dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Scratch, Failure> {
+        let path = std::env::temp_dir().join(format!("tandem-build-{}", std::process::id()));
+        std::fs::create_dir_all(&path).map_err(|e| Failure::file(&path, e))?;
+        Ok(Scratch(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `text` to `relative` under the scratch directory; returns the directory it is in.
+    fn write(&self, relative: &str, text: &str) -> Result<PathBuf, Failure> {
+        let path = self.0.join(relative);
+        let parent = path.parent().unwrap_or(&self.0).to_path_buf();
+        std::fs::create_dir_all(&parent).map_err(|e| Failure::file(&parent, e))?;
+        std::fs::write(&path, text).map_err(|e| Failure::file(&path, e))?;
+        Ok(parent)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The agent's id and its directory, made absolute: a Python or JavaScript agent's id is its
+/// directory's name, which must be a valid agent id.
+fn agent_id(dir: &Path) -> Result<(String, PathBuf), Failure> {
+    let dir = dir.canonicalize().map_err(|e| Failure::file(dir, e))?;
+    let id = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    tandem::manifest::check_name("agent id", &id).map_err(|e| {
+        Failure::invalid_input(format!(
+            "{}: the directory's name is the agent's id: {e}",
+            dir.display()
+        ))
+    })?;
+    Ok((id, dir))
 }
 
 /// Whether `program --version` runs and succeeds: the tool is installed.
@@ -52,6 +108,23 @@ fn runs(program: &Path) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Runs one step of the build; `what` names it in the error when it fails.
+fn step(command: &mut Command, what: String) -> Result<(), Failure> {
+    let program = command.get_program().to_owned();
+    let status = command.stdin(Stdio::null()).status().map_err(|e| {
+        failed(
+            ErrorKind::Unavailable,
+            format!("cannot run {}: {e}", Path::new(&program).display()),
+        )
+    })?;
+    if !status.success() {
+        return Err(Failure::invalid_input(format!(
+            "{what} (its errors are above)"
+        )));
+    }
+    Ok(())
+}
+
 pub fn build(args: BuildArgs) -> Result<ExitCode, Failure> {
     let started = Instant::now();
     let dir = &args.dir;
@@ -59,14 +132,11 @@ pub fn build(args: BuildArgs) -> Result<ExitCode, Failure> {
         rust::build(dir)?
     } else if dir.join("app.py").is_file() {
         python::build(dir)?
-    } else if dir.join("package.json").is_file() {
-        return Err(Failure::invalid_input(format!(
-            "{}: a JavaScript package: JavaScript agents are not built yet",
-            dir.display()
-        )));
+    } else if dir.join("app.js").is_file() {
+        js::build(dir)?
     } else {
         return Err(Failure::invalid_input(format!(
-            "{}: neither a Rust agent crate (Cargo.toml) nor a Python agent (app.py)",
+            "{}: not an agent: no Cargo.toml (Rust), app.py (Python) or app.js (JavaScript)",
             dir.display()
         )));
     };

@@ -19,11 +19,12 @@ pub struct NewArgs {
     /// The project's name, checked by its ecosystem's rules; also the name of its directory.
     name: String,
     /// For `agent`: the language it is written in (`python`: `app.py` with the `tandem_agent`
-    /// helper, built by `tandem build`).
+    /// helper; `js`: `app.js` with the `tandem-agent` helper; both built by `tandem build`).
     #[arg(long, value_enum, default_value_t = Lang::Rust)]
     lang: Lang,
-    /// The directory to create the project in [default: `agents-guest` for a Rust agent and
-    /// `agents-py` for a Python one when there is one here, else the current directory].
+    /// The directory to create the project in [default: `agents-guest` for a Rust agent,
+    /// `agents-py` for a Python one and `agents-js` for a JavaScript one when there is one here,
+    /// else the current directory].
     #[arg(long, value_name = "DIR")]
     into: Option<PathBuf>,
     /// A template variable, e.g. `--var description="Says hello"`. Repeatable.
@@ -53,6 +54,7 @@ pub struct NewArgs {
 pub enum Lang {
     Rust,
     Python,
+    Js,
 }
 
 /// The template a short name (and, for `agent`, a language) stands for.
@@ -60,7 +62,8 @@ fn template_name(short: &str, lang: Lang) -> Result<&str, Failure> {
     Ok(match (short, lang) {
         ("agent", Lang::Rust) => "tandem-agent",
         ("agent", Lang::Python) => "tandem-agent-python",
-        (_, Lang::Python) => {
+        ("agent", Lang::Js) => "tandem-agent-js",
+        (_, Lang::Python | Lang::Js) => {
             return Err(Failure::invalid_input(format!(
                 "--lang applies to `agent` only, not `{short}`"
             )));
@@ -72,11 +75,12 @@ fn template_name(short: &str, lang: Lang) -> Result<&str, Failure> {
 }
 
 /// Where an agent in `template`'s language goes when `--into` is not given, if that directory is
-/// here: `agents-guest` for Rust, `agents-py` for Python.
+/// here: `agents-guest` for Rust, `agents-py` for Python, `agents-js` for JavaScript.
 fn agents_home(template: &str) -> Option<&'static str> {
     match template {
         "tandem-agent" => Some("agents-guest"),
         "tandem-agent-python" => Some("agents-py"),
+        "tandem-agent-js" => Some("agents-js"),
         _ => None,
     }
 }

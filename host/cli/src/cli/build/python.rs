@@ -3,18 +3,15 @@
 //! componentize-py, which bundles CPython and the agent's modules.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use tandem::ErrorKind;
 
-use super::{Built, failed, runs};
+use super::{Built, Scratch, WIT, agent_id, failed, runs, step};
 use crate::cli::Failure;
 
 /// The componentize-py release the helper and the tests are checked with.
 const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
-
-/// The contract, as the host that built this binary implements it.
-const WIT: &str = include_str!("../../../../../wit/agent.wit");
 
 /// The Python helper (`sdk/python/tandem_agent.py`).
 const HELPER: &str = include_str!("../../../../../sdk/python/tandem_agent.py");
@@ -33,32 +30,6 @@ fn componentize_py() -> Result<PathBuf, Failure> {
         ));
     }
     Ok(program)
-}
-
-/// A directory removed when dropped: the contract and the helper, written out for one build.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The agent's id: its directory's name, which must be a valid agent id.
-fn agent_id(dir: &Path) -> Result<(String, PathBuf), Failure> {
-    let dir = dir.canonicalize().map_err(|e| Failure::file(dir, e))?;
-    let id = dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-        .to_string();
-    tandem::manifest::check_name("agent id", &id).map_err(|e| {
-        Failure::invalid_input(format!(
-            "{}: the directory's name is the agent's id: {e}",
-            dir.display()
-        ))
-    })?;
-    Ok((id, dir))
 }
 
 /// Copies the Python modules and packages under `from` to `to` (not `__pycache__`, nor hidden
@@ -84,48 +55,29 @@ fn copy_python_sources(from: &Path, to: &Path) -> Result<(), Failure> {
 pub fn build(dir: &Path) -> Result<Built, Failure> {
     let (id, dir) = agent_id(dir)?;
     let program = componentize_py()?;
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("tandem-build-{}", std::process::id())));
-    let (wit_dir, helper_dir) = (scratch.0.join("wit"), scratch.0.join("python"));
-    for (path, text) in [
-        (wit_dir.join("agent.wit"), WIT),
-        (helper_dir.join("tandem_agent.py"), HELPER),
-    ] {
-        let parent = path.parent().unwrap_or(&scratch.0);
-        std::fs::create_dir_all(parent).map_err(|e| Failure::file(parent, e))?;
-        std::fs::write(&path, text).map_err(|e| Failure::file(&path, e))?;
-    }
+    let scratch = Scratch::new()?;
+    let wit_dir = scratch.write("wit/agent.wit", WIT)?;
+    let helper_dir = scratch.write("python/tandem_agent.py", HELPER)?;
     // componentize-py leaves `__pycache__` where the modules are: build from a copy.
-    let sources = scratch.0.join("agent");
+    let sources = scratch.path().join("agent");
     copy_python_sources(&dir, &sources)?;
-    let out = scratch.0.join(format!("{id}.wasm"));
+    let out = scratch.path().join(format!("{id}.wasm"));
     eprintln!(
         "==> making a component of {}/app.py with componentize-py",
         dir.display()
     );
-    let status = Command::new(&program)
-        .arg("-d")
-        .arg(&wit_dir)
-        .args(["-w", "described-agent", "componentize", "app", "-p"])
-        .arg(&sources)
-        .arg("-p")
-        .arg(&helper_dir)
-        .arg("-o")
-        .arg(&out)
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|e| {
-            failed(
-                ErrorKind::Unavailable,
-                format!("cannot run {}: {e}", program.display()),
-            )
-        })?;
-    if !status.success() {
-        return Err(Failure::invalid_input(format!(
-            "componentize-py could not build {}/app.py (its errors are above)",
-            dir.display()
-        )));
-    }
+    step(
+        Command::new(&program)
+            .arg("-d")
+            .arg(&wit_dir)
+            .args(["-w", "described-agent", "componentize", "app", "-p"])
+            .arg(&sources)
+            .arg("-p")
+            .arg(&helper_dir)
+            .arg("-o")
+            .arg(&out),
+        format!("componentize-py could not build {}/app.py", dir.display()),
+    )?;
     let component = std::fs::read(&out).map_err(|e| Failure::file(&out, e))?;
     Ok(Built { id, dir, component })
 }
