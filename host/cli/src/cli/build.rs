@@ -1,9 +1,8 @@
 //! `tandem build [DIR]`: builds the agent in DIR into a component in the agents directory, with its
 //! manifest beside it: what `just agents` does, for one agent. The language is told from DIR's
 //! files: a Rust crate (`Cargo.toml`, [`rust`]), a Python agent (`app.py`, [`python`]) or a
-//! JavaScript agent (`app.js`, [`js`]). It
-//! installs nothing: when a tool is missing it says which, and the one command that installs it.
-//! The tools' own progress is shown as they work.
+//! JavaScript agent (`app.js`, [`js`]). It installs nothing: when a tool is missing it says which,
+//! and the one command that installs it. The tools' own progress is shown as they work.
 
 mod js;
 mod python;
@@ -49,34 +48,30 @@ fn failed(kind: ErrorKind, message: String) -> Failure {
 /// routes build against it).
 const WIT: &str = include_str!("../../../../wit/agent.wit");
 
-/// A directory for one build's files (the contract, a helper, the tool's output), removed when
-/// dropped.
-struct Scratch(PathBuf);
+/// A private directory for one build's files (the contract, a helper, the tool's output), removed
+/// when dropped.
+struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     fn new() -> Result<Scratch, Failure> {
-        let path = std::env::temp_dir().join(format!("tandem-build-{}", std::process::id()));
-        std::fs::create_dir_all(&path).map_err(|e| Failure::file(&path, e))?;
-        Ok(Scratch(path))
+        let dir = tempfile::Builder::new()
+            .prefix("tandem-build-")
+            .tempdir()
+            .map_err(|e| Failure::file(&std::env::temp_dir(), e))?;
+        Ok(Scratch(dir))
     }
 
     fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 
     /// Writes `text` to `relative` under the scratch directory; returns the directory it is in.
     fn write(&self, relative: &str, text: &str) -> Result<PathBuf, Failure> {
-        let path = self.0.join(relative);
-        let parent = path.parent().unwrap_or(&self.0).to_path_buf();
+        let path = self.path().join(relative);
+        let parent = path.parent().unwrap_or(self.path()).to_path_buf();
         std::fs::create_dir_all(&parent).map_err(|e| Failure::file(&parent, e))?;
         std::fs::write(&path, text).map_err(|e| Failure::file(&path, e))?;
         Ok(parent)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
