@@ -12,7 +12,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
-use tandem_e2e::{node_json, npm, npm_packages, output_json, tandem_bin, target_dir};
+use tandem_e2e::{
+    build_agents, node_json, npm, npm_packages, output_json, run_built, scaffold_build_and_greet,
+    tandem_bin, target_dir,
+};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -51,52 +54,21 @@ fn built() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let out = target_dir().join("js-agents");
-        for (dir, id, tools_from_env) in [
-            // Found in agents-js/node_modules/.bin, as for a user who ran `npm install` there.
-            ("agents-js/markdown", "markdown", false),
-            ("agents-js/js-complexity", "js-complexity", false),
-            // Outside agents-js: the tools named by the environment.
-            ("tests/guests-js/jsprobe", "jsprobe", true),
-        ] {
-            let mut build = Command::new(tandem_bin());
-            build
-                .arg("build")
-                .arg(root().join(dir))
-                .arg("--agents")
-                .arg(&out);
-            if tools_from_env {
-                build
-                    .env("TANDEM_ESBUILD", tool("esbuild"))
-                    .env("TANDEM_COMPONENTIZE_JS", tool("componentize-js"));
-            } else {
-                agents_js();
-            }
-            let build = build.output().unwrap();
-            assert!(
-                build.status.success(),
-                "tandem build {dir} failed: {}",
-                String::from_utf8_lossy(&build.stderr)
-            );
-            let said = String::from_utf8_lossy(&build.stdout);
-            assert!(said.contains(&format!("{id}.wasm")), "{said}");
-            assert!(
-                out.join(format!("{id}.toml")).is_file(),
-                "the manifest is copied"
-            );
-        }
-        // Compile each component once, into the shared code cache, before the tests run in
-        // parallel (each would compile StarlingMonkey's 12 MiB otherwise).
-        let listed = Command::new(tandem_bin())
-            .arg("--cache-dir")
-            .arg(target_dir().join("test-cache"))
-            .arg("list")
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert!(
-            listed.status.success(),
-            "{}",
-            String::from_utf8_lossy(&listed.stderr)
+        agents_js();
+        let tools = vec![
+            ("TANDEM_ESBUILD", tool("esbuild")),
+            ("TANDEM_COMPONENTIZE_JS", tool("componentize-js")),
+        ];
+        build_agents(
+            &out,
+            &[
+                // Their tools found in agents-js/node_modules/.bin, as for a user who ran `npm
+                // install` there.
+                ("agents-js/markdown", vec![]),
+                ("agents-js/js-complexity", vec![]),
+                // Outside agents-js: the tools named by the environment.
+                ("tests/guests-js/jsprobe", tools),
+            ],
         );
         out
     })
@@ -104,19 +76,7 @@ fn built() -> &'static Path {
 
 /// `tandem run <agent> --op <op> <args> --input @FILE` on a built JavaScript agent.
 fn run(agent: &str, op: &str, args: &[&str], input: Value) -> std::process::Output {
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), input.to_string()).unwrap();
-    Command::new(tandem_bin())
-        .arg("--cache-dir")
-        .arg(target_dir().join("test-cache"))
-        .args(["run", agent, "--agents"])
-        .arg(built())
-        .args(["--op", op, "--raw"])
-        .args(args)
-        .arg("--input")
-        .arg(format!("@{}", file.path().display()))
-        .output()
-        .unwrap()
+    run_built(built(), agent, op, args, &input)
 }
 
 /// What a failed run printed on stderr; a successful run panics.
@@ -537,79 +497,29 @@ fn limits_grants_and_errors_hold_for_a_javascript_guest() {
 
 #[test]
 fn a_scaffolded_javascript_agent_builds_answers_and_passes_its_tests() {
-    let dir = tempfile::tempdir().unwrap();
-    let tandem = |args: &[&str]| {
-        let out = Command::new(tandem_bin())
-            .arg("--cache-dir")
-            .arg(target_dir().join("test-cache"))
-            .args(args)
-            .env("TANDEM_ESBUILD", tool("esbuild"))
-            .env("TANDEM_COMPONENTIZE_JS", tool("componentize-js"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "tandem {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let root = dir.path().to_str().unwrap();
-    let shipped = target_dir().join("agents");
-    let said = tandem(&[
-        "new",
-        "agent",
-        "hello-js",
-        "--lang",
+    let scaffold = scaffold_build_and_greet(
         "js",
-        "--into",
-        root,
-        "--agents",
-        shipped.to_str().unwrap(),
-    ]);
-    assert!(
-        said.contains("app.js, greeting.js, greeting.test.js, hello-js.toml, package.json"),
-        "{said}"
-    );
-    let project = dir.path().join("hello-js");
-    let out = dir.path().join("out");
-    tandem(&[
-        "build",
-        project.to_str().unwrap(),
-        "--agents",
-        out.to_str().unwrap(),
-    ]);
-    let answer = tandem(&[
-        "run",
         "hello-js",
-        "--agents",
-        out.to_str().unwrap(),
-        "--op",
-        "greet",
-        "--raw",
-        "--input",
-        r#"{"name": "Ada"}"#,
-    ]);
-    assert_eq!(
-        serde_json::from_str::<Value>(&answer).unwrap(),
-        json!({"greeting": "Hello, Ada!"})
+        "app.js, greeting.js, greeting.test.js, hello-js.toml, package.json",
+        &[
+            ("TANDEM_ESBUILD", tool("esbuild")),
+            ("TANDEM_COMPONENTIZE_JS", tool("componentize-js")),
+        ],
     );
-    let empty = Command::new(tandem_bin())
-        .arg("--cache-dir")
-        .arg(target_dir().join("test-cache"))
-        .args(["run", "hello-js", "--agents"])
-        .arg(&out)
-        .args(["--op", "greet", "--input", r#"{"name": " "}"#])
-        .output()
-        .unwrap();
-    let said = failure(empty);
+    let said = failure(run_built(
+        &scaffold.built,
+        "hello-js",
+        "greet",
+        &[],
+        &json!({"name": " "}),
+    ));
     assert!(
         said.contains("error[invalid-input]") && said.contains("`name` is empty"),
         "{said}"
     );
     let tests = Command::new("node")
         .arg("--test")
-        .current_dir(&project)
+        .current_dir(&scaffold.project)
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&tests.stdout);

@@ -9,7 +9,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
-use tandem_e2e::{output_json, python_json, python_venv, tandem_bin, target_dir};
+use tandem_e2e::{
+    build_agents, output_json, python_json, python_venv, run_built, scaffold_build_and_greet,
+    tandem_bin, target_dir,
+};
 
 /// componentize-py, installed from PyPI into a venv of its own.
 fn componentize_py() -> PathBuf {
@@ -25,47 +28,15 @@ fn componentize_py() -> PathBuf {
 fn built() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let componentize_py = componentize_py();
         let out = target_dir().join("python-agents");
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        for (dir, id) in [
-            ("agents-py/complexity", "complexity"),
-            ("agents-py/docstrings", "docstrings"),
-            ("tests/guests-py/netprobe", "netprobe"),
-        ] {
-            let build = Command::new(tandem_bin())
-                .arg("build")
-                .arg(root.join(dir))
-                .arg("--agents")
-                .arg(&out)
-                .env("TANDEM_COMPONENTIZE_PY", &componentize_py)
-                .output()
-                .unwrap();
-            assert!(
-                build.status.success(),
-                "tandem build {dir} failed: {}",
-                String::from_utf8_lossy(&build.stderr)
-            );
-            let said = String::from_utf8_lossy(&build.stdout);
-            assert!(said.contains(&format!("{id}.wasm")), "{said}");
-        }
-        assert!(
-            out.join("complexity.toml").is_file(),
-            "the manifest is copied"
-        );
-        // Compile each component once, into the shared code cache, before the tests run in
-        // parallel (each would compile CPython's 18 MiB otherwise).
-        let listed = Command::new(tandem_bin())
-            .arg("--cache-dir")
-            .arg(target_dir().join("test-cache"))
-            .arg("list")
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert!(
-            listed.status.success(),
-            "{}",
-            String::from_utf8_lossy(&listed.stderr)
+        let env = vec![("TANDEM_COMPONENTIZE_PY", componentize_py())];
+        build_agents(
+            &out,
+            &[
+                ("agents-py/complexity", env.clone()),
+                ("agents-py/docstrings", env.clone()),
+                ("tests/guests-py/netprobe", env),
+            ],
         );
         out
     })
@@ -76,22 +47,9 @@ fn run(op: &str, args: &[&str], input: Value) -> std::process::Output {
     run_agent("complexity", op, args, input)
 }
 
-/// `tandem run <agent> --op <op> <args> --input @FILE` on a built Python agent (a file: inputs
-/// may be larger than a command line).
+/// `tandem run <agent> --op <op> <args> --input @FILE` on a built Python agent.
 fn run_agent(agent: &str, op: &str, args: &[&str], input: Value) -> std::process::Output {
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), input.to_string()).unwrap();
-    Command::new(tandem_bin())
-        .arg("--cache-dir")
-        .arg(target_dir().join("test-cache"))
-        .args(["run", agent, "--agents"])
-        .arg(built())
-        .args(["--op", op, "--raw"])
-        .args(args)
-        .arg("--input")
-        .arg(format!("@{}", file.path().display()))
-        .output()
-        .unwrap()
+    run_built(built(), agent, op, args, &input)
 }
 
 /// `[file, fields...]` of each of `items` (a file under the grant `src/`), sorted: the shape the
@@ -296,65 +254,16 @@ fn grants_and_limits_hold_for_a_python_guest() {
 
 #[test]
 fn a_scaffolded_python_agent_builds_answers_and_passes_its_tests() {
-    let dir = tempfile::tempdir().unwrap();
-    let tandem = |args: &[&str]| {
-        let out = Command::new(tandem_bin())
-            .arg("--cache-dir")
-            .arg(target_dir().join("test-cache"))
-            .args(args)
-            .env("TANDEM_COMPONENTIZE_PY", componentize_py())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "tandem {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let root = dir.path().to_str().unwrap();
-    let shipped = target_dir().join("agents");
-    let said = tandem(&[
-        "new",
-        "agent",
-        "hello-py",
-        "--lang",
+    let scaffold = scaffold_build_and_greet(
         "python",
-        "--into",
-        root,
-        "--agents",
-        shipped.to_str().unwrap(),
-    ]);
-    assert!(
-        said.contains("app.py, greeting.py, hello-py.toml"),
-        "{said}"
-    );
-    let project = dir.path().join("hello-py");
-    let out = dir.path().join("out");
-    tandem(&[
-        "build",
-        project.to_str().unwrap(),
-        "--agents",
-        out.to_str().unwrap(),
-    ]);
-    let answer = tandem(&[
-        "run",
         "hello-py",
-        "--agents",
-        out.to_str().unwrap(),
-        "--op",
-        "greet",
-        "--raw",
-        "--input",
-        r#"{"name": "Ada"}"#,
-    ]);
-    assert_eq!(
-        serde_json::from_str::<Value>(&answer).unwrap(),
-        json!({"greeting": "Hello, Ada!"})
+        "app.py, greeting.py, hello-py.toml",
+        &[("TANDEM_COMPONENTIZE_PY", componentize_py())],
     );
+    let (root, project) = (scaffold.dir.path().to_str().unwrap(), &scaffold.project);
     let tests = Command::new("python3")
         .args(["-m", "unittest", "discover", "-s"])
-        .arg(&project)
+        .arg(project)
         .output()
         .unwrap();
     assert!(

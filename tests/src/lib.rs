@@ -68,6 +68,151 @@ pub fn run_agent(
         .expect("tandem runs")
 }
 
+/// `tandem run <agent> --op <op> --raw <args...> --input @FILE` on an agent in `agents` (its
+/// manifest beside it), with the shared code cache; the input goes in a file, as it may be larger
+/// than a command line.
+pub fn run_built(
+    agents: &Path,
+    agent: &str,
+    op: &str,
+    args: &[&str],
+    input: &serde_json::Value,
+) -> std::process::Output {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), input.to_string()).unwrap();
+    std::process::Command::new(tandem_bin())
+        .arg("--cache-dir")
+        .arg(target_dir().join("test-cache"))
+        .args(["run", agent, "--agents"])
+        .arg(agents)
+        .args(["--op", op, "--raw"])
+        .args(args)
+        .arg("--input")
+        .arg(format!("@{}", file.path().display()))
+        .output()
+        .expect("tandem runs")
+}
+
+/// Builds each agent directory of `agents` (relative to the repository, its id its name) with
+/// `tandem build` into `out` (the environment naming its tools), then compiles every component
+/// once into the shared code cache, before tests run them in parallel (each would compile an
+/// interpreter of many MiB otherwise).
+pub fn build_agents(out: &Path, agents: &[(&str, Vec<(&str, PathBuf)>)]) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for (dir, env) in agents {
+        let build = std::process::Command::new(tandem_bin())
+            .arg("build")
+            .arg(root.join(dir))
+            .arg("--agents")
+            .arg(out)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        assert!(
+            build.status.success(),
+            "tandem build {dir} failed: {}",
+            String::from_utf8_lossy(&build.stderr)
+        );
+        let id = Path::new(dir).file_name().unwrap().to_str().unwrap();
+        let said = String::from_utf8_lossy(&build.stdout);
+        assert!(said.contains(&format!("{id}.wasm")), "{said}");
+        let manifest = format!("{id}.toml");
+        if root.join(dir).join(&manifest).is_file() {
+            assert!(out.join(&manifest).is_file(), "{id}'s manifest is copied");
+        }
+    }
+    let listed = std::process::Command::new(tandem_bin())
+        .arg("--cache-dir")
+        .arg(target_dir().join("test-cache"))
+        .arg("list")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+}
+
+/// An agent scaffolded by `tandem new agent <name> --lang <lang>` in a temporary directory.
+pub struct Scaffold {
+    /// The temporary directory, removed when dropped.
+    pub dir: tempfile::TempDir,
+    /// The agent's project, `dir/<name>`.
+    pub project: PathBuf,
+    /// Where `tandem build` put its component.
+    pub built: PathBuf,
+}
+
+/// Scaffolds `name` in `lang` (CONSTRUCTOR saying it wrote `files`), builds it with `tandem build`
+/// (`env` naming its tools) and checks that its `greet` operation greets Ada.
+pub fn scaffold_build_and_greet(
+    lang: &str,
+    name: &str,
+    files: &str,
+    env: &[(&str, PathBuf)],
+) -> Scaffold {
+    let dir = tempfile::tempdir().unwrap();
+    let tandem = |args: &[&str]| {
+        let out = std::process::Command::new(tandem_bin())
+            .arg("--cache-dir")
+            .arg(target_dir().join("test-cache"))
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tandem {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let root = dir.path().to_str().unwrap();
+    let shipped = target_dir().join("agents");
+    let said = tandem(&[
+        "new",
+        "agent",
+        name,
+        "--lang",
+        lang,
+        "--into",
+        root,
+        "--agents",
+        shipped.to_str().unwrap(),
+    ]);
+    assert!(said.contains(files), "{said}");
+    let project = dir.path().join(name);
+    let built = dir.path().join("out");
+    tandem(&[
+        "build",
+        project.to_str().unwrap(),
+        "--agents",
+        built.to_str().unwrap(),
+    ]);
+    let answer = tandem(&[
+        "run",
+        name,
+        "--agents",
+        built.to_str().unwrap(),
+        "--op",
+        "greet",
+        "--raw",
+        "--input",
+        r#"{"name": "Ada"}"#,
+    ]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&answer).unwrap(),
+        serde_json::json!({"greeting": "Hello, Ada!"})
+    );
+    Scaffold {
+        dir,
+        project,
+        built,
+    }
+}
+
 /// The Python of a virtual environment `target/<name>` with `packages` from PyPI (made once, kept
 /// while `import` still works): the reference implementations agents are checked against.
 pub fn python_venv(name: &str, packages: &[&str], import: &str) -> PathBuf {
