@@ -213,9 +213,21 @@ pub fn scaffold_build_and_greet(
     }
 }
 
+/// Held while a test installs tools into the target dir, so that two tests of one binary (which
+/// run in parallel) never install into the same place at once.
+fn installing() -> std::sync::MutexGuard<'static, ()> {
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that panicked while installing left nothing another cannot redo.
+    INSTALLING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The Python of a virtual environment `target/<name>` with `packages` from PyPI (made once, kept
 /// while `import` still works): the reference implementations agents are checked against.
 pub fn python_venv(name: &str, packages: &[&str], import: &str) -> PathBuf {
+    // Tests of one binary run in parallel: one makes the venv, the others wait for it.
+    let _installing = installing();
     let venv = target_dir().join(name);
     let python = venv.join("bin/python");
     let ready = |python: &Path| {
@@ -288,6 +300,7 @@ fn script_json(mut command: std::process::Command, input: &serde_json::Value) ->
 /// A directory under the target dir with the npm `packages` installed (from the npm registry, by
 /// the machine's npm), installed the first time a test asks; returns it.
 pub fn npm_packages(name: &str, packages: &[&str]) -> PathBuf {
+    let _installing = installing();
     let dir = target_dir().join(name);
     let marker = dir.join("installed");
     let wanted = packages.join("\n");
