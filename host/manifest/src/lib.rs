@@ -72,6 +72,7 @@
 
 #![deny(missing_docs)]
 
+pub mod egress;
 pub mod error;
 pub mod names;
 pub mod policy;
