@@ -68,6 +68,8 @@
 //! - [`quota`]: how much durable state an agent may keep.
 //! - [`names`]: what an agent id or operation name may be.
 //! - [`triggers`]: `[[triggers]]`, the calls the host makes on a schedule or on an event.
+//! - [`egress`]: outbound HTTP allow rules and the judgement of a request against them (not yet
+//!   read from manifests).
 //! - [`error`]: [`ManifestError`], naming the file and the key.
 
 #![deny(missing_docs)]
