@@ -66,6 +66,10 @@ pub fn ticks() -> u64 {
 }
 /// Where an idle ticker waits to be woken by the first [`running`].
 static WAKE: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
+/// Tickers (one per host in the process) waiting, or about to wait, on [`WAKE`]: only while there
+/// is one does [`running`] pay for the lock and the wake-up (a system call), not on every call of a
+/// busy host.
+static IDLE: AtomicUsize = AtomicUsize::new(0);
 
 /// Marks guest code as running until dropped: the epoch ticks every [`EPOCH_TICK`] meanwhile.
 #[must_use = "the mark lasts as long as the value"]
@@ -73,7 +77,10 @@ pub struct Running(());
 
 /// Marks guest code as running (see [`Running`]), waking an idle ticker.
 pub fn running() -> Running {
-    if RUNNING.fetch_add(1, Ordering::SeqCst) == 0 {
+    // With `next_tick`'s count in IDLE then load of RUNNING (all SeqCst), either the ticker sees
+    // this call running and does not wait, or this sees the ticker idle and wakes it; the lock is
+    // held by the ticker from its check until it waits, so the wake-up cannot come before the wait.
+    if RUNNING.fetch_add(1, Ordering::SeqCst) == 0 && IDLE.load(Ordering::SeqCst) > 0 {
         let _lock = WAKE.0.lock().unwrap_or_else(|e| e.into_inner());
         WAKE.1.notify_all();
     }
@@ -94,10 +101,13 @@ fn next_tick() {
         return;
     }
     let lock = WAKE.0.lock().unwrap_or_else(|e| e.into_inner());
-    // Checked again under the lock: a `running()` after this waits for the lock, then wakes us.
+    // Idle is announced before RUNNING is checked again: a `running()` after the check sees it,
+    // waits for the lock (released by the wait), then wakes us.
+    IDLE.fetch_add(1, Ordering::SeqCst);
     if RUNNING.load(Ordering::SeqCst) == 0 {
         let _ = WAKE.1.wait_timeout(lock, IDLE_TICK);
     }
+    IDLE.fetch_sub(1, Ordering::SeqCst);
 }
 
 /// Advances the engine's epoch on a background thread until dropped: every [`EPOCH_TICK`] while

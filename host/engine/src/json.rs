@@ -8,6 +8,11 @@ pub const MAX_DEPTH: usize = 128;
 /// Checks that `text` is JSON nested at most [`MAX_DEPTH`] levels; the error says what is wrong.
 pub fn check(text: &str) -> Result<(), String> {
     serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| e.to_string())?;
+    // Valid JSON nested `d` deep holds at least `2d` brackets: text shorter than that cannot be too
+    // deep, and most payloads are spared the second pass.
+    if text.len() < 2 * (MAX_DEPTH + 1) {
+        return Ok(());
+    }
     let depth = depth(text);
     if depth > MAX_DEPTH {
         return Err(format!(
@@ -58,5 +63,11 @@ mod tests {
         assert!(check(&deeper).unwrap_err().contains("129 levels deep"));
         assert!(check("not json").is_err());
         assert!(check("{} trailing").is_err());
+        // Just deep enough to be refused, padded or not.
+        let padded = format!(
+            "{} ",
+            "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1)
+        );
+        assert!(check(&padded).unwrap_err().contains("129 levels deep"));
     }
 }
