@@ -82,6 +82,7 @@ pub mod quota;
 pub mod resilience;
 mod resolve;
 pub mod schema;
+pub mod secrets;
 pub mod triggers;
 pub mod values;
 
