@@ -70,6 +70,8 @@
 //! - [`triggers`]: `[[triggers]]`, the calls the host makes on a schedule or on an event.
 //! - [`egress`]: outbound HTTP allow rules and the judgement of a request against them (not yet
 //!   read from manifests).
+//! - [`secrets`]: secrets bound to egress rules and substituted for their placeholders (not yet
+//!   read from manifests).
 //! - [`error`]: [`ManifestError`], naming the file and the key.
 
 #![deny(missing_docs)]
