@@ -48,6 +48,7 @@ bench: agents
     cargo build --release -p tandem-cli --bin tandem
     cargo bench -p tandem --bench overhead
     cargo bench -p tandem --bench swap
+    cargo bench -p tandem --bench egress
     host/runtime/benches/http.sh
     host/runtime/benches/idle.sh
     host/runtime/benches/languages.sh

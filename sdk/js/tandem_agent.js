@@ -20,7 +20,9 @@
 //     export const { handler, schemas } = agent.exports();
 //
 // An operation receives its input decoded from JSON and the task (`task.traceId`,
-// `task.timeLeftMs`, ...), and returns anything `JSON.stringify` encodes. A failure is classified
+// `task.timeLeftMs`, ...), and returns anything `JSON.stringify` encodes, or a promise of it (an
+// `async` operation may await `fetch`, which the host judges by the agent's `[egress]` rules;
+// `secret(name)` is the placeholder the host fills in for a secret). A failure is classified
 // by the error thrown: `InvalidInput`, `Failed`, `Retryable`, `Denied`, `Timeout` (and
 // `DependencyFailed` from `delegate`); any other error is `failed` with its name and message. Input
 // that is not JSON is `invalid-input`. `log`, `delegate`, `emit` and `state` call the host;
@@ -150,21 +152,19 @@ export class Agent {
         chain: task.chain,
       });
     } catch (e) {
-      if (e instanceof AgentFailure) {
-        throw e.toWit();
-      }
-      throw { tag: "failed", val: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+      throw failure(e);
     }
-    let json;
-    try {
-      json = JSON.stringify(output);
-    } catch (e) {
-      throw { tag: "failed", val: `could not encode output: ${e.message}` };
+    // An async operation (one that awaits `fetch`, say): componentize-js runs the event loop until
+    // the promise settles.
+    if (output !== null && typeof output === "object" && typeof output.then === "function") {
+      return output.then(
+        (value) => encode(task.operation, value),
+        (e) => {
+          throw failure(e);
+        },
+      );
     }
-    if (json === undefined) {
-      throw { tag: "failed", val: `\`${task.operation}\` returned nothing JSON can encode` };
-    }
-    return json;
+    return encode(task.operation, output);
   }
 
   /** What the component exports: `export const { handler, schemas } = agent.exports();`. */
@@ -183,6 +183,36 @@ export class Agent {
       },
     };
   }
+}
+
+/** The `agent-error` an error thrown by an operation is reported as. */
+function failure(e) {
+  if (e instanceof AgentFailure) {
+    return e.toWit();
+  }
+  return { tag: "failed", val: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+}
+
+/** An operation's output as JSON. */
+function encode(operation, output) {
+  let json;
+  try {
+    json = JSON.stringify(output);
+  } catch (e) {
+    throw { tag: "failed", val: `could not encode output: ${e.message}` };
+  }
+  if (json === undefined) {
+    throw { tag: "failed", val: `\`${operation}\` returned nothing JSON can encode` };
+  }
+  return json;
+}
+
+/**
+ * The placeholder the host replaces with secret `name` in a header of a request to a target the
+ * secret is bound to (`[secrets]` in the manifest): `{ authorization: `Bearer ${secret("token")}` }`.
+ */
+export function secret(name) {
+  return `{{secret:${name}}}`;
 }
 
 /** A log record into the host's tracing: `log("info", "scanned", { files: 3 })`. */

@@ -41,6 +41,7 @@
 //! - [`state`]: the agent's durable key-value store, with typed JSON helpers.
 //! - [`host_info`]: the host's agents, figures and load, for agents granted `host-info`.
 //! - [`control`]: other agents' versions listed, rolled back, activated, for agents granted them.
+//! - [`http`]: outbound HTTP for agents granted `[egress]`, with secrets the host fills in.
 //!
 //! The WIT contract these wrap is `wit/agent.wit` (package `tandem:agent@0.1.3`, world `described-agent`).
 
@@ -49,6 +50,7 @@ pub mod control;
 pub mod delegation;
 pub mod events;
 pub mod host_info;
+pub mod http;
 pub mod log;
 pub mod state;
 

@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod loopback;
+
 use tandem::{Host, HostConfig};
 
 /// The workspace's target directory.

@@ -12,6 +12,7 @@ use wasmtime::Engine;
 use crate::bindings::{AgentWorldPre, handler, types};
 use crate::capabilities::control::Control;
 use crate::capabilities::delegation::Delegator;
+use crate::capabilities::egress::EgressWatch;
 use crate::capabilities::events::EventSink;
 use crate::capabilities::host_info::HostInfo;
 use crate::error::{CallError, ErrorKind, LoadError, Site};
@@ -158,6 +159,8 @@ pub struct HostLinks {
     pub host_info: Weak<dyn HostInfo>,
     /// What granted guests do to other agents' versions.
     pub control: Weak<dyn Control>,
+    /// Where the outcome of granted guests' outbound requests goes.
+    pub egress: Weak<dyn EgressWatch>,
     /// The host's durable state.
     pub state: Arc<StateAccess>,
 }
@@ -208,6 +211,7 @@ impl Agent {
             events: links.events,
             host_info: links.host_info,
             control: links.control,
+            egress: links.egress,
             state: links.state,
         };
         let policy = owner.policy.clone();
@@ -461,6 +465,7 @@ impl Agent {
             Ok(Ok(result)) => result,
         };
         let logs_dropped = instance.store.data().log.dropped();
+        let egress_denial = instance.store.data().egress.last_denial();
         let writes = instance.store.data_mut().state.take_writes();
         lease.keep();
         // One verdict per call, reached before anything is committed: an output over the limit or
@@ -516,7 +521,7 @@ impl Agent {
                         .expect("checked above"),
                 }
             }
-            Err(error) => guest_error(site(&task), error, limits.max_output_bytes),
+            Err(error) => guest_error(site(&task), error, egress_denial, limits.max_output_bytes),
         };
         Err((error, give_back(task)))
     }
@@ -543,14 +548,27 @@ async fn finish_by<F: Future>(
 }
 
 /// Maps an error the guest returned to the host's classification; its message is cut to
-/// [`MAX_ERROR_MESSAGE_BYTES`] (or `max_output`, if smaller).
-fn guest_error(site: Site, error: handler::AgentError, max_output: usize) -> CallError {
+/// [`MAX_ERROR_MESSAGE_BYTES`] (or `max_output`, if smaller). A `denied` or `failed` error of a call
+/// in which the host refused an outbound request carries the host's reason (the rule), which the
+/// guest only saw as `http-request-denied`.
+fn guest_error(
+    site: Site,
+    error: handler::AgentError,
+    egress_denial: Option<String>,
+    max_output: usize,
+) -> CallError {
     use handler::AgentError as E;
+    // What the host refused, for errors a refused request may have caused (a JavaScript `fetch`
+    // fails with a bare `TypeError`).
+    let with_denial = |m: String| match &egress_denial {
+        Some(reason) => format!("{m} ({reason})"),
+        None => m,
+    };
     let (kind, message) = match error {
         E::InvalidInput(m) | E::UnsupportedOperation(m) => (ErrorKind::InvalidInput, m),
-        E::Failed(m) => (ErrorKind::Failed, m),
+        E::Failed(m) => (ErrorKind::Failed, with_denial(m)),
         E::Retryable(m) => (ErrorKind::Retryable, m),
-        E::Denied(m) => (ErrorKind::Denied, m),
+        E::Denied(m) => (ErrorKind::Denied, with_denial(m)),
         E::Timeout(m) => (ErrorKind::Timeout, m),
         E::DependencyFailed(e) => (
             ErrorKind::DependencyFailed,

@@ -70,9 +70,16 @@ pub fn prepare(
             .find(|name| reason.contains(name.as_str()))
             .cloned()
             .unwrap_or(reason);
-        LoadError::UnsupportedImport {
-            path: path.to_path_buf(),
-            import,
+        if import.starts_with("wasi:http/") {
+            LoadError::EgressNotGranted {
+                path: path.to_path_buf(),
+                import,
+            }
+        } else {
+            LoadError::UnsupportedImport {
+                path: path.to_path_buf(),
+                import,
+            }
         }
     })?;
     AgentWorldPre::new(pre).map_err(|e| LoadError::NotAnAgent {

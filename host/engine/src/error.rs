@@ -46,6 +46,13 @@ pub enum LoadError {
         path.display()
     )]
     UnsupportedImport { path: PathBuf, import: String },
+    /// A component that imports `wasi:http` for an agent whose manifest grants no `[egress]`.
+    #[error(
+        "{}: imports `{import}`, but its manifest grants no outbound HTTP: add an [egress] section \
+         with the [[egress.allow]] rules it needs",
+        path.display()
+    )]
+    EgressNotGranted { path: PathBuf, import: String },
     /// Instantiating it, `describe()` or the health probe failed.
     #[error("{}: `describe()` failed: {reason}", path.display())]
     Describe { path: PathBuf, reason: String },

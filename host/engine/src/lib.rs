@@ -52,6 +52,7 @@ pub mod trap;
 pub use agent::{Agent, AgentInfo, HostLinks, OperationInfo, Request, Response};
 pub use capabilities::control::Control;
 pub use capabilities::delegation::{Caller, Delegator};
+pub use capabilities::egress::{EgressOutcome, EgressRecord, EgressWatch};
 pub use capabilities::events::EventSink;
 pub use capabilities::host_info::HostInfo;
 pub use error::{CallError, LoadError};

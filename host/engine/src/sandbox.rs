@@ -17,6 +17,7 @@ pub use tandem_manifest::{DirGrant, Grants, Isolation, Limits, Policy, Resilienc
 
 use crate::capabilities::control::{Control, ControlCtx};
 use crate::capabilities::delegation::{DelegationCtx, Delegator};
+use crate::capabilities::egress::{EgressCtx, EgressWatch};
 use crate::capabilities::events::{EventSink, EventsCtx};
 use crate::capabilities::files::FilesCtx;
 use crate::capabilities::host_info::{HostInfo, HostInfoCtx};
@@ -44,6 +45,8 @@ pub struct Owner {
     pub host_info: Weak<dyn HostInfo>,
     /// What it may do to other agents' versions, when granted.
     pub control: Weak<dyn Control>,
+    /// Where the outcome of its outbound requests goes, when it is granted egress.
+    pub egress: Weak<dyn EgressWatch>,
     /// The host's durable state.
     pub state: Arc<StateAccess>,
 }
@@ -99,6 +102,8 @@ pub struct StoreData {
     pub(crate) host_info: HostInfoCtx,
     /// `tandem:agent/control`.
     pub(crate) control: ControlCtx,
+    /// `wasi:http/outgoing-handler`, when granted.
+    pub(crate) egress: EgressCtx,
 }
 
 impl WasiView for StoreData {
@@ -171,6 +176,13 @@ pub fn new_store(
     // cannot grow the host's memory by making them.
     table.set_max_capacity(MAX_HANDLES + policy.limits.max_open_files);
     let roots = policy.grants.dirs.iter().map(|d| d.host.clone()).collect();
+    let egress = EgressCtx::new(
+        agent.clone(),
+        policy.grants.egress.clone(),
+        policy.grants.secrets.clone(),
+        owner.stats.clone(),
+        owner.egress.clone(),
+    );
     let data = StoreData {
         wasi: crate::capabilities::wasi::wasi_ctx(&policy.grants, &agent)?,
         table,
@@ -193,6 +205,7 @@ pub fn new_store(
         events: EventsCtx::new(owner.events.clone()),
         host_info: HostInfoCtx::new(owner.host_info.clone()),
         control: ControlCtx::new(owner.control.clone()),
+        egress,
         policy,
     };
     let mut store = Store::new(engine, data);
@@ -243,6 +256,8 @@ pub fn begin_call(
     data.call.chain.extend_from_slice(chain);
     data.log.reset(data.policy.limits.max_log_records);
     data.state.begin_call();
+    data.egress
+        .begin_call(&data.call.agent, trace_id, chain, deadline);
     Ok(())
 }
 

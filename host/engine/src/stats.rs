@@ -107,7 +107,12 @@ pub struct AgentStats {
     retries: AtomicU64,
     delegations_made: AtomicU64,
     delegations_received: AtomicU64,
+    /// Outbound requests by [`EGRESS_OUTCOMES`].
+    egress: [AtomicU64; EGRESS_OUTCOMES.len()],
 }
+
+/// What became of an outbound request, in the order [`Totals::egress`] counts them.
+pub const EGRESS_OUTCOMES: [&str; 3] = ["sent", "denied", "failed"];
 
 impl Default for AgentStats {
     fn default() -> Self {
@@ -119,6 +124,7 @@ impl Default for AgentStats {
             retries: AtomicU64::new(0),
             delegations_made: AtomicU64::new(0),
             delegations_received: AtomicU64::new(0),
+            egress: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 }
@@ -163,6 +169,13 @@ impl AgentStats {
         self.delegations_received.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// An outbound request ended as `class` (one of [`EGRESS_OUTCOMES`]).
+    pub fn add_egress(&self, class: &str) {
+        if let Some(i) = EGRESS_OUTCOMES.iter().position(|c| *c == class) {
+            self.egress[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Adds these counts into `into` (several stats can share one agent version).
     pub fn add_into(&self, into: &mut Totals) {
         // Read while calls go on, the `ok` count can be off by the failures being recorded at that
@@ -191,6 +204,9 @@ impl AgentStats {
         into.retries += self.retries.load(Ordering::Relaxed);
         into.delegations_made += self.delegations_made.load(Ordering::Relaxed);
         into.delegations_received += self.delegations_received.load(Ordering::Relaxed);
+        for (total, count) in into.egress.iter_mut().zip(&self.egress) {
+            *total += count.load(Ordering::Relaxed);
+        }
     }
 }
 
@@ -215,6 +231,8 @@ pub struct Totals {
     pub delegations_made: u64,
     /// Calls other agents made to this one.
     pub delegations_received: u64,
+    /// Outbound requests, by [`EGRESS_OUTCOMES`].
+    pub egress: [u64; EGRESS_OUTCOMES.len()],
 }
 
 impl Default for Totals {
@@ -229,6 +247,7 @@ impl Default for Totals {
             retries: 0,
             delegations_made: 0,
             delegations_received: 0,
+            egress: [0; EGRESS_OUTCOMES.len()],
         }
     }
 }

@@ -320,6 +320,11 @@ pub fn parse_authority(scheme: Scheme, authority: &str) -> Result<(Host, Option<
 impl HostPattern {
     fn parse(text: &str) -> Result<HostPattern, String> {
         let bad = || format!("`{text}` is not a host name, `*.suffix` or an IP address");
+        if text.strip_prefix("*.").unwrap_or(text).contains('*') {
+            return Err(format!(
+                "`{text}`: `*` may only stand for the subdomains at the start (`*.example.com`)"
+            ));
+        }
         if let Some(suffix) = text.strip_prefix("*.") {
             return match parse_authority(Scheme::Https, suffix) {
                 Ok((Host::Name(name), None)) => Ok(HostPattern::Subdomains(name)),

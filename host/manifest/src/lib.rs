@@ -68,10 +68,9 @@
 //! - [`quota`]: how much durable state an agent may keep.
 //! - [`names`]: what an agent id or operation name may be.
 //! - [`triggers`]: `[[triggers]]`, the calls the host makes on a schedule or on an event.
-//! - [`egress`]: outbound HTTP allow rules and the judgement of a request against them (not yet
-//!   read from manifests).
-//! - [`secrets`]: secrets bound to egress rules and substituted for their placeholders (not yet
-//!   read from manifests).
+//! - [`egress`]: `[egress]`, outbound HTTP allow rules and the judgement of a request against them.
+//! - [`secrets`]: `[secrets]`, secrets bound to egress rules and substituted for their
+//!   placeholders.
 //! - [`error`]: [`ManifestError`], naming the file and the key.
 
 #![deny(missing_docs)]

@@ -6,10 +6,13 @@
 //! has no network, and may delegate to nobody.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::egress::Egress;
 use crate::quota::Quota;
 use crate::resilience::Resilience;
+use crate::secrets::Secrets;
 
 /// How a call's instance is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -94,7 +97,8 @@ pub enum Stdio {
 }
 
 /// The capabilities granted to one agent. The default grants nothing: no directory, no environment
-/// variable, stdout/stderr discarded, no network (never linked), no delegation, no host-info, no control.
+/// variable, stdout/stderr discarded, no network (never linked), no secret, no delegation, no
+/// host-info, no control.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Grants {
     /// Directories the guest sees.
@@ -111,6 +115,10 @@ pub struct Grants {
     pub control: Vec<String>,
     /// Callers may lend it one of their directories for the length of one call.
     pub accept_lent_dirs: bool,
+    /// The outbound HTTP it may make (`None`: `wasi:http` is not even linked).
+    pub egress: Option<Arc<Egress>>,
+    /// The secrets the host substitutes into its requests.
+    pub secrets: Arc<Secrets>,
 }
 
 /// Everything an agent is allowed: its limits and its grants (from its manifest, or the defaults).

@@ -2,6 +2,7 @@
 //! of its section against its range and naming the key when one is wrong.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::ManifestError;
@@ -74,7 +75,13 @@ impl Manifest {
         resolve_breaker(&self.resilience, &fail, &mut policy.resilience.breaker)?;
         resolve_retry(&self.resilience, &fail, &mut policy.resilience.retry)?;
         resolve_state(&self.state, &fail, &mut policy.state_quota)?;
-        resolve_capabilities(&self.capabilities, base, env, &fail, &mut policy.grants)?;
+        resolve_capabilities(&self.capabilities, base, &env, &fail, &mut policy.grants)?;
+        let egress = crate::egress::resolve_egress(&self.egress)
+            .map_err(|(key, message)| fail.at(&key, message))?;
+        let secrets = crate::secrets::resolve_secrets(&self.secrets, egress.as_ref(), base, &env)
+            .map_err(|(key, message)| fail.at(&key, message))?;
+        policy.grants.egress = egress.map(Arc::new);
+        policy.grants.secrets = Arc::new(secrets);
         policy.triggers =
             crate::triggers::resolve_triggers(&self.triggers, policy.limits.max_input_bytes)
                 .map_err(|(key, message)| fail.at(&key, message))?;

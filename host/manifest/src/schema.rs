@@ -30,6 +30,12 @@ pub struct Manifest {
     /// `[[triggers]]`: calls the host makes on a schedule or when an event happens.
     #[serde(default)]
     pub triggers: Vec<crate::triggers::TriggerSection>,
+    /// `[egress]`: the outbound HTTP it may make.
+    #[serde(default)]
+    pub egress: crate::egress::EgressSection,
+    /// `[secrets]`: secrets the host sends for it, which it never sees.
+    #[serde(default)]
+    pub secrets: crate::secrets::SecretsSection,
 }
 
 /// `[state]`.

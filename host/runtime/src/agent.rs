@@ -8,7 +8,7 @@ use std::sync::{Arc, Weak};
 
 use tandem_engine::bindings::AgentWorldPre;
 use tandem_engine::sandbox::StoreData;
-use tandem_engine::{Control, Delegator, EventSink, HostInfo, HostLinks};
+use tandem_engine::{Control, Delegator, EgressWatch, EventSink, HostInfo, HostLinks};
 use wasmtime::Engine;
 
 pub use tandem_engine::agent::{AgentInfo, OperationInfo, Request, Response};
@@ -39,12 +39,14 @@ impl Agent {
         let delegator: Weak<dyn Delegator> = weak.clone();
         let events: Weak<dyn EventSink> = weak.clone();
         let host_info: Weak<dyn HostInfo> = weak.clone();
+        let egress: Weak<dyn EgressWatch> = weak.clone();
         let control: Weak<dyn Control> = weak;
         let links = HostLinks {
             delegator,
             events,
             host_info,
             control,
+            egress,
             state: dispatcher.state().clone(),
         };
         let loaded =

@@ -123,6 +123,9 @@ impl Host {
         let mut linker = Linker::new(&engine);
         tandem_engine::capabilities::wasi::add_to_linker(&mut linker).map_err(HostError::Engine)?;
         tandem_engine::capabilities::add_to_linker(&mut linker).map_err(HostError::Engine)?;
+        let mut egress_linker = linker.clone();
+        tandem_engine::capabilities::egress::add_to_linker(&mut egress_linker)
+            .map_err(HostError::Engine)?;
         let ticker = EpochTicker::start(&engine).map_err(HostError::Ticker)?;
         let audit = match &config.audit_log {
             Some(path) => Some(AuditLog::open_with(path, config.audit_rotation)?),
@@ -150,6 +153,7 @@ impl Host {
             cache: CodeCache::new(&engine, config.cache_dir),
             engine,
             linker,
+            egress_linker,
             store: store.clone(),
             dispatcher: dispatcher.clone(),
         });

@@ -14,7 +14,9 @@ use tandem::breaker::BreakerState;
 use tandem::host::Host;
 use tandem::metrics::Totals;
 use tandem::results::CacheStats;
-use tandem::stats::{BUCKETS, FIRST_OCTAVE, LAST_OCTAVE, OUTCOMES, SUB_BUCKETS, bucket_upper};
+use tandem::stats::{
+    BUCKETS, EGRESS_OUTCOMES, FIRST_OCTAVE, LAST_OCTAVE, OUTCOMES, SUB_BUCKETS, bucket_upper,
+};
 use tandem::triggers::TriggerStatus;
 
 /// The state of a loaded agent version at a scrape: what only the live agent knows.
@@ -118,6 +120,29 @@ impl Exposition {
         Ok(())
     }
 
+    /// A counter per agent version and outcome: `counts(totals)[i]` is the count of `outcomes[i]`.
+    fn by_outcome(
+        &self,
+        encoder: &mut DescriptorEncoder,
+        name: &str,
+        help: &str,
+        outcomes: &[&str],
+        counts: impl Fn(&Totals) -> &[u64],
+    ) -> std::fmt::Result {
+        let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+        for ((agent, version), totals) in &self.totals {
+            for (outcome, &n) in outcomes.iter().zip(counts(totals)) {
+                let labels = [
+                    ("agent", agent.as_str()),
+                    ("version", version.as_str()),
+                    ("outcome", outcome),
+                ];
+                ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+
     /// A gauge of the loaded agents' state.
     fn live_gauge(
         &self,
@@ -140,22 +165,13 @@ impl Exposition {
 
 impl prometheus_client::collector::Collector for Exposition {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
-        let mut calls = encoder.encode_descriptor(
+        self.by_outcome(
+            &mut encoder,
             "tandem_calls",
             "Calls that ended, by outcome class (ok or the error class), after retries.",
-            None,
-            MetricType::Counter,
+            &OUTCOMES,
+            |t| &t.outcomes,
         )?;
-        for ((agent, version), totals) in &self.totals {
-            for (outcome, &n) in OUTCOMES.iter().zip(&totals.outcomes) {
-                let labels = [
-                    ("agent", agent.as_str()),
-                    ("version", version.as_str()),
-                    ("outcome", outcome),
-                ];
-                ConstCounter::new(n).encode(calls.encode_family(&labels)?)?;
-            }
-        }
         let mut latency = encoder.encode_descriptor(
             "tandem_call_duration_seconds",
             "Call latency, retries included.",
@@ -211,6 +227,13 @@ impl prometheus_client::collector::Collector for Exposition {
             "tandem_delegations_received",
             "Calls this agent received from another agent.",
             |t| t.delegations_received,
+        )?;
+        self.by_outcome(
+            &mut encoder,
+            "tandem_egress_requests",
+            "Outbound HTTP requests of agents granted [egress]: sent (answered), denied by the rules, or failed.",
+            &EGRESS_OUTCOMES,
+            |t| &t.egress,
         )?;
         self.per_version(
             &mut encoder,

@@ -1,8 +1,8 @@
 // `jsprobe`: a JavaScript test guest that tries what a hostile or careless agent would, so the
 // tests can see the host hold its limits and grants: it spins, grows its heap, delegates without a
-// grant, throws, and uses its state.
+// grant, throws, uses its state, and fetches what it is told to (with a secret's placeholder).
 
-import { Agent, Denied, Retryable, delegate, emit, state } from "tandem-agent";
+import { Agent, Denied, Retryable, delegate, emit, secret, state } from "tandem-agent";
 
 const agent = new Agent({ id: "jsprobe", description: "Probes the host's limits from JavaScript" });
 
@@ -38,5 +38,14 @@ agent.operation({ name: "count", description: "Adds one to a counter in its stat
   emit("counted", { count });
   return { count, keys: state.keys("") };
 });
+
+
+agent.operation(
+  { name: "fetch", description: "Fetches `url`, with `Authorization: Bearer <secret token>`" },
+  async ({ url }) => {
+    const response = await fetch(url, { headers: { authorization: `Bearer ${secret("token")}` } });
+    return { status: response.status, body: await response.text() };
+  },
+);
 
 export const { handler, schemas } = agent.exports();

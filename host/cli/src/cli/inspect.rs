@@ -19,7 +19,9 @@ pub struct InspectArgs {
 
 pub async fn inspect(global: &GlobalArgs, args: InspectArgs) -> Result<ExitCode, Failure> {
     let host = super::host(global)?;
-    let inspection = host.prepare(&args.component, Policy::default()).await?;
+    let inspection = host
+        .prepare(&args.component, granted(&host, &args.component))
+        .await?;
     let (agent, shape) = (&inspection.agent, &inspection.shape);
     if args.json {
         let value = serde_json::json!({
@@ -66,4 +68,10 @@ pub async fn inspect(global: &GlobalArgs, args: InspectArgs) -> Result<ExitCode,
         outln!("  {name}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The policy to look at a component with: its manifest's (so that what the manifest grants, such
+/// as `[egress]`, is linked), or the defaults when it has none or the manifest does not resolve.
+pub(super) fn granted(host: &tandem::host::Host, component: &std::path::Path) -> Policy {
+    host.policy_for(component).unwrap_or_default()
 }

@@ -146,7 +146,10 @@ async fn resolve(host: &Host, agent: &str, agents_dir: &Path) -> Result<PathBuf,
         )
     })?;
     for file in files {
-        match host.prepare(&file, Policy::default()).await {
+        match host
+            .prepare(&file, super::inspect::granted(host, &file))
+            .await
+        {
             Ok(inspection) if inspection.agent.id() == agent => return Ok(file),
             Ok(inspection) => found.push(inspection.agent.id().to_string()),
             Err(error) => tracing::warn!("{error}"),

@@ -1,6 +1,6 @@
 //! The host functions guests import: `tandem:agent/*`, one module per interface, plus the WASI
-//! interfaces that can be granted (`wasi`), the bounds on granted files (`files`) and guest stdio
-//! into the log (`stdio`).
+//! interfaces that can be granted (`wasi`), the bounds on granted files (`files`), guest stdio
+//! into the log (`stdio`) and outbound HTTP for agents granted it (`egress`, linked only for them).
 //!
 //! Each capability owns its per-instance context (a field of [`StoreData`]), implements its
 //! generated `Host` trait on a view of that context and the running call, and is linked with a
@@ -9,6 +9,7 @@
 
 pub mod control;
 pub mod delegation;
+pub mod egress;
 pub mod events;
 pub mod files;
 pub mod host_info;

@@ -12,7 +12,7 @@ use crate::audit::AuditRecord;
 use crate::breaker::{BreakerState, Change};
 use crate::error::{CallError, ErrorKind, LoadError, Site};
 use crate::events::EventKind;
-use tandem_engine::{CallState, Caller, EventSink};
+use tandem_engine::{CallState, Caller, EgressOutcome, EgressRecord, EgressWatch, EventSink};
 
 /// A change to the loaded agents, for the log, the event stream and the audit log.
 // Each variant's fields are named in its doc.
@@ -433,6 +433,42 @@ impl EventSink for Dispatcher {
             trace_id: trace_id.to_string(),
             name,
             data,
+        });
+    }
+}
+
+/// An outbound request of a guest granted `[egress]`: one audit line (`egress`), whatever became
+/// of it. The line names the request (without its query), the rule and the outcome; never a header.
+impl EgressWatch for Dispatcher {
+    fn egress(&self, record: &EgressRecord) {
+        let Some(audit) = &self.audit else { return };
+        let observed = Observed {
+            trace_id: record.trace_id.clone(),
+            chain: record.chain.clone(),
+        };
+        let loaded = self.registry.get(&record.agent).ok();
+        let rule = record
+            .rule
+            .as_deref()
+            .map_or_else(String::new, |r| format!("rule `{r}`: "));
+        let (outcome, detail) = match &record.outcome {
+            EgressOutcome::Sent(status) => ("ok", format!("{rule}status {status}")),
+            EgressOutcome::Denied(reason) => (ErrorKind::Denied.as_str(), reason.clone()),
+            EgressOutcome::Failed(reason) => {
+                (ErrorKind::Failed.as_str(), format!("{rule}{reason}"))
+            }
+        };
+        audit.record(AuditRecord {
+            outcome,
+            duration_us: record.duration.as_micros().min(u128::from(u64::MAX)) as u64,
+            detail: Some(detail),
+            ..audit_record(
+                "egress",
+                loaded.as_deref(),
+                &record.agent,
+                &record.request,
+                &observed,
+            )
         });
     }
 }

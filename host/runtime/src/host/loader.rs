@@ -19,10 +19,13 @@ use crate::error::LoadError;
 use crate::persist::AgentStore;
 use crate::sandbox::{Policy, StoreData};
 
-/// The engine, the linker with every host import, the code cache and the agent store.
+/// The engine, the linkers, the code cache and the agent store.
 pub(crate) struct Loader {
     pub(crate) engine: Engine,
+    /// Every host import but `wasi:http`.
     pub(crate) linker: Linker<StoreData>,
+    /// The same and `wasi:http`, for agents whose manifest grants `[egress]`.
+    pub(crate) egress_linker: Linker<StoreData>,
     pub(crate) cache: CodeCache,
     /// Where components are kept by content hash, when the host keeps an agent store.
     pub(crate) store: Option<Arc<AgentStore>>,
@@ -62,7 +65,11 @@ impl Loader {
         })?;
         let (component, hash) = compiled?;
         let shape = Shape::of(&self.engine, &component);
-        let pre = component::prepare(&self.engine, &self.linker, path, &component)?;
+        let linker = match policy.grants.egress {
+            Some(_) => &self.egress_linker,
+            None => &self.linker,
+        };
+        let pre = component::prepare(&self.engine, linker, path, &component)?;
         let agent = Agent::load(
             &self.engine,
             pre,

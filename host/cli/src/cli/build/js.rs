@@ -83,7 +83,9 @@ pub fn build(dir: &Path) -> Result<Built, Failure> {
             .arg(&bundle)
             .arg("-w")
             .arg(&wit_dir)
-            .args(["-n", "described-agent", "-d", "http", "fetch-event", "-o"])
+            .args(["-n", "described-agent", "-d"])
+            .args(disabled_features(&dir, &id))
+            .arg("-o")
             .arg(&out),
         format!(
             "componentize-js could not make a component of {}/app.js",
@@ -92,4 +94,18 @@ pub fn build(dir: &Path) -> Result<Built, Failure> {
     )?;
     let component = std::fs::read(&out).map_err(|e| Failure::file(&out, e))?;
     Ok(Built { id, dir, component })
+}
+
+/// The StarlingMonkey features left out of the component: incoming `fetch` events always, and
+/// `fetch` itself (`wasi:http`) unless the agent's manifest (`<id>.toml`) has `[[egress.allow]]`
+/// rules, since the host links `wasi:http` only for agents granted egress.
+fn disabled_features(dir: &Path, id: &str) -> &'static [&'static str] {
+    let manifest = dir.join(format!("{id}.toml"));
+    let grants_egress = manifest.is_file()
+        && tandem::manifest::Manifest::read(&manifest).is_ok_and(|m| !m.egress.allow.is_empty());
+    if grants_egress {
+        &["fetch-event"]
+    } else {
+        &["http", "fetch-event"]
+    }
 }
