@@ -497,58 +497,8 @@ fn limits_grants_and_errors_hold_for_a_javascript_guest() {
 
 #[test]
 fn a_javascript_guest_fetches_within_its_rules_with_a_secret_it_never_sees() {
-    const SECRET: &str = "js-s3cr3t-Kp4w";
-    let api = tandem_e2e::loopback::Server::start("api");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        built().join("jsprobe.wasm"),
-        dir.path().join("jsprobe.wasm"),
-    )
-    .unwrap();
-    let manifest = format!(
-        "[limits]\ntimeout = \"5s\"\nfuel = 1_000_000_000_000\nmemory = \"128MiB\"\n\n\
-         [[egress.allow]]\nname = \"api\"\nscheme = \"http\"\nhost = \"localhost\"\nport = {}\nprivate = true\n\n\
-         [secrets.token]\nfrom-env = \"JSPROBE_TOKEN\"\nrules = [\"api\"]\n",
-        api.port
-    );
-    std::fs::write(dir.path().join("jsprobe.toml"), manifest).unwrap();
-    let fetch = |url: String| {
-        Command::new(tandem_bin())
-            .env("JSPROBE_TOKEN", SECRET)
-            .arg("--cache-dir")
-            .arg(target_dir().join("test-cache"))
-            .args(["run", "jsprobe", "--agents"])
-            .arg(dir.path())
-            .args(["--op", "fetch", "--raw", "--input"])
-            .arg(json!({ "url": url }).to_string())
-            .output()
-            .unwrap()
-    };
     // `fetch` awaited in an async operation, through the host, the secret filled in on the way.
-    let output = fetch(format!("http://localhost:{}/hello", api.port));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert_eq!(
-        output_json(output),
-        json!({"status": 200, "body": "hello from api"})
-    );
-    let seen = api.received().pop().unwrap();
-    assert_eq!(
-        seen.header("authorization"),
-        Some(format!("Bearer {SECRET}").as_str())
-    );
-    assert!(!stdout.contains(SECRET));
-    // A request no rule allows fails, and the call's error names the rule that came closest.
-    let refused = failure(fetch(format!("http://localhost:{}/hello", api.port + 1)));
-    assert!(
-        refused.contains("egress denied") && refused.contains("rule `api`"),
-        "{refused}"
-    );
-    assert!(!refused.contains(SECRET));
-    assert_eq!(
-        api.received().len(),
-        1,
-        "the refused request never left the host"
-    );
+    tandem_e2e::loopback::assert_fetch_through_the_host(&built().join("jsprobe.wasm"), "jsprobe");
 }
 
 #[test]

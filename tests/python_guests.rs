@@ -253,6 +253,11 @@ fn grants_and_limits_hold_for_a_python_guest() {
 }
 
 #[test]
+fn a_python_guest_fetches_within_its_rules_with_a_secret_it_never_sees() {
+    tandem_e2e::loopback::assert_fetch_through_the_host(&built().join("netprobe.wasm"), "netprobe");
+}
+
+#[test]
 fn a_scaffolded_python_agent_builds_answers_and_passes_its_tests() {
     let scaffold = scaffold_build_and_greet(
         "python",

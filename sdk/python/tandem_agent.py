@@ -24,6 +24,11 @@ from `delegate`); any other exception is `failed` with its type and message. Inp
 is `invalid-input`. `log`, `delegate`, `emit` and `state` call the host; `read_files` reads the
 files under paths in the granted directories, bounded; `sources` reads the usual input of a tool
 that reads code (`text` + `name`, inline `files`, `paths`), described by `SOURCES_SCHEMA`.
+
+With `[[egress.allow]]` rules in its manifest, an agent may `fetch(url, ...)` over `wasi:http`: the
+host judges every request (and every redirect followed) by the rules, and fills in `secret(name)`,
+the placeholder of a secret bound to the rule, so the agent never holds the value. A refused request
+raises `Denied`, a cut one `Timeout` or `Failed`, an unreachable server `Retryable`.
 """
 
 import json
@@ -31,7 +36,21 @@ import os
 
 from componentize_py_types import Err
 from wit_world import exports
-from wit_world.imports import delegation, events, types
+from wit_world.imports import delegation, events
+
+try:
+    from wit_world.imports import types
+except ImportError:  # the world with `wasi:http`, whose own `types` takes the plain name
+    from wit_world.imports import tandem_agent_types as types
+
+# `wasi:http`, in agents built for egress. Imported here, while the component is made: a guest has
+# no files to import a module from later.
+try:
+    from wit_world.imports import outgoing_handler as _outgoing_handler
+    from wit_world.imports import streams as _streams
+    from wit_world.imports import wasi_http_types as _http
+except ImportError:
+    _outgoing_handler = None
 from wit_world.imports import log as _log
 from wit_world.imports import state as _state
 
@@ -51,6 +70,9 @@ __all__ = [
     "read_files",
     "sources",
     "SOURCES_SCHEMA",
+    "fetch",
+    "secret",
+    "Response",
 ]
 
 
@@ -335,3 +357,193 @@ def sources(input, suffix="", default_name="<text>"):
     if not found:
         raise InvalidInput("give `text`, `files` or `paths`")
     return found
+
+
+# Outbound HTTP (`[egress]`): a blocking client over `wasi:http`, which only an agent granted egress
+# is built with (`tandem build` reads its manifest).
+
+
+def secret(name):
+    """The placeholder the host replaces with secret `name` in a header of a request to a target
+    the secret is bound to: `headers={"authorization": "Bearer " + secret("token")}`."""
+    return "{{secret:%s}}" % name
+
+
+class Response:
+    """A response, its body read whole: `status`, `headers` (lower-case names, in order), `body`
+    (bytes), `url` (the last of the redirects followed)."""
+
+    def __init__(self, status, headers, body, url):
+        self.status, self.headers, self.body, self.url = status, headers, body, url
+
+    def header(self, name):
+        """The first value of header `name` (any case), or None."""
+        name = name.lower()
+        return next((v for n, v in self.headers if n.lower() == name), None)
+
+    def text(self):
+        return self.body.decode("utf-8")
+
+    def json(self):
+        return json.loads(self.body)
+
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def fetch(url, method="GET", headers=None, body=b"", timeout=None, redirects=5):
+    """Sends `method url` with `headers` (a dict or (name, value) pairs) and `body` (bytes or str),
+    follows up to `redirects` redirects (each judged by the host; `Authorization` is not carried to
+    another host) and returns the `Response`. `timeout` (seconds) bounds connecting and each wait;
+    the manifest's own timeout and the call's deadline bound it too."""
+    method = method.upper()
+    pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+    payload = body.encode() if isinstance(body, str) else bytes(body)
+    for _ in range(redirects + 1):
+        response = _send(method, url, pairs, payload, timeout)
+        location = response.header("location")
+        if response.status not in _REDIRECTS or location is None:
+            return response
+        scheme, authority, path = _split_url(url)
+        if "://" in location:
+            target = location
+        elif location.startswith("//"):
+            target = scheme + ":" + location
+        elif location.startswith("/"):
+            target = f"{scheme}://{authority}{location}"
+        else:
+            directory = path.split("?")[0].rsplit("/", 1)[0]
+            target = f"{scheme}://{authority}{directory}/{location}"
+        if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+            method, payload = "GET", b""
+            pairs = [(n, v) for n, v in pairs if n.lower() not in ("content-type", "content-length")]
+        if _split_url(target)[1].lower() != authority.lower():
+            pairs = [(n, v) for n, v in pairs if n.lower() != "authorization"]
+        url = target
+    raise Failed(f"{method} {url}: more than {redirects} redirects")
+
+
+def _split_url(url):
+    """`(scheme, authority, path?query)` of an absolute http(s) URL, the fragment dropped."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        raise Failed(f"`{url}` is not an http(s) URL")
+    rest = rest.split("#")[0]
+    cut = min([i for i in (rest.find("/"), rest.find("?")) if i >= 0], default=len(rest))
+    authority, path = rest[:cut], rest[cut:] or "/"
+    if not authority:
+        raise Failed(f"`{url}` has no host")
+    return scheme.lower(), authority, path
+
+
+def _send(method, url, pairs, payload, timeout):
+    what = f"{method} {url}"
+    if _outgoing_handler is None:
+        raise Denied(
+            f"{what}: this agent was built without `wasi:http`: give its manifest "
+            "[[egress.allow]] rules and build it again"
+        )
+    http, streams, outgoing_handler = _http, _streams, _outgoing_handler
+    scheme, authority, path = _split_url(url)
+    fields = http.Fields()
+    has_length = any(n.lower() == "content-length" for n, _ in pairs)
+    if not has_length and (payload or method in ("POST", "PUT", "PATCH")):
+        fields.append("content-length", str(len(payload)).encode())
+    for name, value in pairs:
+        try:
+            fields.append(name, value.encode() if isinstance(value, str) else bytes(value))
+        except Err as e:
+            raise Failed(f"{what}: header `{name}` is not valid ({type(e.value).__name__})")
+    request = http.OutgoingRequest(fields)
+    known = {
+        "GET": http.Method_Get(), "HEAD": http.Method_Head(), "POST": http.Method_Post(),
+        "PUT": http.Method_Put(), "DELETE": http.Method_Delete(), "PATCH": http.Method_Patch(),
+        "OPTIONS": http.Method_Options(),
+    }
+    try:
+        request.set_method(known.get(method) or http.Method_Other(method))
+        request.set_scheme(http.Scheme_Https() if scheme == "https" else http.Scheme_Http())
+        request.set_authority(authority)
+        request.set_path_with_query(path)
+    except Err:
+        raise Failed(f"{what}: not a request HTTP allows")
+    options = None
+    if timeout is not None:
+        nanos = int(timeout * 1e9)
+        options = http.RequestOptions()
+        options.set_connect_timeout(nanos)
+        options.set_first_byte_timeout(nanos)
+        options.set_between_bytes_timeout(nanos)
+    outgoing = request.body()
+    try:
+        pending = outgoing_handler.handle(request, options)
+    except Err as e:
+        raise _http_error(what, e.value)
+    # The body goes after `handle`: the host reads it while it sends. A refused request closes it;
+    # its reason comes with the response.
+    try:
+        with outgoing.write() as stream:
+            for start in range(0, len(payload), 4096):
+                stream.blocking_write_and_flush(payload[start : start + 4096])
+    except Err:
+        pass
+    http.OutgoingBody.finish(outgoing, None)
+    with pending:
+        with pending.subscribe() as ready:
+            ready.block()
+        result = pending.get()
+    if result is None or isinstance(result, Err):
+        raise Failed(f"{what}: the host gave no response")
+    if isinstance(result.value, Err):
+        raise _http_error(what, result.value.value)
+    with result.value.value as incoming:
+        status = incoming.status()
+        with incoming.headers() as fields:
+            headers = [(n, v.decode("utf-8", "replace")) for n, v in fields.entries()]
+        chunks = []
+        with incoming.consume() as body:
+            with body.stream() as stream:
+                while True:
+                    try:
+                        chunks.append(stream.blocking_read(65536))
+                    except Err as e:
+                        if isinstance(e.value, streams.StreamError_Closed):
+                            break
+                        error = e.value.value
+                        code = http.http_error_code(error)
+                        if code is not None:
+                            raise _http_error(what, code)
+                        raise _body_error(what, error.to_debug_string())
+    return Response(status, headers, b"".join(chunks), url)
+
+
+def _body_error(what, text):
+    """An error reading the response body. wasmtime 48 hands these over without their error code,
+    so they are told apart by the host's text."""
+    if "response body size exceeds limit" in text:
+        return Failed(f"{what}: the response body is over the agent's max-response-bytes")
+    if "timeout" in text:
+        return Timeout(f"{what}: timed out reading the body")
+    return Failed(f"{what}: reading the body: {text}")
+
+
+def _http_error(what, code):
+    """The host's `error-code` as the failure it means."""
+    name = type(code).__name__.removeprefix("ErrorCode_")
+    if name == "HttpRequestDenied":
+        return Denied(f"{what}: the host's [egress] rules refuse it")
+    if name == "DestinationIpProhibited":
+        return Denied(f"{what}: its host resolves to an address its [egress] rule does not allow")
+    if name in ("ConnectionTimeout", "ConnectionReadTimeout", "ConnectionWriteTimeout",
+                "HttpResponseTimeout", "DnsTimeout"):
+        return Timeout(f"{what}: timed out ({name})")
+    if name == "HttpRequestBodySize":
+        return Failed(f"{what}: the request body is over the agent's max-request-bytes")
+    if name == "HttpResponseBodySize":
+        return Failed(f"{what}: the response body is over the agent's max-response-bytes")
+    if name in ("DnsError", "DestinationNotFound", "DestinationUnavailable",
+                "DestinationIpUnroutable", "ConnectionRefused", "ConnectionTerminated",
+                "ConnectionLimitReached", "TlsProtocolError", "TlsCertificateError",
+                "TlsAlertReceived"):
+        return Retryable(f"{what}: cannot reach the server ({name})")
+    return Failed(f"{what}: {name}")

@@ -122,3 +122,61 @@ fn serve(name: &str, mut stream: TcpStream, log: &Mutex<Vec<Received>>) -> std::
         _ => stream.write_all(reply("404 Not Found", "", "no such page").as_bytes()),
     }
 }
+
+/// Runs `agent`'s `fetch` operation (input `{"url": ...}`; it sends `Authorization: Bearer
+/// {{secret:token}}` and returns `{"status", "body"}`) from `component` with `tandem run`, under a
+/// manifest that allows one loopback server and binds the secret `token` to it, and checks what
+/// the host let through: the request with the secret filled in, the output without it, and a
+/// request to another port refused with the rule named. For the helpers of Python and JavaScript
+/// agents, whose `fetch` is the language's own.
+pub fn assert_fetch_through_the_host(component: &std::path::Path, agent: &str) {
+    const SECRET: &str = "guest-s3cr3t-Kp4w";
+    let api = Server::start("api");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(component, dir.path().join(format!("{agent}.wasm"))).unwrap();
+    let manifest = format!(
+        "[limits]\ntimeout = \"10s\"\nfuel = 1_000_000_000_000\nmemory = \"256MiB\"\n\n\
+         [[egress.allow]]\nname = \"api\"\nscheme = \"http\"\nhost = \"localhost\"\nport = {}\nprivate = true\n\n\
+         [secrets.token]\nfrom-env = \"PROBE_TOKEN\"\nrules = [\"api\"]\n",
+        api.port
+    );
+    std::fs::write(dir.path().join(format!("{agent}.toml")), manifest).unwrap();
+    let fetch = |url: String| {
+        std::process::Command::new(crate::tandem_bin())
+            .env("PROBE_TOKEN", SECRET)
+            .arg("--cache-dir")
+            .arg(crate::target_dir().join("test-cache"))
+            .args(["run", agent, "--agents"])
+            .arg(dir.path())
+            .args(["--op", "fetch", "--raw", "--input"])
+            .arg(serde_json::json!({ "url": url }).to_string())
+            .output()
+            .unwrap()
+    };
+    let output = fetch(format!("http://localhost:{}/hello", api.port));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(
+        crate::output_json(output),
+        serde_json::json!({"status": 200, "body": "hello from api"})
+    );
+    let seen = api.received().pop().unwrap();
+    assert_eq!(
+        seen.header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    assert!(!stdout.contains(SECRET));
+    // A request no rule allows fails, and the call's error names the rule that came closest.
+    let refused = fetch(format!("http://localhost:{}/hello", api.port + 1));
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("egress denied") && stderr.contains("rule `api`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(SECRET));
+    assert_eq!(
+        api.received().len(),
+        1,
+        "the refused request never left the host"
+    );
+}

@@ -93,6 +93,14 @@ fn agent_id(dir: &Path) -> Result<(String, PathBuf), Failure> {
     Ok((id, dir))
 }
 
+/// Whether the agent's manifest in `dir` (`<id>.toml`) has `[[egress.allow]]` rules: then its
+/// component may import `wasi:http`, which the host links only for agents granted egress.
+fn grants_egress(dir: &Path, id: &str) -> bool {
+    let manifest = dir.join(format!("{id}.toml"));
+    manifest.is_file()
+        && tandem::manifest::Manifest::read(&manifest).is_ok_and(|m| !m.egress.allow.is_empty())
+}
+
 /// Whether `program --version` runs and succeeds: the tool is installed.
 fn runs(program: &Path) -> bool {
     Command::new(program)

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use tandem::ErrorKind;
 
-use super::{Built, Scratch, WIT, agent_id, failed, runs, step};
+use super::{Built, Scratch, WIT, agent_id, failed, grants_egress, runs, step};
 use crate::cli::Failure;
 
 /// The npm packages the route runs, at the releases the helper and the tests are checked with
@@ -97,13 +97,10 @@ pub fn build(dir: &Path) -> Result<Built, Failure> {
 }
 
 /// The StarlingMonkey features left out of the component: incoming `fetch` events always, and
-/// `fetch` itself (`wasi:http`) unless the agent's manifest (`<id>.toml`) has `[[egress.allow]]`
-/// rules, since the host links `wasi:http` only for agents granted egress.
+/// `fetch` itself (`wasi:http`) unless the agent's manifest grants egress, since the host links
+/// `wasi:http` only for agents granted it.
 fn disabled_features(dir: &Path, id: &str) -> &'static [&'static str] {
-    let manifest = dir.join(format!("{id}.toml"));
-    let grants_egress = manifest.is_file()
-        && tandem::manifest::Manifest::read(&manifest).is_ok_and(|m| !m.egress.allow.is_empty());
-    if grants_egress {
+    if grants_egress(dir, id) {
         &["fetch-event"]
     } else {
         &["http", "fetch-event"]

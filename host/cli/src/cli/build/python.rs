@@ -1,13 +1,15 @@
 //! The Python route of `tandem build`: `app.py` (with the `tandem_agent` helper, shipped inside the
 //! `tandem` binary with the WIT contract) made a component of the world `described-agent` by
-//! componentize-py, which bundles CPython and the agent's modules.
+//! componentize-py, which bundles CPython and the agent's modules. An agent whose manifest grants
+//! egress is built for `described-agent-http`, the same world importing `wasi:http` (its WIT,
+//! wasmtime's own, is shipped in the binary too), which the helper's `fetch` uses.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tandem::ErrorKind;
 
-use super::{Built, Scratch, WIT, agent_id, failed, runs, step};
+use super::{Built, Scratch, WIT, agent_id, failed, grants_egress, runs, step};
 use crate::cli::Failure;
 
 /// The componentize-py release the helper and the tests are checked with.
@@ -15,6 +17,57 @@ const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 
 /// The Python helper (`sdk/python/tandem_agent.py`).
 const HELPER: &str = include_str!("../../../../../sdk/python/tandem_agent.py");
+
+/// The WASI 0.2.12 packages `wasi:http` needs, as wasmtime 48 implements them (`sdk/python/wit/`).
+const WASI_HTTP_WIT: [(&str, &str); 7] = [
+    (
+        "cli",
+        include_str!("../../../../../sdk/python/wit/deps/cli.wit"),
+    ),
+    (
+        "clocks",
+        include_str!("../../../../../sdk/python/wit/deps/clocks.wit"),
+    ),
+    (
+        "filesystem",
+        include_str!("../../../../../sdk/python/wit/deps/filesystem.wit"),
+    ),
+    (
+        "http",
+        include_str!("../../../../../sdk/python/wit/deps/http.wit"),
+    ),
+    (
+        "io",
+        include_str!("../../../../../sdk/python/wit/deps/io.wit"),
+    ),
+    (
+        "random",
+        include_str!("../../../../../sdk/python/wit/deps/random.wit"),
+    ),
+    (
+        "sockets",
+        include_str!("../../../../../sdk/python/wit/deps/sockets.wit"),
+    ),
+];
+
+/// Writes the world of an agent granted egress beside the contract in `scratch`'s `wit/`, with the
+/// WASI packages it needs, and returns its name.
+fn add_http_world(scratch: &Scratch) -> Result<&'static str, Failure> {
+    let package = WIT
+        .lines()
+        .find_map(|line| line.strip_prefix("package "))
+        .unwrap_or("tandem:agent;");
+    scratch.write(
+        "wit/http.wit",
+        &format!(
+            "package {package}\n\n/// An agent that may make outbound HTTP requests.\nworld described-agent-http {{\n  include described-agent;\n  import wasi:http/outgoing-handler@0.2.12;\n}}\n"
+        ),
+    )?;
+    for (name, text) in WASI_HTTP_WIT {
+        scratch.write(&format!("wit/deps/{name}.wit"), text)?;
+    }
+    Ok("described-agent-http")
+}
 
 /// The componentize-py to run: `$TANDEM_COMPONENTIZE_PY`, else the one on `PATH`.
 fn componentize_py() -> Result<PathBuf, Failure> {
@@ -57,6 +110,11 @@ pub fn build(dir: &Path) -> Result<Built, Failure> {
     let program = componentize_py()?;
     let scratch = Scratch::new()?;
     let wit_dir = scratch.write("wit/agent.wit", WIT)?;
+    let world = if grants_egress(&dir, &id) {
+        add_http_world(&scratch)?
+    } else {
+        "described-agent"
+    };
     let helper_dir = scratch.write("python/tandem_agent.py", HELPER)?;
     // componentize-py leaves `__pycache__` where the modules are: build from a copy.
     let sources = scratch.path().join("agent");
@@ -70,7 +128,7 @@ pub fn build(dir: &Path) -> Result<Built, Failure> {
         Command::new(&program)
             .arg("-d")
             .arg(&wit_dir)
-            .args(["-w", "described-agent", "componentize", "app", "-p"])
+            .args(["-w", world, "componentize", "app", "-p"])
             .arg(&sources)
             .arg("-p")
             .arg(&helper_dir)
