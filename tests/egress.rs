@@ -18,8 +18,8 @@ const SECRET: &str = "s3cr3t-Zq8v-token";
 
 /// The fetcher's manifest: `api` (localhost:A, GET and POST under `/`, private allowed, the
 /// secret bound to it), `mirror` (127.0.0.1:B by address, GET only), `public-only` (localhost:C
-/// without `private`, so its loopback address is refused); a 64 KiB response cap and a 2 s request
-/// timeout in a 4 s call.
+/// without `private`, so its loopback address is refused); 1 KiB request and 64 KiB response caps
+/// and a 2 s request timeout in a 4 s call.
 fn manifest(a: u16, b: u16, c: u16) -> String {
     format!(
         r#"
@@ -27,6 +27,7 @@ fn manifest(a: u16, b: u16, c: u16) -> String {
 timeout = "4s"
 
 [egress]
+max-request-bytes = "1KiB"
 max-response-bytes = "64KiB"
 timeout = "2s"
 
@@ -234,11 +235,37 @@ async fn redirects_are_followed_only_to_allowed_targets() {
         s.other.received().is_empty(),
         "the redirect did not reach the denied server"
     );
+    // Not followed when the guest says so; a loop ends after the SDK's five.
+    let unfollowed = s
+        .fetch(json!({"url": allowed, "redirects": 0}))
+        .await
+        .unwrap();
+    assert_eq!(unfollowed["status"], 302);
+    let before = s.api.received().len();
+    let error = s.fetch(json!({"url": s.api("/loop")})).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Failed, "{error}");
+    assert!(
+        error.to_string().contains("more than 5 redirects"),
+        "{error}"
+    );
+    assert_eq!(
+        s.api.received().len() - before,
+        6,
+        "the first request and five redirects"
+    );
 }
 
 #[tokio::test]
-async fn responses_over_the_cap_and_slow_servers_are_cut_with_a_classified_error() {
+async fn bodies_over_the_caps_and_slow_servers_are_cut_with_a_classified_error() {
     let s = setup().await;
+    let post = json!({"method": "POST", "url": s.api("/hello"), "body": "z".repeat(2048)});
+    let error = s.fetch(post).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Failed, "{error}");
+    assert!(error.to_string().contains("max-request-bytes"), "{error}");
+    assert!(
+        s.api.received().is_empty(),
+        "the request never left the host"
+    );
     let error = s.fetch(json!({"url": s.api("/big")})).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Failed, "{error}");
     assert!(error.to_string().contains("max-response-bytes"), "{error}");
@@ -270,6 +297,7 @@ fn xored(text: &str) -> Vec<u8> {
 #[tokio::test]
 async fn a_secret_reaches_only_its_bound_target_and_nothing_else_holds_it() {
     let s = setup().await;
+    let mut events = s.host.events().subscribe();
     let auth = [("authorization", "Bearer {{secret:token}}")];
     let bound = s
         .fetch(json!({"url": s.api("/hello"), "headers": auth, "xored_needle": xored(SECRET)}))
@@ -334,6 +362,12 @@ async fn a_secret_reaches_only_its_bound_target_and_nothing_else_holds_it() {
         !audit.contains(SECRET),
         "the audit log never holds the secret"
     );
+    let mut seen = 0;
+    while let Some(tandem::events::Received::Event(event)) = events.try_recv() {
+        assert!(!event.json().contains(SECRET), "{}", event.json());
+        seen += 1;
+    }
+    assert!(seen >= 5, "the calls' events were read ({seen})");
     assert!(!format!("{:?}", s.host.agent("fetcher").unwrap().policy()).contains(SECRET));
 }
 

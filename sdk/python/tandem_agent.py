@@ -399,11 +399,15 @@ def fetch(url, method="GET", headers=None, body=b"", timeout=None, redirects=5):
     method = method.upper()
     pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
     payload = body.encode() if isinstance(body, str) else bytes(body)
-    for _ in range(redirects + 1):
+    followed = 0
+    while True:
         response = _send(method, url, pairs, payload, timeout)
         location = response.header("location")
-        if response.status not in _REDIRECTS or location is None:
+        if response.status not in _REDIRECTS or location is None or redirects == 0:
             return response
+        if followed == redirects:
+            raise Failed(f"{method} {url}: more than {redirects} redirects")
+        followed += 1
         scheme, authority, path = _split_url(url)
         if "://" in location:
             target = location
@@ -420,7 +424,6 @@ def fetch(url, method="GET", headers=None, body=b"", timeout=None, redirects=5):
         if _split_url(target)[1].lower() != authority.lower():
             pairs = [(n, v) for n, v in pairs if n.lower() != "authorization"]
         url = target
-    raise Failed(f"{method} {url}: more than {redirects} redirects")
 
 
 def _split_url(url):

@@ -186,17 +186,22 @@ impl Request {
     /// host as a request of its own; `Authorization` is not carried to another host).
     pub fn send(&self) -> Result<Response, HttpError> {
         let mut request = self.clone();
-        for _ in 0..=self.redirects {
+        let mut followed = 0;
+        loop {
             let response = send_once(&request)?;
-            let Some(next) = redirect(&request, &response) else {
-                return Ok(response);
+            let next = match redirect(&request, &response) {
+                Some(next) if self.redirects > 0 => next,
+                _ => return Ok(response),
             };
+            if followed == self.redirects {
+                return Err(HttpError::Failed(format!(
+                    "{} {}: more than {} redirects",
+                    self.method, self.url, self.redirects
+                )));
+            }
+            followed += 1;
             request = next;
         }
-        Err(HttpError::Failed(format!(
-            "{} {}: more than {} redirects",
-            self.method, self.url, self.redirects
-        )))
     }
 }
 

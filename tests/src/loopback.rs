@@ -28,7 +28,7 @@ impl Received {
 }
 
 /// A plain HTTP/1.1 server on 127.0.0.1 that records every request and answers by path:
-/// `/hello`, `/redirect?to=URL` (302), `/big` (1 MiB with a length), `/big-chunked` (1 MiB,
+/// `/hello`, `/redirect?to=URL` (302), `/loop` (302 to itself), `/big` (1 MiB with a length), `/big-chunked` (1 MiB,
 /// chunked), `/slow` (answers after 10 s), anything else 404.
 pub struct Server {
     /// The port it listens on, on 127.0.0.1.
@@ -100,6 +100,7 @@ fn serve(name: &str, mut stream: TcpStream, log: &Mutex<Vec<Received>>) -> std::
     };
     match path {
         "/hello" => stream.write_all(reply("200 OK", "", &format!("hello from {name}")).as_bytes()),
+        "/loop" => stream.write_all(reply("302 Found", "location: /loop\r\n", "").as_bytes()),
         "/redirect" => {
             let to = query.strip_prefix("to=").unwrap_or("/");
             stream.write_all(reply("302 Found", &format!("location: {to}\r\n"), "").as_bytes())
@@ -144,6 +145,12 @@ pub fn assert_fetch_through_the_host(component: &std::path::Path, agent: &str) {
     let fetch = |url: String| {
         std::process::Command::new(crate::tandem_bin())
             .env("PROBE_TOKEN", SECRET)
+            // Every log record of the host and its HTTP stack goes to stderr, checked for the
+            // secret below (the compiler's own traces left out: millions of lines).
+            .env(
+                "TANDEM_LOG",
+                "trace,cranelift_codegen=off,cranelift_frontend=off,regalloc2=off,wasmtime=info,wasmtime_internal_cranelift=off",
+            )
             .arg("--cache-dir")
             .arg(crate::target_dir().join("test-cache"))
             .args(["run", agent, "--agents"])
@@ -155,6 +162,8 @@ pub fn assert_fetch_through_the_host(component: &std::path::Path, agent: &str) {
     };
     let output = fetch(format!("http://localhost:{}/hello", api.port));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!stderr.contains(SECRET), "the host's log holds the secret");
     assert_eq!(
         crate::output_json(output),
         serde_json::json!({"status": 200, "body": "hello from api"})
