@@ -502,6 +502,36 @@ fn a_javascript_guest_fetches_within_its_rules_with_a_secret_it_never_sees() {
 }
 
 #[test]
+fn requests_in_flight_at_once_are_capped() {
+    let api = tandem_e2e::loopback::Server::start("api");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        built().join("jsprobe.wasm"),
+        dir.path().join("jsprobe.wasm"),
+    )
+    .unwrap();
+    let manifest = format!(
+        "[limits]\ntimeout = \"10s\"\nfuel = 1_000_000_000_000\nmemory = \"256MiB\"\n\n\
+         [egress]\nmax-concurrent = 2\n\n\
+         [[egress.allow]]\nname = \"api\"\nscheme = \"http\"\nhost = \"localhost\"\nport = {}\nprivate = true\n",
+        api.port
+    );
+    std::fs::write(dir.path().join("jsprobe.toml"), manifest).unwrap();
+    let url = format!("http://localhost:{}/hello", api.port);
+    let output = run_built(
+        dir.path(),
+        "jsprobe",
+        "fetch-all",
+        &[],
+        &json!({"urls": [url, url, url]}),
+    );
+    // Three `fetch`es started at once: two are sent, the third is refused by the host
+    // (`connection-limit-reached`, a rejected promise in JavaScript).
+    assert_eq!(output_json(output), json!([200, 200, "TypeError"]));
+    assert_eq!(api.received().len(), 2);
+}
+
+#[test]
 fn a_scaffolded_javascript_agent_builds_answers_and_passes_its_tests() {
     let scaffold = scaffold_build_and_greet(
         "js",

@@ -48,4 +48,17 @@ agent.operation(
   },
 );
 
+agent.operation(
+  { name: "fetch-all", description: "Fetches every URL of `urls` at once; says what became of each" },
+  async ({ urls }) =>
+    Promise.all(
+      urls.map((url) =>
+        fetch(url).then(
+          (response) => response.status,
+          (error) => `${error.name}`,
+        ),
+      ),
+    ),
+);
+
 export const { handler, schemas } = agent.exports();
