@@ -274,6 +274,23 @@ async fn cancellation_stops_running_guests_promptly() {
     let b = host.agent("b").unwrap();
     assert_eq!(b.live_instances(), b.idle_instances());
 
+    // A lone ready node runs in the run's own task, not a task of its own: cancelling the run stops
+    // its guest all the same.
+    let lone = plan(vec![node(
+        "alone",
+        "b",
+        "sleep-ms",
+        json!({"ms": 30_000}),
+        &[],
+    )]);
+    let cancel = tokio::time::sleep(Duration::from_millis(200));
+    let report = tokio::time::timeout(Duration::from_secs(10), host.run_plan(lone, cancel, |_| {}))
+        .await
+        .expect("the run stops long before the guest would")
+        .unwrap();
+    assert_eq!(status(&report, "alone"), "cancelled");
+    assert_eq!(b.live_instances(), b.idle_instances());
+
     let timed = Plan {
         timeout: Some("200ms".into()),
         ..plan(vec![node(

@@ -1,13 +1,21 @@
 //! Running a validated [`Graph`]: a [`Run`] holds everything one run keeps (the ready queues per
 //! agent, what each node produced, what the run holds in bytes, the nodes running as tasks) and
 //! moves through three steps: start what is ready, take what ended, report.
+//!
+//! A node runs as a task of its own, so that a graph uses every worker thread; but a node that is
+//! the only one ready while nothing else runs (every hop of a chain) runs inside the run's own task
+//! instead, sparing the hand-off between threads that a task of its own would cost at its start and
+//! its end.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use serde_json::Value;
 use tokio::task::JoinSet;
 
@@ -50,6 +58,9 @@ type Ended = (
     Duration,
 );
 
+/// A node's call running in the run's own task.
+type Inline = Pin<Box<dyn Future<Output = Ended> + Send>>;
+
 /// One run of a graph.
 struct Run {
     plan: Plan,
@@ -76,6 +87,8 @@ struct Run {
     input_bytes: Vec<usize>,
     /// Each node runs as its own task, so a graph uses every worker thread.
     running: JoinSet<Ended>,
+    /// The node running in the run's own task, when it was the only one to run.
+    inline: Option<Inline>,
     counters: Progress,
     /// Set when the run must stop: a failure under fail-fast, cancellation, or the deadline.
     stopping: Option<String>,
@@ -95,21 +108,34 @@ impl Graph {
     ) -> RunReport {
         let started = Instant::now();
         let mut run = Run::new(self, dispatcher, origin, started);
-        let mut cancel = std::pin::pin!(futures::FutureExt::fuse(cancel));
+        let mut cancel = std::pin::pin!(cancel.fuse());
         let far = started + Duration::from_secs(100 * 365 * 24 * 3600);
         let deadline = run.deadline;
         let mut sleep = std::pin::pin!(tokio::time::sleep_until(deadline.unwrap_or(far).into()));
         loop {
             run.start_ready(&mut progress);
-            run.peak = run.peak.max(run.running.len());
-            run.counters.running = run.running.len();
-            if run.running.is_empty() || run.stopping.is_some() {
-                // Aborting a node's task drops its call, which stops its guest; wait until each has.
+            run.peak = run.peak.max(run.in_flight());
+            run.counters.running = run.in_flight();
+            if run.in_flight() == 0 || run.stopping.is_some() {
+                // Dropping a node's call stops its guest; aborting a node's task drops its call.
+                // Wait until each has.
+                run.inline = None;
                 run.running.abort_all();
                 while run.running.join_next().await.is_some() {}
                 break;
             }
+            let inline = run.inline.as_mut();
             tokio::select! {
+                Some(caught) = async { Some(AssertUnwindSafe(inline?).catch_unwind().await) } => {
+                    run.inline = None;
+                    let Ok(ended) = caught else {
+                        // As a task's panic below: the node is reported as cancelled.
+                        tracing::error!("a graph node's call panicked");
+                        continue;
+                    };
+                    run.ended(ended);
+                    progress(&run.counters);
+                }
                 Some(joined) = run.running.join_next() => {
                     let Ok(ended) = joined else {
                         // A node's task panicked: a host bug. The node is reported as cancelled.
@@ -183,6 +209,7 @@ impl Run {
             held: 0,
             input_bytes: vec![0; n],
             running: JoinSet::new(),
+            inline: None,
             counters: Progress {
                 total: n,
                 ..Progress::default()
@@ -198,9 +225,14 @@ impl Run {
         }
     }
 
+    /// Nodes running now, in tasks of their own or in the run's.
+    fn in_flight(&self) -> usize {
+        self.running.len() + usize::from(self.inline.is_some())
+    }
+
     /// Starts what is ready, best priority first, within the bounds.
     fn start_ready(&mut self, progress: &mut impl FnMut(&Progress)) {
-        while self.stopping.is_none() && self.running.len() < self.max_concurrency {
+        while self.stopping.is_none() && self.in_flight() < self.max_concurrency {
             let best = self
                 .agents
                 .iter()
@@ -238,11 +270,16 @@ impl Run {
             origin.deadline = earliest(self.timeouts[i].map(|t| Instant::now() + t), self.deadline);
             let dispatcher = self.dispatcher.clone();
             let (agent, op) = (node.agent.clone(), node.op.clone());
-            self.running.spawn(async move {
+            let call = async move {
                 let began = Instant::now();
                 let (result, attempts) = dispatcher.call_counting(&agent, &op, input, origin).await;
                 (i, result, attempts, began.elapsed())
-            });
+            };
+            if self.in_flight() == 0 && self.agents.iter().all(|q| q.ready.is_empty()) {
+                self.inline = Some(Box::pin(call));
+            } else {
+                self.running.spawn(call);
+            }
         }
     }
 
@@ -320,7 +357,7 @@ impl Run {
                 }
             }
         }
-        self.counters.running = self.running.len();
+        self.counters.running = self.in_flight();
     }
 
     /// Every node's report: how it ended, or why it did not run.
