@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use tandem_e2e::{TestServer, output_json as ok, run_agent, tandem_bin, target_dir, test_agent};
+use tandem_e2e::{
+    TestServer, metered_echo, output_json as ok, run_agent, tandem_bin, target_dir, test_agent,
+};
 
 fn data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/debug")
@@ -481,7 +483,9 @@ fn analyse_graph_matches_a_hand_computed_plan() {
 
 #[test]
 fn recommend_limits_from_a_live_server() {
-    let server = TestServer::start(&target_dir().join("agents"), &[], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    metered_echo(dir.path());
+    let server = TestServer::start(dir.path(), &[], &[]);
     for i in 0..300 {
         let reply = server.invoke(
             "echo",

@@ -28,19 +28,25 @@ async fn echo_describes_itself() {
 
 #[tokio::test]
 async fn echo_returns_its_input_unchanged() {
-    let host = host();
-    host.load(&agent("echo"), Policy::default()).await.unwrap();
-    let large = format!("[{}]", vec!["[1]"; 100_000].join(","));
-    for input in [
-        r#"{"message":"hi"}"#,
-        r#"[1, 2.5, "ünïcødé", null]"#,
-        "\"\"",
-        &large,
-    ] {
-        let input = input.to_string();
-        let response = host.invoke("echo", "echo", input.clone()).await.unwrap();
-        assert_eq!(response.output, input);
-        assert!(response.fuel_used > 0, "fuel is metered");
+    // Without a fuel limit (the default) the agent runs on the engine that counts no fuel; with
+    // one, on the metered engine: the same answers either way.
+    for fuel in [None, Some(500_000_000)] {
+        let host = host();
+        let mut policy = Policy::default();
+        policy.limits.fuel = fuel;
+        host.load(&agent("echo"), policy).await.unwrap();
+        let large = format!("[{}]", vec!["[1]"; 100_000].join(","));
+        for input in [
+            r#"{"message":"hi"}"#,
+            r#"[1, 2.5, "ünïcødé", null]"#,
+            "\"\"",
+            &large,
+        ] {
+            let input = input.to_string();
+            let response = host.invoke("echo", "echo", input.clone()).await.unwrap();
+            assert_eq!(response.output, input);
+            assert_eq!(response.fuel_used > 0, fuel.is_some(), "fuel {fuel:?}");
+        }
     }
 }
 

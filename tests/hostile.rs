@@ -108,23 +108,29 @@ fn assert_kind(error: &CallError, kind: ErrorKind, mentions: &str) {
     );
 }
 
+/// The fuel settings a deadline must hold under: none (the default: the engine without fuel
+/// instrumentation) and more fuel than the deadline lets a guest burn (the metered engine).
+const FUEL_SETTINGS: [Option<u64>; 2] = [None, Some(u64::MAX / 4)];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_infinite_loop_times_out() {
-    let host = host_with(policy(|p| {
-        p.limits.timeout = Duration::from_millis(300);
-        p.limits.fuel = u64::MAX / 4;
-    }))
-    .await;
-    assert_kind(
-        &attack(&host, "spin", json!({})).await,
-        ErrorKind::Timeout,
-        "hostile.spin: timed out after 300ms",
-    );
+    for fuel in FUEL_SETTINGS {
+        let host = host_with(policy(|p| {
+            p.limits.timeout = Duration::from_millis(300);
+            p.limits.fuel = fuel;
+        }))
+        .await;
+        assert_kind(
+            &attack(&host, "spin", json!({})).await,
+            ErrorKind::Timeout,
+            "hostile.spin: timed out after 300ms",
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_infinite_loop_runs_out_of_fuel() {
-    let host = host_with(policy(|p| p.limits.fuel = 20_000_000)).await;
+    let host = host_with(policy(|p| p.limits.fuel = Some(20_000_000))).await;
     assert_kind(
         &attack(&host, "spin", json!({})).await,
         ErrorKind::FuelExhausted,
@@ -134,16 +140,18 @@ async fn an_infinite_loop_runs_out_of_fuel() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_loop_of_host_calls_times_out() {
-    let host = host_with(policy(|p| {
-        p.limits.timeout = Duration::from_millis(300);
-        p.limits.fuel = u64::MAX / 4;
-    }))
-    .await;
-    assert_kind(
-        &attack(&host, "spin-on-host", json!({})).await,
-        ErrorKind::Timeout,
-        "timed out after 300ms",
-    );
+    for fuel in FUEL_SETTINGS {
+        let host = host_with(policy(|p| {
+            p.limits.timeout = Duration::from_millis(300);
+            p.limits.fuel = fuel;
+        }))
+        .await;
+        assert_kind(
+            &attack(&host, "spin-on-host", json!({})).await,
+            ErrorKind::Timeout,
+            "timed out after 300ms",
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

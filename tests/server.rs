@@ -7,13 +7,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tandem_e2e::{Reply, TestServer, agent, tandem_bin, test_agent};
+use tandem_e2e::{Reply, TestServer, metered_echo, tandem_bin, test_agent};
 
 /// A directory of agents: `echo`, and the test guest `flaky` as `slow` (its id from $AGENT_ID),
 /// which may delegate to `echo`.
 fn agents_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(agent("echo"), dir.path().join("echo.wasm")).unwrap();
+    metered_echo(dir.path());
     std::fs::copy(test_agent("flaky"), dir.path().join("slow.wasm")).unwrap();
     std::fs::write(
         dir.path().join("slow.toml"),

@@ -11,14 +11,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tandem_e2e::{Reply, TestServer, agent, component_of_world, tandem_bin, test_agent};
+use tandem_e2e::{
+    Reply, TestServer, agent, component_of_world, metered_echo, tandem_bin, test_agent,
+};
 
 const TOKEN: &str = "hot-swap-admin-token-0123456789";
 
-/// A directory with `echo` and `twin` (version 1.0.0).
+/// A directory with `echo` (metered) and `twin` (version 1.0.0).
 fn agents_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(agent("echo"), dir.path().join("echo.wasm")).unwrap();
+    metered_echo(dir.path());
     std::fs::copy(test_agent("twin-v1"), dir.path().join("twin.wasm")).unwrap();
     dir
 }

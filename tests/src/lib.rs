@@ -28,6 +28,17 @@ pub fn agent(id: &str) -> PathBuf {
     path
 }
 
+/// Puts the shipped `echo` into `dir` with a manifest that meters it by fuel, for tests that count
+/// fuel: an agent whose manifest sets no fuel limit runs unmetered and reports none.
+pub fn metered_echo(dir: &Path) {
+    std::fs::copy(agent("echo"), dir.join("echo.wasm")).unwrap();
+    std::fs::write(
+        dir.join("echo.toml"),
+        "[agent]\nid = \"echo\"\n\n[limits]\nfuel = 500_000_000\n",
+    )
+    .unwrap();
+}
+
 /// A test-only agent's component, `target/test-agents/<id>.wasm`.
 pub fn test_agent(id: &str) -> PathBuf {
     let path = target_dir().join("test-agents").join(format!("{id}.wasm"));

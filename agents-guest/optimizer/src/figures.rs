@@ -31,7 +31,8 @@ pub struct Figures {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
 pub struct Limits {
     pub timeout_ms: u64,
-    pub fuel: u64,
+    /// `None`: not metered (`null` over HTTP, 0 from `host-info`).
+    pub fuel: Option<u64>,
     pub memory_bytes: u64,
     pub max_instances: u64,
 }
@@ -130,7 +131,7 @@ pub fn from_host() -> Result<Vec<Figures>, AgentError> {
         .map(|f| {
             let limits = agents.iter().find(|a| a.id == f.agent).map(|a| Limits {
                 timeout_ms: a.limits.timeout_ms,
-                fuel: a.limits.fuel,
+                fuel: Some(a.limits.fuel).filter(|&fuel| fuel > 0),
                 memory_bytes: a.limits.memory_bytes,
                 max_instances: u64::from(a.limits.max_instances),
             });

@@ -138,8 +138,10 @@ pub fn recommend(f: &Figures, m: &Margins) -> Recommendation {
 
     // Fuel.
     let fuel_out = f.failed(&["fuel-exhausted"]);
-    let current_fuel = limits.map(|l| l.fuel);
-    settings.push(if fuel_out > 0 {
+    let current_fuel = limits.and_then(|l| l.fuel);
+    settings.push(if limits.is_some_and(|l| l.fuel.is_none()) {
+        Setting { setting: "[limits] fuel", current: None, recommended: None, reasoning: "not metered: the manifest sets no fuel limit, so its calls are bound by their deadline alone and run without fuel instrumentation; set one to count and cap their work".into() }
+    } else if fuel_out > 0 {
         Setting {
             setting: "[limits] fuel",
             current: current_fuel.map(Into::into),
@@ -283,7 +285,7 @@ mod tests {
             peak_memory: 1_114_112,
             limits: Some(Limits {
                 timeout_ms: 5000,
-                fuel: 500_000_000,
+                fuel: Some(500_000_000),
                 memory_bytes: 64 << 20,
                 max_instances: 32,
             }),
@@ -303,6 +305,26 @@ mod tests {
     }
 
     #[test]
+    fn an_agent_without_a_fuel_limit_is_not_told_one_from_no_fuel() {
+        let f = Figures {
+            calls: 10,
+            outcomes: [("ok".to_string(), 10)].into(),
+            limits: Some(Limits {
+                timeout_ms: 5000,
+                fuel: None,
+                memory_bytes: 64 << 20,
+                max_instances: 32,
+            }),
+            ..Figures::default()
+        };
+        let r = recommend(&f, &Margins::default());
+        assert_eq!(r.settings[1].setting, "[limits] fuel");
+        assert_eq!(r.settings[1].recommended, None);
+        assert!(r.settings[1].reasoning.starts_with("not metered"), "{r:#?}");
+        assert!(!r.toml.contains("fuel"), "{}", r.toml);
+    }
+
+    #[test]
     fn retries_set_the_attempts_and_a_limit_hit_is_not_lowered() {
         let f = Figures {
             agent: "flaky".into(),
@@ -312,7 +334,7 @@ mod tests {
             p99_ms: Some(10.0),
             limits: Some(Limits {
                 timeout_ms: 50,
-                fuel: 1,
+                fuel: Some(1),
                 memory_bytes: 1,
                 max_instances: 1,
             }),

@@ -1,4 +1,9 @@
-//! The one wasmtime [`Engine`] a host runs everything on, and the epoch ticker that drives deadlines.
+//! The wasmtime [`Engine`]s a host runs guests on, and the epoch ticker that drives deadlines.
+//!
+//! A host has two engines, alike but for fuel: agents whose manifest sets a fuel limit run on the
+//! metered one, whose compiled code counts fuel at every block; the others run on one that compiles
+//! no such counting (fuel costs a warm call about a tenth of its time) and are bound by their
+//! deadlines, which epochs enforce on both.
 //!
 //! The ticker advances the epoch every [`EPOCH_TICK`] while guest code may run ([`running`] marks
 //! it: a load's `describe()` and `health()`, a call from its lease to its end) and only every
@@ -6,9 +11,9 @@
 //! code that ran unmarked would still be stopped at its deadline, but checked only every few idle
 //! ticks (a second late at most).
 //!
-//! The engine enables the component model, async calls, fuel metering, epoch interruption and the
-//! pooling instance allocator. Its pool is sized by [`EngineLimits`]; no agent's manifest can ask for
-//! more than these.
+//! An engine enables the component model, async calls, epoch interruption, the pooling instance
+//! allocator and, when metered, fuel. Its pool is sized by [`EngineLimits`]; no agent's manifest can
+//! ask for more than these.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -21,9 +26,9 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 pub use tandem_manifest::EngineLimits;
 
-/// Builds the engine. Errors only when the configuration is rejected by wasmtime (for instance a
-/// pool too large for the address space).
-pub fn build(limits: &EngineLimits) -> wasmtime::Result<Engine> {
+/// Builds an engine, counting fuel when `metered`. Errors only when the configuration is rejected by
+/// wasmtime (for instance a pool too large for the address space).
+pub fn build(limits: &EngineLimits, metered: bool) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
     let instances = limits.max_instances;
     // A componentized Rust guest holds its module, the WASI adapter and a few shims: several core
@@ -45,7 +50,7 @@ pub fn build(limits: &EngineLimits) -> wasmtime::Result<Engine> {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
-        .consume_fuel(true)
+        .consume_fuel(metered)
         .epoch_interruption(true)
         .max_wasm_stack(limits.max_wasm_stack)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
@@ -110,30 +115,33 @@ fn next_tick() {
     IDLE.fetch_sub(1, Ordering::SeqCst);
 }
 
-/// Advances the engine's epoch on a background thread until dropped: every [`EPOCH_TICK`] while
-/// guest code runs, every [`IDLE_TICK`] otherwise.
+/// Advances the epoch of a host's engines on a background thread until dropped: every
+/// [`EPOCH_TICK`] while guest code runs, every [`IDLE_TICK`] otherwise.
 pub struct EpochTicker {
     stop: Arc<AtomicBool>,
 }
 
 impl EpochTicker {
-    /// Starts the ticker thread, which advances `engine`'s epoch until dropped.
-    pub fn start(engine: &Engine) -> std::io::Result<EpochTicker> {
+    /// Starts the ticker thread, which advances the epoch of `engines` until dropped (or until they
+    /// are all gone).
+    pub fn start(engines: &[&Engine]) -> std::io::Result<EpochTicker> {
         let stop = Arc::new(AtomicBool::new(false));
-        let engine = engine.weak();
+        let engines: Vec<_> = engines.iter().map(|engine| engine.weak()).collect();
         let stopped = stop.clone();
         std::thread::Builder::new()
             .name("tandem-epoch".into())
             .spawn(move || {
                 while !stopped.load(Ordering::Relaxed) {
                     next_tick();
-                    match engine.upgrade() {
-                        Some(engine) => {
-                            engine.increment_epoch();
-                            TICKS.fetch_add(1, Ordering::Relaxed);
-                        }
-                        None => break,
+                    let mut alive = false;
+                    for engine in engines.iter().filter_map(|engine| engine.upgrade()) {
+                        engine.increment_epoch();
+                        alive = true;
                     }
+                    if !alive {
+                        break;
+                    }
+                    TICKS.fetch_add(1, Ordering::Relaxed);
                 }
             })?;
         Ok(EpochTicker { stop })

@@ -170,7 +170,6 @@ pub fn new_store(
     owner: &Owner,
 ) -> std::io::Result<Store<StoreData>> {
     let policy = owner.policy.clone();
-    let fuel = policy.limits.fuel;
     let mut table = ResourceTable::new();
     // Every handle a guest holds (files, streams, pollables) is an entry: bounded, so that a guest
     // cannot grow the host's memory by making them.
@@ -212,7 +211,7 @@ pub fn new_store(
     store.limiter(|data| &mut data.limiter);
     // Instantiation runs guest code (start functions, static constructors): give it the same budget
     // as a call.
-    store.set_fuel(fuel).map_err(std::io::Error::other)?;
+    set_fuel(&mut store).map_err(std::io::Error::other)?;
     store.set_epoch_deadline(YIELD_EVERY_TICKS);
     // Every few ticks: trap when the call's deadline has passed, otherwise yield and carry on.
     store.epoch_deadline_callback(|context| {
@@ -243,8 +242,7 @@ pub fn begin_call(
     now: Instant,
     deadline: Instant,
 ) -> wasmtime::Result<()> {
-    let fuel = store.data().policy.limits.fuel;
-    store.set_fuel(fuel)?;
+    set_fuel(store)?;
     store.set_epoch_deadline(ticks_until(now, deadline));
     let data = store.data_mut();
     data.call.operation.clear();
@@ -261,12 +259,18 @@ pub fn begin_call(
     Ok(())
 }
 
-/// Fuel the last call used.
+/// Fills the store's fuel to the agent's limit, when it has one (and so runs on the metered engine).
+fn set_fuel(store: &mut Store<StoreData>) -> wasmtime::Result<()> {
+    match store.data().policy.limits.fuel {
+        Some(fuel) => store.set_fuel(fuel),
+        None => Ok(()),
+    }
+}
+
+/// Fuel the last call used (0 for an agent that is not metered).
 pub fn fuel_used(store: &Store<StoreData>) -> u64 {
-    store
-        .data()
-        .policy
-        .limits
-        .fuel
-        .saturating_sub(store.get_fuel().unwrap_or(0))
+    match store.data().policy.limits.fuel {
+        Some(fuel) => fuel.saturating_sub(store.get_fuel().unwrap_or(0)),
+        None => 0,
+    }
 }

@@ -49,7 +49,7 @@ pub fn classify(
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => CallError::FuelExhausted {
             site,
-            limit: limits.fuel,
+            limit: limits.fuel.unwrap_or(0),
             backtrace: backtrace(&error),
         },
         Some(Trap::Interrupt) => CallError::Timeout {

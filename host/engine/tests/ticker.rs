@@ -14,8 +14,10 @@ fn ticks_during(span: Duration) -> u64 {
 
 #[test]
 fn an_idle_ticker_sleeps_and_running_guest_code_wakes_it_at_once() {
-    let engine = engine::build(&engine::EngineLimits::default()).unwrap();
-    let _ticker = EpochTicker::start(&engine).unwrap();
+    let limits = engine::EngineLimits::default();
+    let metered = engine::build(&limits, true).unwrap();
+    let unmetered = engine::build(&limits, false).unwrap();
+    let _ticker = EpochTicker::start(&[&metered, &unmetered]).unwrap();
     std::thread::sleep(Duration::from_millis(50));
 
     // Idle: about one tick per IDLE_TICK (100 ms), not one per millisecond.

@@ -30,8 +30,9 @@ pub enum Isolation {
 pub struct Limits {
     /// Wall-clock time per call.
     pub timeout: Duration,
-    /// Fuel (roughly, wasm instructions) per call.
-    pub fuel: u64,
+    /// Fuel (roughly, wasm instructions) per call; `None` (the default): not metered, the call is
+    /// bound by its deadline alone and its guest runs without fuel instrumentation.
+    pub fuel: Option<u64>,
     /// Linear memory per instance, in bytes.
     pub max_memory_bytes: usize,
     /// Elements per table.
@@ -54,13 +55,13 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// 5 s, 500 million fuel, 64 MiB of memory, 10 000 table elements, 32 instances, 256 calls
+    /// 5 s, no fuel metering, 64 MiB of memory, 10 000 table elements, 32 instances, 256 calls
     /// waiting, 4 MiB of input, 16 MiB of output, 1 000 log records per call, 64 open files,
     /// pooled instances.
     fn default() -> Self {
         Limits {
             timeout: Duration::from_secs(5),
-            fuel: 500_000_000,
+            fuel: None,
             max_memory_bytes: 64 << 20,
             max_table_elements: 10_000,
             max_instances: 32,

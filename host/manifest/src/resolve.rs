@@ -101,7 +101,7 @@ fn resolve_limits(
             .map_err(|m| fail.at("limits.timeout", m))?;
     }
     if let Some(fuel) = l.fuel {
-        limits.fuel = count(fail, "limits.fuel", fuel, 1, u64::MAX / 2)?;
+        limits.fuel = Some(count(fail, "limits.fuel", fuel, 1, u64::MAX / 2)?);
     }
     if let Some(memory) = &l.memory {
         let bytes = memory.bytes().map_err(|m| fail.at("limits.memory", m))?;
@@ -395,7 +395,7 @@ mod tests {
             ),
             (
                 Duration::from_millis(250),
-                1000,
+                Some(1000),
                 32 << 20,
                 500,
                 4,

@@ -71,20 +71,31 @@ fn main() {
         runtime.block_on(tandem(&echo, Isolation::Pooled, 1_000_000));
         return;
     }
-    let raw_warm = runtime.block_on(raw(&echo, false, false));
+    let raw_warm = runtime.block_on(raw(&echo, false, Metering::None));
     report("raw wasmtime, warm instance", &raw_warm);
-    let raw_metered = runtime.block_on(raw(&echo, false, true));
+    let raw_epoch = runtime.block_on(raw(&echo, false, Metering::Epoch));
+    report("raw wasmtime + epoch, warm instance", &raw_epoch);
+    let raw_metered = runtime.block_on(raw(&echo, false, Metering::FuelAndEpoch));
     report("raw wasmtime + fuel + epoch, warm instance", &raw_metered);
     let tandem_warm = runtime.block_on(tandem(&echo, Isolation::Pooled, 2_000 * scale()));
     report("tandem, warm instance (pooled)", &tandem_warm);
+    let tandem_fuel = runtime.block_on(tandem_caching(
+        &echo,
+        Isolation::Pooled,
+        Some(500_000_000),
+        2_000 * scale(),
+        0,
+    ));
+    report("tandem, warm, a fuel limit set", &tandem_fuel);
     let cached = runtime.block_on(tandem_caching(
         &echo,
         Isolation::Pooled,
+        None,
         2_000 * scale(),
         1 << 20,
     ));
     report("tandem, result cache hit", &cached);
-    let raw_fresh = runtime.block_on(raw(&echo, true, false));
+    let raw_fresh = runtime.block_on(raw(&echo, true, Metering::None));
     report("raw wasmtime, fresh instance per call", &raw_fresh);
     let tandem_fresh = runtime.block_on(tandem(&echo, Isolation::Fresh, 200 * scale()));
     report("tandem, fresh instance per call", &tandem_fresh);
@@ -99,12 +110,24 @@ fn main() {
         ratio(&tandem_fresh, &raw_fresh)
     );
     println!(
-        "host overhead, warm p50:  {:.2}x raw wasmtime with the same fuel and epoch metering",
-        ratio(&tandem_warm, &raw_metered)
+        "host overhead, warm p50:  {:.2}x raw wasmtime with the same (epoch) metering",
+        ratio(&tandem_warm, &raw_epoch)
+    );
+    println!(
+        "host overhead, warm p50, a fuel limit set: {:.2}x raw wasmtime with the same fuel and epoch metering (aim: at most 1.3x)",
+        ratio(&tandem_fuel, &raw_metered)
+    );
+    println!(
+        "epoch metering alone (agents without a fuel limit), warm p50: {:+.1}% on raw wasmtime (aim: at most 5%)",
+        (ratio(&raw_epoch, &raw_warm) - 1.0) * 100.0
     );
     println!(
         "fuel + epoch metering alone, warm p50: {:+.1}% on raw wasmtime",
         (ratio(&raw_metered, &raw_warm) - 1.0) * 100.0
+    );
+    println!(
+        "a fuel limit through the host, warm p50: {:+.1}%",
+        (ratio(&tandem_fuel, &tandem_warm) - 1.0) * 100.0
     );
     println!(
         "result cache hit, p50: {:.2?} against {:.2?} for the warm guest call ({:.2}x)",
@@ -230,8 +253,23 @@ fn raw_store(engine: &Engine) -> Store<RawData> {
     )
 }
 
+/// What a raw wasmtime engine counts in its compiled code.
+#[derive(Clone, Copy, PartialEq)]
+enum Metering {
+    /// Nothing.
+    None,
+    /// Epochs (what deadlines need), as the host's engine for agents without a fuel limit.
+    Epoch,
+    /// Fuel and epochs, as the host's engine for agents with a fuel limit.
+    FuelAndEpoch,
+}
+
 /// The echo component on plain wasmtime: pooling allocator with keep-resident memory, nothing else.
-async fn raw(path: &Path, fresh: bool, metered: bool) -> Stats {
+async fn raw(path: &Path, fresh: bool, metering: Metering) -> Stats {
+    let (fuel, epoch) = (
+        metering == Metering::FuelAndEpoch,
+        metering != Metering::None,
+    );
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(64)
         .total_core_instances(1024)
@@ -245,8 +283,8 @@ async fn raw(path: &Path, fresh: bool, metered: bool) -> Stats {
     config
         .wasm_component_model(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
-        .consume_fuel(metered)
-        .epoch_interruption(metered);
+        .consume_fuel(fuel)
+        .epoch_interruption(epoch);
     let engine = Engine::new(&config).unwrap();
     let component = Component::from_file(&engine, path).unwrap();
     let mut linker: Linker<RawData> = Linker::new(&engine);
@@ -260,11 +298,16 @@ async fn raw(path: &Path, fresh: bool, metered: bool) -> Stats {
         2_000 * scale()
     };
     let mut samples = Vec::with_capacity(calls);
+    let arm = |store: &mut Store<RawData>, fuel_per_call: u64| {
+        if fuel {
+            store.set_fuel(fuel_per_call).unwrap();
+        }
+        if epoch {
+            store.set_epoch_deadline(1_000_000);
+        }
+    };
     let mut store = raw_store(&engine);
-    if metered {
-        store.set_fuel(u64::MAX).unwrap();
-        store.set_epoch_deadline(u64::MAX);
-    }
+    arm(&mut store, u64::MAX);
     let mut world = pre.instantiate_async(&mut store).await.unwrap();
     let started = Instant::now();
     for i in 0..calls + calls / 10 {
@@ -274,16 +317,10 @@ async fn raw(path: &Path, fresh: bool, metered: bool) -> Stats {
         let t = Instant::now();
         if fresh {
             store = raw_store(&engine);
-            if metered {
-                store.set_fuel(u64::MAX).unwrap();
-                store.set_epoch_deadline(u64::MAX);
-            }
+            arm(&mut store, u64::MAX);
             world = pre.instantiate_async(&mut store).await.unwrap();
         }
-        if metered {
-            store.set_fuel(500_000_000).unwrap();
-            store.set_epoch_deadline(1_000_000);
-        }
+        arm(&mut store, 500_000_000);
         let output = world
             .tandem_agent_handler()
             .call_handle(&mut store, &task(i as u64))
@@ -473,7 +510,7 @@ fn bench_host_caching(result_cache_bytes: usize) -> Host {
 }
 
 async fn tandem(path: &Path, isolation: Isolation, calls: usize) -> Stats {
-    tandem_caching(path, isolation, calls, 0).await
+    tandem_caching(path, isolation, None, calls, 0).await
 }
 
 /// Like [`tandem`] with a result cache: `echo` is deterministic and the input never changes, so
@@ -481,12 +518,14 @@ async fn tandem(path: &Path, isolation: Isolation, calls: usize) -> Stats {
 async fn tandem_caching(
     path: &Path,
     isolation: Isolation,
+    fuel: Option<u64>,
     calls: usize,
     result_cache_bytes: usize,
 ) -> Stats {
     let host = bench_host_caching(result_cache_bytes);
     let mut policy = Policy::default();
     policy.limits.isolation = isolation;
+    policy.limits.fuel = fuel;
     host.load(path, policy).await.unwrap();
     warm_calls(&host, "echo", "echo", INPUT, calls).await
 }

@@ -47,7 +47,7 @@ fn main() {
         let cache = std::env::temp_dir().join("tandem-bench-cache");
         let host = Arc::new(Host::new(HostConfig { cache_dir: Some(cache), ..HostConfig::default() }).unwrap());
         let mut policy = Policy::default();
-        policy.limits.fuel = 20_000_000;
+        policy.limits.fuel = Some(20_000_000);
         policy.limits.max_memory_bytes = 4 << 20;
         policy.limits.timeout = Duration::from_secs(2);
         // Every call fails on purpose: no retries, and a breaker that never opens, so that each one

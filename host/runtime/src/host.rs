@@ -5,15 +5,12 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use wasmtime::Engine;
-use wasmtime::component::Linker;
-
 use crate::agent::{Agent, Response};
 use crate::audit::{AuditError, AuditLog};
 use crate::cache::{self, CodeCache};
 use crate::component::Shape;
 use crate::dispatch::{AdminChange, Dispatcher, Origin};
-use crate::engine::{self, EngineLimits, EpochTicker};
+use crate::engine::{EngineLimits, EpochTicker};
 use crate::error::{CallError, LoadError};
 use crate::events::EventBus;
 use crate::metrics::Metrics;
@@ -26,8 +23,10 @@ use crate::state::StateAccess;
 use crate::triggers::{TriggerStatus, TriggerTable};
 
 mod canary;
+mod flavor;
 mod loader;
 
+use flavor::Flavor;
 use loader::Loader;
 
 /// How to build a [`Host`].
@@ -119,14 +118,13 @@ pub struct Host {
 impl Host {
     /// A host with `config`: its engine, epoch ticker, caches, state and audit log.
     pub fn new(config: HostConfig) -> Result<Host, HostError> {
-        let engine = engine::build(&config.engine).map_err(HostError::Engine)?;
-        let mut linker = Linker::new(&engine);
-        tandem_engine::capabilities::wasi::add_to_linker(&mut linker).map_err(HostError::Engine)?;
-        tandem_engine::capabilities::add_to_linker(&mut linker).map_err(HostError::Engine)?;
-        let mut egress_linker = linker.clone();
-        tandem_engine::capabilities::egress::add_to_linker(&mut egress_linker)
-            .map_err(HostError::Engine)?;
-        let ticker = EpochTicker::start(&engine).map_err(HostError::Ticker)?;
+        let flavor = |metered| {
+            Flavor::new(&config.engine, metered, config.cache_dir.clone())
+                .map_err(HostError::Engine)
+        };
+        let (metered, unmetered) = (flavor(true)?, flavor(false)?);
+        let ticker =
+            EpochTicker::start(&[&metered.engine, &unmetered.engine]).map_err(HostError::Ticker)?;
         let audit = match &config.audit_log {
             Some(path) => Some(AuditLog::open_with(path, config.audit_rotation)?),
             None => None,
@@ -150,10 +148,8 @@ impl Host {
             }));
         }
         let loader = Arc::new(Loader {
-            cache: CodeCache::new(&engine, config.cache_dir),
-            engine,
-            linker,
-            egress_linker,
+            metered,
+            unmetered,
             store: store.clone(),
             dispatcher: dispatcher.clone(),
         });
@@ -183,11 +179,6 @@ impl Host {
     /// The agents' state store (opened when first needed).
     pub fn state(&self) -> &StateAccess {
         self.dispatcher.state()
-    }
-
-    /// The wasmtime engine everything runs on.
-    pub fn engine(&self) -> &Engine {
-        &self.loader.engine
     }
 
     /// The limits of the engine's pool: no manifest may ask for more.

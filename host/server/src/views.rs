@@ -123,7 +123,7 @@ pub struct LimitsView {
     /// Wall clock per call.
     pub timeout_ms: u64,
     /// Fuel per call.
-    pub fuel: u64,
+    pub fuel: Option<u64>,
     /// Linear memory per instance.
     pub memory_bytes: usize,
     /// Instances alive at once.

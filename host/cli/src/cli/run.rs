@@ -198,7 +198,7 @@ fn policy(host: &Host, file: &Path, args: &RunArgs) -> Result<Policy, Failure> {
         policy.limits.timeout = timeout;
     }
     if let Some(fuel) = args.fuel {
-        policy.limits.fuel = fuel;
+        policy.limits.fuel = Some(fuel);
     }
     if args.fresh {
         policy.limits.isolation = Isolation::Fresh;

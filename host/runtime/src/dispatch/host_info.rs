@@ -60,7 +60,8 @@ impl HostInfo for Dispatcher {
                         .collect(),
                     limits: Limits {
                         timeout_ms: limits.timeout.as_millis() as u64,
-                        fuel: limits.fuel,
+                        // 0: not metered (a manifest's fuel limit is at least 1).
+                        fuel: limits.fuel.unwrap_or(0),
                         memory_bytes: limits.max_memory_bytes as u64,
                         max_instances: count(limits.max_instances),
                     },

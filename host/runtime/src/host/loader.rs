@@ -1,38 +1,43 @@
 //! [`Loader`]: what turns a component's bytes into an agent version ready to serve (kept in the
-//! agent store, compiled through the code cache, linked, instantiated, described and
-//! health-probed), shared by the [`Host`](super::Host) and, through the dispatcher's
+//! agent store, compiled through the code cache of the engine its manifest calls for, linked,
+//! instantiated, described and health-probed), shared by the [`Host`](super::Host) and, through the dispatcher's
 //! [`StoredComponents`] trait, by guests granted `control` that bring back a stored component.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use wasmtime::Engine;
-use wasmtime::component::Linker;
 
 use super::Inspection;
+use super::flavor::Flavor;
 use crate::agent::Agent;
-use crate::cache::{self, CodeCache};
+use crate::cache;
 use crate::component::{self, Shape};
 use crate::dispatch::{Dispatcher, StoredComponents};
 use crate::error::LoadError;
 use crate::persist::AgentStore;
-use crate::sandbox::{Policy, StoreData};
+use crate::sandbox::Policy;
 
-/// The engine, the linkers, the code cache and the agent store.
+/// The engines (with their linkers and code caches) and the agent store.
 pub(crate) struct Loader {
-    pub(crate) engine: Engine,
-    /// Every host import but `wasi:http`.
-    pub(crate) linker: Linker<StoreData>,
-    /// The same and `wasi:http`, for agents whose manifest grants `[egress]`.
-    pub(crate) egress_linker: Linker<StoreData>,
-    pub(crate) cache: CodeCache,
+    /// For agents whose manifest sets a fuel limit.
+    pub(crate) metered: Flavor,
+    /// For the others.
+    pub(crate) unmetered: Flavor,
     /// Where components are kept by content hash, when the host keeps an agent store.
     pub(crate) store: Option<Arc<AgentStore>>,
     pub(crate) dispatcher: Arc<Dispatcher>,
 }
 
 impl Loader {
+    /// The engine an agent granted `policy` runs on: metered when it has a fuel limit.
+    pub(crate) fn flavor(&self, policy: &Policy) -> &Flavor {
+        match policy.limits.fuel {
+            Some(_) => &self.metered,
+            None => &self.unmetered,
+        }
+    }
+
     /// A component's bytes as an agent version (not registered); `path` names it in messages and
     /// becomes the agent's `source`.
     pub(crate) async fn prepare_bytes(
@@ -51,9 +56,13 @@ impl Loader {
                 reason: format!("cannot keep the component in the agent store: {e}"),
             });
         }
+        let flavor = self.flavor(&policy);
         // Compiling is CPU-bound and may take a while: keep it off the async workers.
-        let (engine, cache, owned_path) =
-            (self.engine.clone(), self.cache.clone(), path.to_path_buf());
+        let (engine, cache, owned_path) = (
+            flavor.engine.clone(),
+            flavor.cache.clone(),
+            path.to_path_buf(),
+        );
         let compiled = tokio::task::spawn_blocking(move || {
             let component = component::compile(&engine, &cache, &owned_path, &bytes, &hash)?;
             Ok::<_, LoadError>((component, hash))
@@ -64,14 +73,11 @@ impl Loader {
             reason: format!("compiler task failed: {e}"),
         })?;
         let (component, hash) = compiled?;
-        let shape = Shape::of(&self.engine, &component);
-        let linker = match policy.grants.egress {
-            Some(_) => &self.egress_linker,
-            None => &self.linker,
-        };
-        let pre = component::prepare(&self.engine, linker, path, &component)?;
+        let shape = Shape::of(&flavor.engine, &component);
+        let linker = flavor.linker(&policy);
+        let pre = component::prepare(&flavor.engine, linker, path, &component)?;
         let agent = Agent::load(
-            &self.engine,
+            &flavor.engine,
             pre,
             path.to_path_buf(),
             hash,
