@@ -4,10 +4,10 @@
 //!
 //! A line is the record's JSON object with two more fields: `prev`, the previous line's `hash`
 //! (64 zeros for the first line), and last `hash`, the SHA-256 of the line's text up to `,"hash"`
-//! closed with `}`. Lines are written by one background thread in batches; [`AuditLog::written`]
-//! waits until everything recorded so far is in the file (the server waits for it before it
-//! answers: an answered call survives `kill -9`), and [`AuditLog::flush`] until it is on disk
-//! (fsync'd). Opening an existing log verifies it first, ends a last line cut short after its last
+//! closed with `}`. Lines are written in batches (see [`writer`]: by the callers that wait for them,
+//! or a background thread); [`AuditLog::written`] waits until everything recorded so far is in the
+//! file (the server waits for it before it answers: an answered call survives `kill -9`), and
+//! [`AuditLog::flush`] until it is on disk (fsync'd). Opening an existing log verifies it first, ends a last line cut short after its last
 //! byte, and continues its chain; a second process cannot open the same log.
 //!
 //! What a chain cannot show on its own: the removal of the last lines, or a rewrite of the whole
@@ -17,18 +17,19 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Serialize;
 
 mod rotation;
 mod verify;
+mod writer;
 
 pub use rotation::{ChainPoint, Rotation, rotated_files};
 pub use verify::{FileProblem, Problem, Verified, VerifiedSet, verify, verify_set};
-use verify::{check, line_hash};
+use verify::check;
+use writer::{Chain, Writer};
 
 /// The longest `detail` kept in a line (an error message is cut, and marked, past this).
 pub const MAX_DETAIL_BYTES: usize = 4096;
@@ -109,34 +110,12 @@ struct Line<'a> {
     prev: &'a str,
 }
 
-// Nearly every message is a record, so boxing it would only add an allocation per call.
-#[allow(clippy::large_enum_variant)]
-enum Message {
-    Record(AuditRecord, SystemTime),
-    Flush(mpsc::SyncSender<std::io::Result<()>>),
-}
-
-/// An open audit log, appended to by a background thread.
+/// An open audit log.
 pub struct AuditLog {
     path: PathBuf,
-    sender: mpsc::Sender<Message>,
-    writer: Option<std::thread::JoinHandle<()>>,
-    progress: Arc<Progress>,
+    writer: Arc<Writer>,
+    background: Option<std::thread::JoinHandle<()>>,
 }
-
-/// How far the writer has got, for [`AuditLog::written`].
-#[derive(Default)]
-struct Progress {
-    /// Records handed to the writer (counted before each is sent).
-    queued: AtomicU64,
-    /// Records the writer has handed to the OS (or failed to).
-    written: AtomicU64,
-    advanced: tokio::sync::Notify,
-}
-
-/// The longest [`AuditLog::written`] waits for the writer (a writer that cannot keep up for this
-/// long is logged, and the answer goes out without the wait).
-const WRITTEN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl AuditLog {
     /// Opens (or creates) the log at `path`, verifying what is already there.
@@ -192,15 +171,12 @@ impl AuditLog {
         }
         let verified = checked.verified;
         let size = file.metadata().map_err(io)?.len();
-        let (sender, receiver) = mpsc::channel();
-        let progress = Arc::new(Progress::default());
         let chain = Chain {
             out: BufWriter::with_capacity(64 * 1024, file),
             path: path.to_path_buf(),
             seq: verified.last_seq,
             head: verified.head,
-            progress: progress.clone(),
-            handled: 0,
+            failed: false,
             rotation,
             size,
             first_seq: if size == 0 {
@@ -209,15 +185,16 @@ impl AuditLog {
                 first_seq_of(path).unwrap_or(1)
             },
         };
-        let writer = std::thread::Builder::new()
+        let writer = Arc::new(Writer::new(chain));
+        let background = writer.clone();
+        let background = std::thread::Builder::new()
             .name("tandem-audit".into())
-            .spawn(move || chain.run(receiver))
+            .spawn(move || background.background())
             .map_err(io)?;
         Ok(AuditLog {
             path: path.to_path_buf(),
-            sender,
-            writer: Some(writer),
-            progress,
+            writer,
+            background: Some(background),
         })
     }
 
@@ -226,48 +203,29 @@ impl AuditLog {
         &self.path
     }
 
-    /// Queues a line; it reaches the file within moments, and for sure by the next [`flush`].
+    /// Queues a line; it reaches the file by the next [`written`] or [`flush`], or within
+    /// [`writer::LAG`] when nobody waits for it.
     ///
+    /// [`written`]: AuditLog::written
     /// [`flush`]: AuditLog::flush
     pub fn record(&self, mut record: AuditRecord) {
         record.detail = record
             .detail
             .map(|detail| crate::text::truncate(detail, MAX_DETAIL_BYTES));
-        // Counted before it is sent, so that `written` never waits for less than this record.
-        self.progress.queued.fetch_add(1, Ordering::AcqRel);
-        let _ = self.sender.send(Message::Record(record, SystemTime::now()));
+        self.writer.record(record, SystemTime::now());
     }
 
     /// Waits until every line recorded so far has been written to the file (handed to the OS:
     /// it survives the process being killed, though not a power loss). The server waits for this
-    /// before it answers, so an answered call is in the log. Lines are written in batches, so
-    /// concurrent callers share one write.
+    /// before it answers, so an answered call is in the log. The first waiter to find the log free
+    /// writes every queued line in one `write(2)`, so concurrent callers share one write.
     pub async fn written(&self) {
-        let target = self.progress.queued.load(Ordering::Acquire);
-        let wait = async {
-            loop {
-                let advanced = self.progress.advanced.notified();
-                let mut advanced = std::pin::pin!(advanced);
-                advanced.as_mut().enable();
-                if self.progress.written.load(Ordering::Acquire) >= target {
-                    return;
-                }
-                advanced.await;
-            }
-        };
-        if tokio::time::timeout(WRITTEN_WAIT, wait).await.is_err() {
-            tracing::error!(path = %self.path.display(), "the audit writer fell {WRITTEN_WAIT:?} behind");
-        }
+        self.writer.written(&self.path).await;
     }
 
     /// Waits until every line recorded so far is written and synced to disk.
     pub fn flush(&self) -> std::io::Result<()> {
-        let (done, wait) = mpsc::sync_channel(1);
-        self.sender
-            .send(Message::Flush(done))
-            .map_err(|_| std::io::Error::other("the audit writer thread is gone"))?;
-        wait.recv()
-            .map_err(|_| std::io::Error::other("the audit writer thread is gone"))?
+        self.writer.flush()
     }
 }
 
@@ -276,11 +234,9 @@ impl Drop for AuditLog {
         if let Err(e) = self.flush() {
             tracing::error!(path = %self.path.display(), error = %e, "cannot flush the audit log");
         }
-        // The thread ends once it has seen the channel close.
-        let (closed, _) = mpsc::channel();
-        drop(std::mem::replace(&mut self.sender, closed));
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
+        self.writer.close();
+        if let Some(background) = self.background.take() {
+            let _ = background.join();
         }
     }
 }
@@ -325,118 +281,6 @@ fn first_seq_of(path: &Path) -> Option<u64> {
         .ok()
         .flatten()
         .map(|p| p.seq + 1)
-}
-
-/// The writer thread's end: the file and the chain so far.
-struct Chain {
-    out: BufWriter<File>,
-    path: PathBuf,
-    seq: u64,
-    head: String,
-    progress: Arc<Progress>,
-    /// Records handled so far (written or failed).
-    handled: u64,
-    rotation: Rotation,
-    /// Bytes in the active file.
-    size: u64,
-    /// The seq of the active file's first line (its name once rotated).
-    first_seq: u64,
-}
-
-impl Chain {
-    fn run(mut self, receiver: mpsc::Receiver<Message>) {
-        let mut failed = false;
-        while let Ok(message) = receiver.recv() {
-            let mut next = Some(message);
-            // Write everything queued, then flush once: one write(2) for a burst of calls.
-            while let Some(message) = next {
-                match message {
-                    Message::Record(record, time) => {
-                        if let Err(e) = self.append(&record, time) {
-                            self.report(&mut failed, e);
-                        }
-                        self.handled += 1;
-                    }
-                    Message::Flush(done) => {
-                        let result = self
-                            .out
-                            .flush()
-                            .and_then(|()| self.out.get_ref().sync_data())
-                            .and_then(|()| self.checkpoint());
-                        let _ = done.send(result);
-                    }
-                }
-                next = receiver.try_recv().ok();
-            }
-            if let Err(e) = self.out.flush() {
-                self.report(&mut failed, e);
-            }
-            self.progress.written.store(self.handled, Ordering::Release);
-            self.progress.advanced.notify_waiters();
-        }
-        let _ = self.out.flush();
-        let _ = self.out.get_ref().sync_data();
-    }
-
-    fn append(&mut self, record: &AuditRecord, time: SystemTime) -> std::io::Result<()> {
-        let line = Line {
-            seq: self.seq + 1,
-            time: humantime::format_rfc3339_micros(time).to_string(),
-            record,
-            prev: &self.head,
-        };
-        let text = serde_json::to_string(&line).map_err(std::io::Error::other)?;
-        let body = text.strip_suffix('}').unwrap_or(&text);
-        let hash = line_hash(body);
-        let line = format!("{body},\"hash\":\"{hash}\"}}\n");
-        if self.size > 0 && self.size + line.len() as u64 > self.rotation.max_bytes {
-            self.rotate()?;
-        }
-        self.out.write_all(line.as_bytes())?;
-        self.size += line.len() as u64;
-        self.seq += 1;
-        self.head = hash;
-        Ok(())
-    }
-
-    /// Renames the active file after its first line's seq, starts a new one that continues the
-    /// chain, records a checkpoint at its start, and deletes rotated files past `keep`.
-    fn rotate(&mut self) -> std::io::Result<()> {
-        self.out.flush()?;
-        self.out.get_ref().sync_data()?;
-        std::fs::rename(
-            &self.path,
-            rotation::rotated_name(&self.path, self.first_seq),
-        )?;
-        let file = open_locked(&self.path).map_err(std::io::Error::other)?;
-        self.out = BufWriter::with_capacity(64 * 1024, file);
-        self.size = 0;
-        self.first_seq = self.seq + 1;
-        self.checkpoint()?;
-        rotation::apply_retention(&self.path, self.rotation.keep)
-    }
-
-    /// Records that the active file is good up to its current size.
-    fn checkpoint(&mut self) -> std::io::Result<()> {
-        rotation::write_checkpoint(
-            &self.path,
-            &rotation::Checkpoint {
-                offset: self.size,
-                point: ChainPoint {
-                    head: self.head.clone(),
-                    seq: self.seq,
-                },
-            },
-        )
-    }
-
-    /// Logs a write failure once per run of failures.
-    fn report(&self, failed: &mut bool, error: std::io::Error) {
-        if !*failed {
-            tracing::error!(path = %self.path.display(), %error, "cannot write the audit log");
-        }
-        *failed = true;
-    }
 }
 
 #[cfg(test)]
@@ -499,6 +343,66 @@ mod tests {
             let lines = std::fs::read_to_string(&path).unwrap().lines().count();
             assert_eq!(lines, 500 * round);
         }
+    }
+
+    #[test]
+    fn lines_nobody_waits_for_are_written_by_the_background_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).unwrap();
+        let lines = || std::fs::read_to_string(&path).unwrap().lines().count();
+        // Twice: the second time the background thread was idle and must be woken.
+        for round in 1..=2 {
+            for _ in 0..10 {
+                log.record(record("a"));
+            }
+            let started = std::time::Instant::now();
+            while lines() < 10 * round {
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(5),
+                    "round {round}: {} lines after 5 s",
+                    lines()
+                );
+                std::thread::sleep(writer::LAG);
+            }
+            // Let the thread go idle (nothing queued) before the next round.
+            std::thread::sleep(writer::LAG * 5);
+        }
+    }
+
+    #[test]
+    fn concurrent_waiters_each_find_their_lines_written_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = Arc::new(AuditLog::open(&path).unwrap());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let tasks: Vec<_> = (0..8)
+                .map(|task| {
+                    let (log, path) = (log.clone(), path.clone());
+                    tokio::spawn(async move {
+                        for i in 0..200 {
+                            let agent = format!("t{task}-{i}");
+                            log.record(record(&agent));
+                            log.written().await;
+                            // This waiter's own line is in the file when `written` returns.
+                            let text = std::fs::read_to_string(&path).unwrap();
+                            assert!(text.contains(&format!("\"agent\":\"{agent}\"")));
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+        log.flush().unwrap();
+        let verified = verify(std::io::BufReader::new(File::open(&path).unwrap())).unwrap();
+        assert_eq!(verified.lines, 1600);
     }
 
     #[test]
