@@ -2,6 +2,8 @@
 # Builds every guest crate into a component:
 #   agents-guest/<id>/  -> target/agents/<id>.wasm       (the shipped agents)
 #   tests/guests/<id>/  -> target/test-agents/<id>.wasm  (test-only guests, if any)
+#   host/runtime/benches/guests/<id>/ -> target/peer/<id>.wasm  (`wasi:http` handlers the
+#                                        benchmarks serve with `wasmtime serve`: not agents)
 #
 # The core modules are built for wasm32-wasip1 with rustup's target when it is installed (or can be
 # installed within two minutes), and otherwise with Debian's Rust and -Zbuild-std (see
@@ -53,7 +55,8 @@ ensure_debian_toolchain() {
 # crates there (agents-guest/support) are libraries the guests share.
 is_guest() { [ -f "$1/Cargo.toml" ] && grep -q 'crate-type = \[.*"cdylib"' "$1/Cargo.toml"; }
 crates=()
-for dir in agents-guest/*/ tests/guests/*/; do
+guest_dirs=(agents-guest/*/ tests/guests/*/ host/runtime/benches/guests/*/)
+for dir in "${guest_dirs[@]}"; do
   is_guest "$dir" && crates+=("$(basename "$dir")")
 done
 packages=()
@@ -75,12 +78,17 @@ fi
 cargo build --quiet -p tandem-cli --bin tandem
 tandem=$root/target/debug/tandem
 
-mkdir -p target/agents target/test-agents
-for dir in agents-guest/*/ tests/guests/*/; do
+mkdir -p target/agents target/test-agents target/peer
+for dir in "${guest_dirs[@]}"; do
   is_guest "$dir" || continue
   id=$(basename "$dir")
-  case "$dir" in tests/*) dest=target/test-agents ;; *) dest=target/agents ;; esac
-  "$tandem" componentize "$out_dir/${id//-/_}.wasm" -o "$dest/$id.wasm"
+  kind=()
+  case "$dir" in
+    tests/*) dest=target/test-agents ;;
+    host/*) dest=target/peer; kind=(--proxy) ;;
+    *) dest=target/agents ;;
+  esac
+  "$tandem" componentize "${kind[@]}" "$out_dir/${id//-/_}.wasm" -o "$dest/$id.wasm"
   # The agent's manifest, when it ships one, goes beside the component.
   # (Copied only when it changed, like the component: a running test may be reading it.)
   if [ -f "$dir/$id.toml" ]; then

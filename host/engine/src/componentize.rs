@@ -1,8 +1,11 @@
 //! Turning a core module built for `wasm32-wasip1` (with the `tandem:agent` world embedded by
 //! wit-bindgen) into a component, with the WASI preview-1 reactor adapter that ships inside the
-//! `wasi-preview1-component-adapter-provider` crate (pinned to the same version as wasmtime).
+//! `wasi-preview1-component-adapter-provider` crate (pinned to the same version as wasmtime); or,
+//! for a `wasi:http` handler, its proxy adapter (which imports only what the proxy world has).
 
-use wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER;
+use wasi_preview1_component_adapter_provider::{
+    WASI_SNAPSHOT_PREVIEW1_PROXY_ADAPTER, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+};
 use wit_component::ComponentEncoder;
 
 /// Why a module could not be made a component.
@@ -19,8 +22,22 @@ pub enum ComponentizeError {
     Encode(anyhow::Error),
 }
 
-/// The component made from `module`.
+/// Which WASI preview-1 adapter a component gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adapter {
+    /// The reactor adapter: for agents (and libraries called through their exports).
+    Reactor,
+    /// The proxy adapter: for a `wasi:http/proxy` handler, run by `wasmtime serve` as it is.
+    Proxy,
+}
+
+/// The agent component made from `module` (with the reactor adapter).
 pub fn componentize(module: &[u8]) -> Result<Vec<u8>, ComponentizeError> {
+    componentize_with(module, Adapter::Reactor)
+}
+
+/// The component made from `module` with `adapter`.
+pub fn componentize_with(module: &[u8], adapter: Adapter) -> Result<Vec<u8>, ComponentizeError> {
     if module.len() < 8 || &module[..4] != b"\0asm" {
         return Err(ComponentizeError::NotWasm);
     }
@@ -33,7 +50,10 @@ pub fn componentize(module: &[u8]) -> Result<Vec<u8>, ComponentizeError> {
         .validate(true)
         .adapter(
             "wasi_snapshot_preview1",
-            WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+            match adapter {
+                Adapter::Reactor => WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+                Adapter::Proxy => WASI_SNAPSHOT_PREVIEW1_PROXY_ADAPTER,
+            },
         )
         .map_err(ComponentizeError::Encode)?;
     encoder.encode().map_err(ComponentizeError::Encode)

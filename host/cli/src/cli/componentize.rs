@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use tandem::componentize::componentize as encode;
+use tandem::componentize::{Adapter, componentize_with as encode};
 
 use super::{Failure, write_if_changed};
 
@@ -15,6 +15,10 @@ pub struct ComponentizeArgs {
     /// Where to write the component.
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
+    /// Make a `wasi:http` proxy component (a handler `wasmtime serve` runs) instead of an agent:
+    /// the WASI adapter then imports only what the proxy world has.
+    #[arg(long)]
+    proxy: bool,
 }
 
 pub fn componentize(args: ComponentizeArgs) -> Result<ExitCode, Failure> {
@@ -22,7 +26,12 @@ pub fn componentize(args: ComponentizeArgs) -> Result<ExitCode, Failure> {
         Failure::invalid_input(format!("{}: {e}", path.display()))
     };
     let module = std::fs::read(&args.module).map_err(|e| io(&args.module, e))?;
-    let component = encode(&module)
+    let adapter = if args.proxy {
+        Adapter::Proxy
+    } else {
+        Adapter::Reactor
+    };
+    let component = encode(&module, adapter)
         .map_err(|e| Failure::invalid_input(format!("{}: {e}", args.module.display())))?;
     // Rebuilding with nothing changed leaves the output alone.
     write_if_changed(&args.output, &component)?;

@@ -27,8 +27,8 @@ mod verify;
 mod writer;
 
 pub use rotation::{ChainPoint, Rotation, rotated_files};
-pub use verify::{FileProblem, Problem, Verified, VerifiedSet, verify, verify_set};
 use verify::check;
+pub use verify::{FileProblem, Problem, Verified, VerifiedSet, verify, verify_set};
 use writer::{Chain, Writer};
 
 /// The longest `detail` kept in a line (an error message is cut, and marked, past this).
