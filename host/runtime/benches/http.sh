@@ -5,12 +5,13 @@
 # the same trivial job (a wasi:http handler answering {"output": <body>}) through `wasmtime serve`
 # of the pinned wasmtime, with its defaults and tuned, under the same load. Ends with Tandem's
 # figures at 8 connections as ratios of the peer's.
-# Usage: host/runtime/benches/http.sh [SECONDS]   (needs target/release/tandem, target/agents and
-# target/peer/http-echo.wasm; installs wrk and the `wasmtime` CLI when missing)
+# Usage: host/runtime/benches/http.sh [SECONDS] [BINARY]   (BINARY: default target/release/tandem;
+# needs target/agents and target/peer/http-echo.wasm; installs wrk and the `wasmtime` CLI when missing)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
 seconds="${1:-10}"
+tandem="${2:-target/release/tandem}"
 wasmtime_version=48.0.8
 wasmtime=target/peer/wasmtime/bin/wasmtime
 if ! command -v wrk >/dev/null; then
@@ -70,7 +71,7 @@ wait_for() {
 
 run() {
   local label="$1"; shift
-  target/release/tandem serve --agents target/agents --addr 127.0.0.1:0 "$@" >"$tmp/out" 2>"$tmp/err" &
+  "$tandem" serve --agents target/agents --addr 127.0.0.1:0 "$@" >"$tmp/out" 2>"$tmp/err" &
   server_pid=$!
   wait_for "$tmp/out" listening
   local url
@@ -98,7 +99,7 @@ echo "HTTP invoke of echo (wrk, loopback, ${seconds}s per row):"
 run "1 worker, no audit log" --workers 1 --no-audit
 run "1 worker, audit log" --workers 1 --audit-log "$tmp/audit.jsonl"
 run "2 workers, no audit log" --workers 2 --no-audit
-target/release/tandem audit verify "$tmp/audit.jsonl" | sed 's/, head .*//'
+"$tandem" audit verify "$tmp/audit.jsonl" | sed 's/, head .*//'
 run "tandem defaults (audit log)" --audit-log "$tmp/defaults.jsonl"
 peer "wasmtime serve, defaults"
 peer "wasmtime serve, tuned" -S cli -O pooling-allocator=y -O pooling-memory-keep-resident=1048576 \
@@ -108,14 +109,10 @@ peer "wasmtime serve, tuned" -S cli -O pooling-allocator=y -O pooling-memory-kee
 figure() { awk -F'|' -v label="$1" -v field="$2" '$1 == label && $2 == 8 {print $field}' "$tmp/rows"; }
 # micros P99: wrk's "612.00us" / "1.20ms" / "2.00s" in microseconds.
 micros() { awk -v t="$1" 'BEGIN { v = t + 0; if (t ~ /us$/) print v; else if (t ~ /ms$/) print v * 1000; else print v * 1000000 }'; }
-for mode in 1worker defaults; do
-  case $mode in
-    1worker) tandem="1 worker, audit log" ;;
-    defaults) tandem="tandem defaults (audit log)" ;;
-  esac
+for ours in "1 worker, audit log" "tandem defaults (audit log)"; do
   for peer in "wasmtime serve, defaults" "wasmtime serve, tuned"; do
-    awk -v t="$tandem" -v p="$peer" -v tr="$(figure "$tandem" 3)" -v pr="$(figure "$peer" 3)" \
-        -v tp="$(micros "$(figure "$tandem" 4)")" -v pp="$(micros "$(figure "$peer" 4)")" \
+    awk -v t="$ours" -v p="$peer" -v tr="$(figure "$ours" 3)" -v pr="$(figure "$peer" 3)" \
+        -v tp="$(micros "$(figure "$ours" 4)")" -v pp="$(micros "$(figure "$peer" 4)")" \
       'BEGIN { printf "8 conns: %s / %s: %.2fx the req/s, p99 %.0f us against %.0f us\n", t, p, tr / pr, tp, pp }'
   done
 done

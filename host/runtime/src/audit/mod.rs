@@ -177,6 +177,7 @@ impl AuditLog {
             seq: verified.last_seq,
             head: verified.head,
             failed: false,
+            retired: Vec::new(),
             rotation,
             size,
             first_seq: if size == 0 {

@@ -7,7 +7,9 @@
 //! (a trigger's calls, a denied hop inside a call) are written by a background thread, woken by the
 //! first line recorded after it went idle, which then writes what is queued every [`LAG`] until
 //! nothing is. So a busy server pays no thread hand-off per call, and an idle one no wake-ups at
-//! all. The chain's lock is only ever tried from async code, never waited on.
+//! all. The chain's lock is only ever tried from async code, never waited on. The slow part of a
+//! rotation (syncing the full file to disk, deleting the oldest) is the background thread's too: a
+//! caller that crosses the size limit only renames the file and opens the next.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -42,6 +44,8 @@ pub(super) struct Writer {
     idle: AtomicBool,
     /// Set when the log is closed: the background thread writes what is left and ends.
     closed: AtomicBool,
+    /// Set when a rotation left a file to sync and old files to delete.
+    rotated: AtomicBool,
     thread: std::sync::OnceLock<Thread>,
 }
 
@@ -55,6 +59,7 @@ impl Writer {
             advanced: tokio::sync::Notify::new(),
             idle: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            rotated: AtomicBool::new(false),
             thread: std::sync::OnceLock::new(),
         }
     }
@@ -136,16 +141,40 @@ impl Writer {
             chain.append(record, *time);
         }
         chain.hand_over();
+        let rotated = !chain.retired.is_empty();
         self.written
             .fetch_add(records.len() as u64, Ordering::Release);
         drop(chain);
         self.advanced.notify_waiters();
+        if rotated {
+            self.rotated.store(true, Ordering::SeqCst);
+            if let Some(thread) = self.thread.get() {
+                thread.unpark();
+            }
+        }
+    }
+
+    /// Syncs the files rotations left behind and deletes rotated files past the number kept.
+    fn finish_rotations(&self) -> std::io::Result<()> {
+        let (retired, path, keep) = {
+            let mut chain = lock(&self.chain);
+            let retired = std::mem::take(&mut chain.retired);
+            (retired, chain.path.clone(), chain.rotation.keep)
+        };
+        if retired.is_empty() {
+            return Ok(());
+        }
+        for file in &retired {
+            file.sync_data()?;
+        }
+        rotation::apply_retention(&path, keep)
     }
 
     /// Writes what is queued and syncs the file to disk, recording a checkpoint.
     pub(super) fn flush(&self) -> std::io::Result<()> {
         let chain = lock(&self.chain);
         self.write_queued(chain);
+        self.finish_rotations()?;
         let mut chain = lock(&self.chain);
         chain.out.flush()?;
         chain.out.get_ref().sync_data()?;
@@ -160,6 +189,11 @@ impl Writer {
                 let _ = self.flush();
                 return;
             }
+            if self.rotated.swap(false, Ordering::SeqCst)
+                && let Err(error) = self.finish_rotations()
+            {
+                tracing::error!(%error, "cannot sync or prune the audit log's rotated files");
+            }
             if self.queued.load(Ordering::SeqCst) > self.written.load(Ordering::SeqCst) {
                 // Give the callers that wait for these lines the chance to write them themselves.
                 std::thread::park_timeout(LAG);
@@ -169,6 +203,7 @@ impl Writer {
             self.idle.store(true, Ordering::SeqCst);
             if self.queued.load(Ordering::SeqCst) == self.written.load(Ordering::SeqCst)
                 && !self.closed.load(Ordering::SeqCst)
+                && !self.rotated.load(Ordering::SeqCst)
             {
                 std::thread::park();
             }
@@ -202,6 +237,8 @@ pub(super) struct Chain {
     pub(super) first_seq: u64,
     /// Whether the last write failed (a run of failures is reported once).
     pub(super) failed: bool,
+    /// Files rotated out and not yet synced to disk (the background thread syncs them).
+    pub(super) retired: Vec<File>,
 }
 
 impl Chain {
@@ -241,20 +278,21 @@ impl Chain {
     }
 
     /// Renames the active file after its first line's seq, starts a new one that continues the
-    /// chain, records a checkpoint at its start, and deletes rotated files past `keep`.
+    /// chain and records a checkpoint at its start. The old file is left in `retired`, for the
+    /// background thread to sync (and to delete rotated files past `keep`).
     fn rotate(&mut self) -> std::io::Result<()> {
         self.out.flush()?;
-        self.out.get_ref().sync_data()?;
         std::fs::rename(
             &self.path,
             rotation::rotated_name(&self.path, self.first_seq),
         )?;
         let file = super::open_locked(&self.path).map_err(std::io::Error::other)?;
-        self.out = BufWriter::with_capacity(64 * 1024, file);
+        let old = std::mem::replace(&mut self.out, BufWriter::with_capacity(64 * 1024, file));
+        self.retired
+            .push(old.into_inner().map_err(|e| e.into_error())?);
         self.size = 0;
         self.first_seq = self.seq + 1;
-        self.checkpoint()?;
-        rotation::apply_retention(&self.path, self.rotation.keep)
+        self.checkpoint()
     }
 
     /// Records that the active file is good up to its current size.
