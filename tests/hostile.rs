@@ -108,24 +108,27 @@ fn assert_kind(error: &CallError, kind: ErrorKind, mentions: &str) {
     );
 }
 
-/// The fuel settings a deadline must hold under: none (the default: the engine without fuel
-/// instrumentation) and more fuel than the deadline lets a guest burn (the metered engine).
-const FUEL_SETTINGS: [Option<u64>; 2] = [None, Some(u64::MAX / 4)];
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_infinite_loop_times_out() {
-    for fuel in FUEL_SETTINGS {
+/// Asserts that attack `op` is stopped at a 300 ms deadline, with `mentions` in the error, both
+/// without a fuel limit (the default: the engine without fuel instrumentation) and with more fuel
+/// than the deadline lets a guest burn (the metered engine).
+async fn times_out_with_or_without_fuel(op: &str, mentions: &str) {
+    for fuel in [None, Some(u64::MAX / 4)] {
         let host = host_with(policy(|p| {
             p.limits.timeout = Duration::from_millis(300);
             p.limits.fuel = fuel;
         }))
         .await;
         assert_kind(
-            &attack(&host, "spin", json!({})).await,
+            &attack(&host, op, json!({})).await,
             ErrorKind::Timeout,
-            "hostile.spin: timed out after 300ms",
+            mentions,
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_loop_times_out() {
+    times_out_with_or_without_fuel("spin", "hostile.spin: timed out after 300ms").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,18 +143,7 @@ async fn an_infinite_loop_runs_out_of_fuel() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_loop_of_host_calls_times_out() {
-    for fuel in FUEL_SETTINGS {
-        let host = host_with(policy(|p| {
-            p.limits.timeout = Duration::from_millis(300);
-            p.limits.fuel = fuel;
-        }))
-        .await;
-        assert_kind(
-            &attack(&host, "spin-on-host", json!({})).await,
-            ErrorKind::Timeout,
-            "timed out after 300ms",
-        );
-    }
+    times_out_with_or_without_fuel("spin-on-host", "timed out after 300ms").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,8 +7,9 @@
 //! closed with `}`. Lines are written in batches (see [`writer`]: by the callers that wait for them,
 //! or a background thread); [`AuditLog::written`] waits until everything recorded so far is in the
 //! file (the server waits for it before it answers: an answered call survives `kill -9`), and
-//! [`AuditLog::flush`] until it is on disk (fsync'd). Opening an existing log verifies it first, ends a last line cut short after its last
-//! byte, and continues its chain; a second process cannot open the same log.
+//! [`AuditLog::flush`] until it is on disk (fsync'd). Opening an existing log verifies it first,
+//! ends a last line cut short after its last byte, and continues its chain; a second process cannot
+//! open the same log.
 //!
 //! What a chain cannot show on its own: the removal of the last lines, or a rewrite of the whole
 //! tail with freshly computed hashes. Keep the head hash that `tandem audit verify` prints somewhere

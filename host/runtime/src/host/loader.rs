@@ -1,7 +1,8 @@
 //! [`Loader`]: what turns a component's bytes into an agent version ready to serve (kept in the
 //! agent store, compiled through the code cache of the engine its manifest calls for, linked,
-//! instantiated, described and health-probed), shared by the [`Host`](super::Host) and, through the dispatcher's
-//! [`StoredComponents`] trait, by guests granted `control` that bring back a stored component.
+//! instantiated, described and health-probed), shared by the [`Host`](super::Host) and, through
+//! the dispatcher's [`StoredComponents`] trait, by guests granted `control` that bring back a
+//! stored component.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
