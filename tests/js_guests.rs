@@ -504,19 +504,14 @@ fn a_javascript_guest_fetches_within_its_rules_with_a_secret_it_never_sees() {
 #[test]
 fn requests_in_flight_at_once_are_capped() {
     let api = tandem_e2e::loopback::Server::start("api");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        built().join("jsprobe.wasm"),
-        dir.path().join("jsprobe.wasm"),
-    )
-    .unwrap();
-    let manifest = format!(
-        "[limits]\ntimeout = \"10s\"\nfuel = 1_000_000_000_000\nmemory = \"256MiB\"\n\n\
-         [egress]\nmax-concurrent = 2\n\n\
-         [[egress.allow]]\nname = \"api\"\nscheme = \"http\"\nhost = \"localhost\"\nport = {}\nprivate = true\n",
-        api.port
+    let component = built().join("jsprobe.wasm");
+    let dir = tandem_e2e::loopback::agent_dir(
+        &component,
+        "jsprobe",
+        api.port,
+        "max-concurrent = 2\n",
+        "",
     );
-    std::fs::write(dir.path().join("jsprobe.toml"), manifest).unwrap();
     let url = format!("http://localhost:{}/hello", api.port);
     let output = run_built(
         dir.path(),

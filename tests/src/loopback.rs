@@ -124,6 +124,28 @@ fn serve(name: &str, mut stream: TcpStream, log: &Mutex<Vec<Received>>) -> std::
     }
 }
 
+/// A directory holding `component` as `<agent>.wasm` and, beside it, a manifest with limits an
+/// interpreted guest needs, `egress` (settings of the `[egress]` section, or nothing), one rule `api`
+/// allowing plain HTTP to `localhost:port`, then `more` (further sections).
+pub fn agent_dir(
+    component: &std::path::Path,
+    agent: &str,
+    port: u16,
+    egress: &str,
+    more: &str,
+) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(component, dir.path().join(format!("{agent}.wasm"))).unwrap();
+    let manifest = format!(
+        "[limits]\ntimeout = \"10s\"\nfuel = 1_000_000_000_000\nmemory = \"256MiB\"\n\n\
+         [egress]\n{egress}\n\
+         [[egress.allow]]\nname = \"api\"\nscheme = \"http\"\nhost = \"localhost\"\nport = {port}\nprivate = true\n\n\
+         {more}"
+    );
+    std::fs::write(dir.path().join(format!("{agent}.toml")), manifest).unwrap();
+    dir
+}
+
 /// Runs `agent`'s `fetch` operation (input `{"url": ...}`; it sends `Authorization: Bearer
 /// {{secret:token}}` and returns `{"status", "body"}`) from `component` with `tandem run`, under a
 /// manifest that allows one loopback server and binds the secret `token` to it, and checks what
@@ -133,15 +155,13 @@ fn serve(name: &str, mut stream: TcpStream, log: &Mutex<Vec<Received>>) -> std::
 pub fn assert_fetch_through_the_host(component: &std::path::Path, agent: &str) {
     const SECRET: &str = "guest-s3cr3t-Kp4w";
     let api = Server::start("api");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(component, dir.path().join(format!("{agent}.wasm"))).unwrap();
-    let manifest = format!(
-        "[limits]\ntimeout = \"10s\"\nfuel = 1_000_000_000_000\nmemory = \"256MiB\"\n\n\
-         [[egress.allow]]\nname = \"api\"\nscheme = \"http\"\nhost = \"localhost\"\nport = {}\nprivate = true\n\n\
-         [secrets.token]\nfrom-env = \"PROBE_TOKEN\"\nrules = [\"api\"]\n",
-        api.port
+    let dir = agent_dir(
+        component,
+        agent,
+        api.port,
+        "",
+        "[secrets.token]\nfrom-env = \"PROBE_TOKEN\"\nrules = [\"api\"]\n",
     );
-    std::fs::write(dir.path().join(format!("{agent}.toml")), manifest).unwrap();
     let fetch = |url: String| {
         std::process::Command::new(crate::tandem_bin())
             .env("PROBE_TOKEN", SECRET)
