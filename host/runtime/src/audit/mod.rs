@@ -233,12 +233,13 @@ impl AuditLog {
 
 impl Drop for AuditLog {
     fn drop(&mut self) {
-        if let Err(e) = self.flush() {
-            tracing::error!(path = %self.path.display(), error = %e, "cannot flush the audit log");
-        }
+        // The background thread stops first, so the one flush below writes and syncs everything.
         self.writer.close();
         if let Some(background) = self.background.take() {
             let _ = background.join();
+        }
+        if let Err(e) = self.flush() {
+            tracing::error!(path = %self.path.display(), error = %e, "cannot flush the audit log");
         }
     }
 }

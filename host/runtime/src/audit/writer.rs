@@ -42,7 +42,7 @@ pub(super) struct Writer {
     advanced: tokio::sync::Notify,
     /// Set by the background thread before it parks with nothing queued; the next record wakes it.
     idle: AtomicBool,
-    /// Set when the log is closed: the background thread writes what is left and ends.
+    /// Set when the log is closed: the background thread ends (the closer flushes what is left).
     closed: AtomicBool,
     /// Set when a rotation left a file to sync and old files to delete.
     rotated: AtomicBool,
@@ -186,7 +186,6 @@ impl Writer {
         let _ = self.thread.set(std::thread::current());
         loop {
             if self.closed.load(Ordering::SeqCst) {
-                let _ = self.flush();
                 return;
             }
             if self.rotated.swap(false, Ordering::SeqCst)
@@ -211,7 +210,9 @@ impl Writer {
         }
     }
 
-    /// Ends the background thread (after it has written what is queued).
+    /// Ends the background thread; what is still queued is left to the caller's [`flush`].
+    ///
+    /// [`flush`]: Writer::flush
     pub(super) fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
         if let Some(thread) = self.thread.get() {
