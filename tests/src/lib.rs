@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod loopback;
+pub mod nats;
 
 use tandem::{Host, HostConfig};
 

@@ -145,6 +145,8 @@ pub struct Response {
     pub trace_id: String,
     /// The output came from the result cache: the guest did not run.
     pub cached: bool,
+    /// The host of a cluster that ran the call, when the call left this one.
+    pub served_by: Option<String>,
 }
 
 /// Where a loaded agent's instances reach outside the engine: the layer above implements the
@@ -503,6 +505,7 @@ impl Agent {
                     logs_dropped,
                     trace_id: task.trace_id,
                     cached: false,
+                    served_by: None,
                 });
             }
             Ok(output) => CallError::OutputTooLarge {

@@ -211,6 +211,15 @@ pub enum CallError {
     /// The host itself failed.
     #[error("{site}: internal host error: {reason}")]
     Internal { site: Site, reason: String },
+    /// The call left this host for the cluster and failed there, or could not be placed or
+    /// answered (no host serves the agent, the host that took it went away), with its class;
+    /// `reason` names the agent and operation, and the host when one took the call.
+    #[error("{reason}")]
+    Remote {
+        site: Site,
+        kind: ErrorKind,
+        reason: String,
+    },
 }
 
 fn list_or_none(items: &[String]) -> String {
@@ -257,7 +266,7 @@ impl CallError {
             }
             CallError::StackOverflow { .. } => ErrorKind::StackOverflow,
             CallError::Trap { .. } => ErrorKind::Trap,
-            CallError::Guest { kind, .. } => *kind,
+            CallError::Guest { kind, .. } | CallError::Remote { kind, .. } => *kind,
             CallError::CircuitOpen { .. } => ErrorKind::CircuitOpen,
             CallError::State { error, .. } => error.kind(),
             CallError::Cancelled { .. } => ErrorKind::Unavailable,

@@ -45,6 +45,33 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every class.
+    pub const ALL: [ErrorKind; 16] = [
+        ErrorKind::InvalidInput,
+        ErrorKind::Unavailable,
+        ErrorKind::Failed,
+        ErrorKind::Retryable,
+        ErrorKind::Denied,
+        ErrorKind::DependencyFailed,
+        ErrorKind::Timeout,
+        ErrorKind::FuelExhausted,
+        ErrorKind::MemoryLimit,
+        ErrorKind::StackOverflow,
+        ErrorKind::Trap,
+        ErrorKind::CircuitOpen,
+        ErrorKind::Overloaded,
+        ErrorKind::QuotaExceeded,
+        ErrorKind::Conflict,
+        ErrorKind::Internal,
+    ];
+
+    /// The class named `name` (its [`as_str`](ErrorKind::as_str)), if any.
+    pub fn from_name(name: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+
     /// The kebab-case name used in CLI output, JSON bodies and metrics labels.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -93,5 +120,18 @@ impl ErrorKind {
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorKind;
+
+    #[test]
+    fn every_class_is_found_by_its_name() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(ErrorKind::from_name(kind.as_str()), Some(kind));
+        }
+        assert_eq!(ErrorKind::from_name("nonsense"), None);
     }
 }

@@ -177,6 +177,7 @@ pub fn hop(caller: &Caller<'_>, callee: &str) -> Result<Origin, String> {
         max_attempts: None,
         no_cache: false,
         lent: Vec::new(),
+        here: false,
     })
 }
 

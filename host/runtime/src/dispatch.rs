@@ -23,10 +23,12 @@ use crate::state::StateAccess;
 mod canary;
 mod control;
 mod host_info;
+mod remote;
 mod report;
 
 pub use canary::GUARD;
 pub use control::StoredComponents;
+pub use remote::Remote;
 pub use report::AdminChange;
 use report::{InFlight, Observed};
 
@@ -45,6 +47,8 @@ pub struct Origin {
     pub no_cache: bool,
     /// Directories the caller lends to this call (checked by the delegation rules).
     pub lent: Vec<crate::sandbox::DirGrant>,
+    /// Run the call on this host: the cluster handed it here (see [`Remote`]).
+    pub here: bool,
 }
 
 /// The registry, the per-process counters behind every call, and where calls are reported: the
@@ -62,6 +66,8 @@ pub struct Dispatcher {
     instances_bound: u32,
     /// The components the host keeps besides the registry's versions (set once by the host).
     stored: std::sync::OnceLock<std::sync::Weak<dyn StoredComponents>>,
+    /// The cluster this host shares the work with, once it joined one.
+    remote: std::sync::OnceLock<std::sync::Weak<dyn Remote>>,
 }
 
 impl Dispatcher {
@@ -90,12 +96,19 @@ impl Dispatcher {
             state: Arc::new(state),
             instances_bound,
             stored: std::sync::OnceLock::new(),
+            remote: std::sync::OnceLock::new(),
         }
     }
 
     /// Sets where components the registry does not hold are found (once; the host's loader).
     pub fn keep_stored(&self, stored: std::sync::Weak<dyn StoredComponents>) {
         let _ = self.stored.set(stored);
+    }
+
+    /// Hands every call that may leave this host to `remote` from now on (once: a host joins one
+    /// cluster).
+    pub fn forward_to(&self, remote: std::sync::Weak<dyn Remote>) {
+        let _ = self.remote.set(remote);
     }
 
     /// Where components the registry does not hold are found, while the host is there.
@@ -170,6 +183,13 @@ impl Dispatcher {
             .trace_id
             .take()
             .unwrap_or_else(|| trace_id(self.trace_seed, task_id));
+        if remote::may_leave(&origin)
+            && let Some(remote) = self.remote.get().and_then(std::sync::Weak::upgrade)
+        {
+            origin.trace_id = Some(trace_id);
+            let call = remote.call(agent_id.to_string(), operation.to_string(), input, origin);
+            return (call.await, 1);
+        }
         let (agent, canary) = match self.registry.route(agent_id, &trace_id) {
             Ok(routed) => routed,
             Err(error) => {
@@ -234,6 +254,7 @@ impl Dispatcher {
                     logs_dropped: 0,
                     trace_id: request.trace_id,
                     cached: true,
+                    served_by: None,
                 };
                 (Ok(response), 0)
             }

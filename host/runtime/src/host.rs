@@ -543,6 +543,12 @@ impl Host {
         self.dispatcher.registry().get(id)
     }
 
+    /// How many times the agents serving changed (loaded, swapped, rolled back, removed): a
+    /// follower compares it to see whether to look again.
+    pub fn generation(&self) -> u64 {
+        self.dispatcher.registry().generation()
+    }
+
     /// Every registered agent, ordered by id.
     pub fn agents(&self) -> Vec<Arc<Agent>> {
         self.dispatcher.registry().all()
@@ -625,6 +631,12 @@ impl Host {
         Ok(graph
             .run(self.dispatcher.clone(), Origin::default(), cancel, progress)
             .await)
+    }
+
+    /// Hands every call that may leave this host (see [`Origin::here`]) to `remote`, the cluster it
+    /// joined, from now on (once).
+    pub fn forward_to(&self, remote: std::sync::Weak<dyn crate::dispatch::Remote>) {
+        self.dispatcher.forward_to(remote);
     }
 
     /// Like [`invoke`](Host::invoke), within an existing trace, chain or deadline.

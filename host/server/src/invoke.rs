@@ -92,6 +92,9 @@ struct InvokeReply<'a> {
     duration_us: u64,
     /// The answer came from the result cache (the guest did not run).
     cached: bool,
+    /// The host of the cluster that ran the call (only in a cluster).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
 }
 
 /// The longest `timeout_ms` an invoke may ask for: a day.
@@ -123,6 +126,7 @@ pub(crate) async fn invoke(
         fuel_used: response.fuel_used,
         duration_us: response.duration.as_micros() as u64,
         cached: response.cached,
+        host: response.served_by.as_deref(),
     };
     Ok(axum::Json(reply).into_response())
 }

@@ -75,6 +75,34 @@ pub struct ServeArgs {
     /// Subscribers of `GET /events` at once.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     max_subscribers: u32,
+    /// Join the cluster of hosts sharing this NATS server (e.g. `nats://127.0.0.1:4222`): calls run
+    /// on whichever host of the cluster serves the agent and has room.
+    #[arg(long, env = "TANDEM_NATS", value_name = "URL")]
+    nats: Option<String>,
+    /// This host's id in the cluster (a-z, 0-9, `-`); the machine's name and the process id by
+    /// default.
+    #[arg(long, env = "TANDEM_HOST_ID", value_name = "ID", requires = "nats")]
+    host_id: Option<String>,
+}
+
+/// The default host id: the machine's name (as a name: lowercase, `-` for anything else) and the
+/// process id.
+fn default_host_id() -> String {
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    let machine: String = machine
+        .trim()
+        .chars()
+        .take(40)
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9') => c,
+            _ => '-',
+        })
+        .collect();
+    let machine = machine.trim_matches('-');
+    let machine = if machine.is_empty() { "host" } else { machine };
+    format!("{machine}-{}", std::process::id())
 }
 
 /// A token for the server (see [`super::read_token`]): at least 16 characters.
@@ -159,6 +187,21 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
         loaded.len(),
         args.agents.path.display()
     );
+    let cluster = match &args.nats {
+        Some(url) => {
+            let id = args.host_id.clone().unwrap_or_else(default_host_id);
+            let cluster = tandem_cluster::Cluster::join(url, host.clone(), id)
+                .await
+                .map_err(|e| Failure::new(ErrorKind::Unavailable, e))?;
+            tracing::info!(target: "tandem::serve", "joined the cluster at {url} as host `{}`", cluster.host_id());
+            let (stopping, grace) = (state.stopping(), args.grace);
+            Some(tokio::spawn(async move {
+                stopping.await;
+                cluster.leave(grace).await;
+            }))
+        }
+        None => None,
+    };
     state.set_started();
     if args.watch {
         let (host, dir, stop) = (host.clone(), args.agents.path.clone(), state.stopping());
@@ -169,7 +212,11 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
             }
         });
     }
-    match server.await {
+    let served = server.await;
+    if let Some(leaving) = cluster {
+        let _ = leaving.await;
+    }
+    match served {
         Ok(Ok(())) => Ok(ExitCode::SUCCESS),
         Ok(Err(e)) => Err(Failure::new(ErrorKind::Internal, e)),
         Err(e) => Err(Failure::new(ErrorKind::Internal, e)),

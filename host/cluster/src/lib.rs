@@ -1,0 +1,151 @@
+//! # Several hosts sharing the work over NATS
+//!
+//! `tandem serve --nats nats://HOST:PORT` joins a cluster ([`Cluster::join`]): the host subscribes
+//! to the calls of every agent it serves in a queue group, and hands every call that may leave it
+//! (the HTTP API, a guest's delegation, a graph node, a trigger) to the group, where NATS gives it
+//! to one host that serves the agent. The host that takes a call answers it or returns a classified
+//! error; one without room refuses it as busy and the caller places it again.
+//!
+//! # Layout
+//! - [`wire`]: subjects, the headers a call carries, the replies.
+//! - `caller`: placing a call and following the host that took it (the runtime's `Remote`).
+//! - `responder`: the agents' subscriptions, the room for taken calls, running them.
+//! - `inbox`: one subscription for the replies to every call this host places.
+
+#![deny(missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::Client;
+use tandem::dispatch::Remote;
+use tandem::host::Host;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+mod caller;
+mod inbox;
+mod responder;
+pub mod wire;
+
+pub use caller::{ACCEPT_WAIT, LOST_AFTER};
+
+/// Why a host could not join a cluster.
+// The fields are what each variant's message shows.
+#[allow(missing_docs)]
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The NATS server could not be reached.
+    #[error("cannot connect to NATS at {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: async_nats::ConnectError,
+    },
+    /// A subscription was refused.
+    #[error("cannot subscribe on NATS at {url}: {source}")]
+    Subscribe {
+        url: String,
+        #[source]
+        source: async_nats::SubscribeError,
+    },
+    /// The host id is not a name.
+    #[error("the host id `{0}` is not a name: 1-64 characters of a-z, 0-9 and `-`")]
+    HostId(String),
+}
+
+/// A host's membership of a cluster, from [`join`](Cluster::join) to [`leave`](Cluster::leave).
+pub struct Cluster {
+    client: Client,
+    host_id: String,
+    leaving: CancellationToken,
+    room: Arc<Semaphore>,
+    capacity: u32,
+    following: JoinHandle<()>,
+    /// Held here: the host keeps only a weak reference.
+    _caller: Arc<dyn Remote>,
+}
+
+impl Cluster {
+    /// Connects to the NATS server at `url` as `host_id`, subscribes to the calls of the agents
+    /// `host` serves (and follows them as they change), and hands the host's calls to the cluster.
+    /// The host takes at most its instance bound of calls from the cluster at once.
+    pub async fn join(
+        url: &str,
+        host: Arc<Host>,
+        host_id: String,
+    ) -> Result<Cluster, ClusterError> {
+        if !tandem::manifest::is_valid_name(&host_id) {
+            return Err(ClusterError::HostId(host_id));
+        }
+        let client = async_nats::ConnectOptions::new()
+            .name(format!("tandem {host_id}"))
+            .connection_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(|source| ClusterError::Connect {
+                url: url.to_string(),
+                source,
+            })?;
+        let subscribe_error = |source| ClusterError::Subscribe {
+            url: url.to_string(),
+            source,
+        };
+        let capacity = host.engine_limits().max_instances;
+        let room = Arc::new(Semaphore::new(capacity as usize));
+        let leaving = CancellationToken::new();
+        let responder = Arc::new(responder::Responder {
+            client: client.clone(),
+            host: host.clone(),
+            host_id: host_id.clone(),
+            room: room.clone(),
+            leaving: leaving.clone(),
+        });
+        let mut subscriptions = responder::Subscriptions::default();
+        responder
+            .follow_agents(&mut subscriptions)
+            .await
+            .map_err(subscribe_error)?;
+        let inbox = inbox::Inbox::open(&client).await.map_err(subscribe_error)?;
+        // The subscriptions reach the server before the host says it joined.
+        if let Err(error) = client.flush().await {
+            tracing::warn!(%error, "cluster: cannot flush the subscriptions");
+        }
+        let caller: Arc<dyn Remote> = Arc::new(caller::Caller {
+            client: client.clone(),
+            inbox,
+        });
+        host.forward_to(Arc::downgrade(&caller));
+        let following = tokio::spawn(responder.keep_following(subscriptions));
+        Ok(Cluster {
+            client,
+            host_id,
+            leaving,
+            room,
+            capacity,
+            following,
+            _caller: caller,
+        })
+    }
+
+    /// This host's id in the cluster.
+    pub fn host_id(&self) -> &str {
+        &self.host_id
+    }
+
+    /// Leaves the cluster: stops taking calls (those NATS already sent here are refused as busy,
+    /// so their callers place them elsewhere), then waits up to `grace` for the calls taken from
+    /// other hosts to be answered. Calls this host places still go through the cluster meanwhile.
+    pub async fn leave(self, grace: Duration) {
+        self.leaving.cancel();
+        let _ = tokio::time::timeout(grace, self.following).await;
+        let all = self.room.acquire_many(self.capacity);
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!(grace = ?grace, "cluster: calls taken from other hosts still run after the grace period");
+        }
+        if let Err(error) = self.client.flush().await {
+            tracing::warn!(%error, "cluster: cannot flush the last replies");
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Taking calls from the cluster: one queue subscription per agent this host serves (following the
+//! registry as agents are added and removed), a bounded room for calls taken from other hosts, and
+//! the replies: `busy` when the room is full (the call is placed elsewhere, nothing waits here),
+//! else `accepted`, `alive` every second while the call runs, then its result.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::{Client, Message, Subject, Subscriber};
+use futures::StreamExt;
+use tandem::host::Host;
+use tandem::{ErrorKind, Response};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::wire::{self, Call, Reply};
+
+/// How often the agents the host serves are compared with its subscriptions.
+const FOLLOW_EVERY: Duration = Duration::from_millis(200);
+
+/// What every agent's subscription shares.
+pub struct Responder {
+    pub(crate) client: Client,
+    pub(crate) host: Arc<Host>,
+    pub(crate) host_id: String,
+    /// Calls taken from the cluster and still running, all agents together: at most the host's
+    /// instance bound.
+    pub(crate) room: Arc<Semaphore>,
+    /// Cancelled when the host leaves: stop taking calls.
+    pub(crate) leaving: CancellationToken,
+}
+
+/// One agent's calls taken from the cluster.
+struct Taking {
+    agent: String,
+    /// Its calls running here, at most its `max-instances`: one more would wait for an instance
+    /// here while another host may have one free.
+    room: Arc<Semaphore>,
+}
+
+/// The agents' subscriptions, each served by a task of its own.
+#[derive(Default)]
+pub struct Subscriptions {
+    tasks: HashMap<String, JoinHandle<()>>,
+}
+
+impl Responder {
+    /// Subscribes to the calls of every agent the host serves that has no subscription yet and
+    /// drops those of agents it no longer serves.
+    pub async fn follow_agents(
+        self: &Arc<Self>,
+        subscriptions: &mut Subscriptions,
+    ) -> Result<(), async_nats::SubscribeError> {
+        let serving: Vec<(String, usize)> = self
+            .host
+            .agents()
+            .iter()
+            .map(|agent| (agent.id().to_string(), agent.policy().limits.max_instances))
+            .collect();
+        subscriptions.tasks.retain(|id, task| {
+            let keep = serving.iter().any(|(serving, _)| serving == id) && !task.is_finished();
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for (id, instances) in serving {
+            if let Entry::Vacant(slot) = subscriptions.tasks.entry(id) {
+                let subject = wire::invoke_subject(slot.key());
+                let subscriber = self
+                    .client
+                    .queue_subscribe(subject, wire::QUEUE_GROUP.to_string())
+                    .await?;
+                let taking = Taking {
+                    agent: slot.key().clone(),
+                    room: Arc::new(Semaphore::new(instances)),
+                };
+                slot.insert(tokio::spawn(self.clone().take_calls(taking, subscriber)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Follows the registry until the host leaves.
+    pub async fn keep_following(self: Arc<Self>, mut subscriptions: Subscriptions) {
+        let mut generation = self.host.generation();
+        loop {
+            tokio::select! {
+                () = self.leaving.cancelled() => break,
+                () = tokio::time::sleep(FOLLOW_EVERY) => {}
+            }
+            let now = self.host.generation();
+            if now == generation {
+                continue;
+            }
+            generation = now;
+            if let Err(error) = self.follow_agents(&mut subscriptions).await {
+                tracing::error!(%error, "cluster: cannot subscribe to an agent's calls");
+            }
+        }
+        // Each task drains its own subscription when it sees `leaving`.
+        for (_, task) in subscriptions.tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// Takes `agent`'s calls from its queue group until the host leaves; then unsubscribes and
+    /// refuses, as busy, the calls NATS had already sent here, so their callers place them
+    /// elsewhere at once.
+    async fn take_calls(self: Arc<Self>, taking: Taking, mut subscriber: Subscriber) {
+        loop {
+            let message = tokio::select! {
+                () = self.leaving.cancelled() => break,
+                message = subscriber.next() => message,
+            };
+            let Some(message) = message else { return };
+            self.take(&taking, message).await;
+        }
+        if let Err(error) = subscriber.drain().await {
+            tracing::warn!(%error, agent = taking.agent, "cluster: cannot drain the subscription");
+        }
+        while let Some(message) = subscriber.next().await {
+            if let Some(reply_to) = message.reply {
+                self.reply(reply_to, &self.busy()).await;
+            }
+        }
+    }
+
+    fn busy(&self) -> Reply {
+        Reply::Busy {
+            host: self.host_id.clone(),
+        }
+    }
+
+    /// Takes one call: refuses it as busy when the agent's room or the host's is full, else runs
+    /// it in a task of its own.
+    async fn take(self: &Arc<Self>, taking: &Taking, message: Message) {
+        // A call nobody waits for has no one to answer to: not run.
+        let Some(reply_to) = message.reply.clone() else {
+            return;
+        };
+        let agent = taking.agent.as_str();
+        let permits = taking
+            .room
+            .clone()
+            .try_acquire_owned()
+            .and_then(|agent| Ok((agent, self.room.clone().try_acquire_owned()?)));
+        let Ok(permits) = permits else {
+            self.reply(reply_to, &self.busy()).await;
+            return;
+        };
+        let call = match Call::read(&message) {
+            Ok(call) => call,
+            Err(problem) => {
+                let error = self.error(ErrorKind::InvalidInput, format!("{agent}: {problem}"));
+                self.reply(reply_to, &error).await;
+                return;
+            }
+        };
+        let accepted = Reply::Accepted {
+            host: self.host_id.clone(),
+        };
+        self.reply(reply_to.clone(), &accepted).await;
+        tokio::spawn(self.clone().run(agent.to_string(), call, reply_to, permits));
+    }
+
+    /// Runs a call taken from the cluster on this host, saying it is alive while it runs.
+    async fn run(
+        self: Arc<Self>,
+        agent: String,
+        call: Call,
+        reply_to: Subject,
+        _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+    ) {
+        let running = self
+            .host
+            .invoke_from(&agent, &call.operation, call.input, call.origin);
+        tokio::pin!(running);
+        let mut alive = tokio::time::interval_at(
+            tokio::time::Instant::now() + wire::ALIVE_EVERY,
+            wire::ALIVE_EVERY,
+        );
+        let result = loop {
+            tokio::select! {
+                result = &mut running => break result,
+                _ = alive.tick() => {
+                    self.reply(reply_to.clone(), &Reply::Alive).await;
+                }
+            }
+        };
+        let reply = match result {
+            Ok(response) => self.output(response),
+            Err(error) => self.error(error.kind(), error.to_string()),
+        };
+        if !self.reply(reply_to.clone(), &reply).await {
+            // Most likely an output over the server's message size: say so instead of nothing.
+            let error = self.error(
+                ErrorKind::Internal,
+                format!(
+                    "{agent}.{}: the answer could not be sent through the cluster",
+                    call.operation
+                ),
+            );
+            self.reply(reply_to, &error).await;
+        }
+    }
+
+    fn output(&self, response: Response) -> Reply {
+        Reply::Output {
+            host: self.host_id.clone(),
+            response,
+        }
+    }
+
+    fn error(&self, kind: ErrorKind, message: String) -> Reply {
+        Reply::Error {
+            host: self.host_id.clone(),
+            kind,
+            message,
+        }
+    }
+
+    /// Sends `reply`; false (and a log line) when it could not be sent.
+    async fn reply(&self, to: Subject, reply: &Reply) -> bool {
+        let (headers, body) = reply.encode();
+        match self.client.publish_with_headers(to, headers, body).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "cluster: cannot send a reply");
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! Several hosts sharing the work over NATS (`tandem serve --nats`): a `nats-server` of the test's
+//! own (installed from Debian when missing) and three hosts on loopback. Calls through one host run
+//! on all three; an agent only one host serves runs there; a host that stops (SIGTERM) or is killed
+//! (SIGKILL) under load loses no call silently; a restarted host rejoins and serves.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tandem_e2e::nats::NatsServer;
+use tandem_e2e::{TestServer, agent, test_agent};
+
+/// The longest a call may wait when the host that took it dies: its silence for `LOST_AFTER`
+/// (3.5 s), or a placing again after `ACCEPT_WAIT` (2 s) when it had not taken it yet, with room for
+/// a slow CI machine.
+const CALL_BOUND: Duration = Duration::from_secs(12);
+
+/// A directory holding `echo`, and `twin` too when `with_twin`.
+fn agents(with_twin: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(agent("echo"), dir.path().join("echo.wasm")).unwrap();
+    if with_twin {
+        std::fs::copy(test_agent("twin-v1"), dir.path().join("twin.wasm")).unwrap();
+    }
+    dir
+}
+
+fn host(nats: &NatsServer, agents: &Path, id: &str) -> TestServer {
+    TestServer::start(
+        agents,
+        &["--nats", &nats.url, "--host-id", id, "--grace", "5s"],
+        &[],
+    )
+}
+
+/// Who answered: the `host` of a successful invoke's reply, or `error:<kind>`.
+fn outcome(reply: &tandem_e2e::Reply) -> String {
+    let body = reply.json();
+    match reply.status {
+        200 => body["host"].as_str().unwrap_or("no host named").to_string(),
+        _ => format!("error:{}", body["error"]["kind"].as_str().unwrap_or("?")),
+    }
+}
+
+#[test]
+fn calls_spread_over_the_hosts_and_run_where_the_agent_is() {
+    let nats = NatsServer::start();
+    let (plain, with_twin) = (agents(false), agents(true));
+    let a = host(&nats, plain.path(), "a");
+    let _b = host(&nats, with_twin.path(), "b");
+    let _c = host(&nats, plain.path(), "c");
+
+    let mut served = BTreeMap::<String, u32>::new();
+    for n in 0..60 {
+        let reply = a.invoke("echo", "echo", json!({"n": n}));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.json()["output"], json!({"n": n}));
+        *served.entry(outcome(&reply)).or_default() += 1;
+    }
+    // NATS gives each call to one host of the queue group at random: 60 calls reach all three.
+    assert_eq!(
+        served.keys().collect::<Vec<_>>(),
+        ["a", "b", "c"],
+        "{served:?}"
+    );
+
+    // Only `b` serves `twin`: every call of it runs there, whoever takes the request.
+    for _ in 0..10 {
+        let reply = a.invoke("twin", "version", json!({}));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(outcome(&reply), "b");
+    }
+
+    // No host serves `nope`: a classified error at once, not a wait.
+    let started = Instant::now();
+    let reply = a.invoke("nope", "echo", json!({}));
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.json()["error"]["kind"], "unavailable");
+    assert!(
+        reply
+            .body
+            .contains("no host of the cluster serves agent `nope`"),
+        "{}",
+        reply.body
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+
+    // A failure on the host that ran the call keeps its class and names that host.
+    let reply = a.invoke("echo", "nope", json!({}));
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    let message = reply.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("has no operation `nope`"), "{message}");
+    assert!(message.contains("(on host `"), "{message}");
+
+    // The caller's trace and deadline travel with the call.
+    let reply = a.post(
+        "/v1/agents/echo/invoke",
+        r#"{"op": "echo", "input": 7, "trace_id": "cluster-trace-1", "timeout_ms": 5000}"#,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["trace_id"], "cluster-trace-1");
+}
+
+/// Calls `echo` from `threads` threads through `through` (in turn) until `stop`, recording each
+/// call's outcome and the longest wait.
+struct Load {
+    stop: Arc<AtomicBool>,
+    outcomes: Arc<Mutex<BTreeMap<String, u32>>>,
+    longest: Arc<Mutex<Duration>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(through: &[&TestServer], threads: usize) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let outcomes = Arc::new(Mutex::new(BTreeMap::new()));
+        let longest = Arc::new(Mutex::new(Duration::ZERO));
+        let urls: Vec<String> = through.iter().map(|s| s.url.clone()).collect();
+        let threads = (0..threads)
+            .map(|t| {
+                let (stop, outcomes, longest) = (stop.clone(), outcomes.clone(), longest.clone());
+                let url = urls[t % urls.len()].clone();
+                std::thread::spawn(move || {
+                    let http = ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .timeout_global(Some(Duration::from_secs(60)))
+                        .build()
+                        .new_agent();
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let started = Instant::now();
+                        let mut response = http
+                            .post(format!("{url}/v1/agents/echo/invoke"))
+                            .header("content-type", "application/json")
+                            .send(json!({"op": "echo", "input": {"t": t, "n": n}}).to_string())
+                            .expect("the host answers");
+                        let took = started.elapsed();
+                        let status = response.status().as_u16();
+                        let body: serde_json::Value =
+                            serde_json::from_str(&response.body_mut().read_to_string().unwrap())
+                                .unwrap();
+                        let outcome = if status == 200 {
+                            assert_eq!(body["output"], json!({"t": t, "n": n}));
+                            "ok".to_string()
+                        } else {
+                            format!("{status} {}", body["error"]["kind"].as_str().unwrap_or("?"))
+                        };
+                        *outcomes.lock().unwrap().entry(outcome).or_default() += 1;
+                        let mut longest = longest.lock().unwrap();
+                        *longest = (*longest).max(took);
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            outcomes,
+            longest,
+            threads,
+        }
+    }
+
+    /// Stops the load: every call's outcome and the longest a call took.
+    fn finish(self) -> (BTreeMap<String, u32>, Duration) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads {
+            thread.join().expect("a load thread panicked");
+        }
+        let outcomes = self.outcomes.lock().unwrap().clone();
+        (outcomes, *self.longest.lock().unwrap())
+    }
+}
+
+#[test]
+fn a_host_that_stops_or_dies_under_load_loses_no_call_silently_and_rejoins() {
+    let nats = NatsServer::start();
+    let dir = agents(false);
+    let a = host(&nats, dir.path(), "a");
+    let b = host(&nats, dir.path(), "b");
+    let mut c = host(&nats, dir.path(), "c");
+
+    // SIGTERM: `c` leaves the queue groups, refuses as busy what NATS had already sent it (placed
+    // again elsewhere) and answers what it took: every call succeeds.
+    let load = Load::start(&[&a, &b], 4);
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(c.terminate().success(), "{}", c.stderr());
+    std::thread::sleep(Duration::from_millis(800));
+    let (outcomes, longest) = load.finish();
+    eprintln!("SIGTERM under load: {outcomes:?}, the longest call {longest:?}");
+    assert_eq!(outcomes.keys().collect::<Vec<_>>(), ["ok"], "{outcomes:?}");
+    assert!(outcomes["ok"] > 20, "{outcomes:?}");
+
+    // Restarted, `c` rejoins and serves.
+    let c = host(&nats, dir.path(), "c");
+    let rejoined = (0..200).any(|n| outcome(&a.invoke("echo", "echo", json!(n))) == "c");
+    assert!(rejoined, "no call reached the restarted host");
+
+    // SIGKILL mid-load: a call `c` had taken is reported lost once it stays silent (unavailable),
+    // one it had not taken yet is placed again: every call ends, none hangs.
+    let mut c = c;
+    let load = Load::start(&[&a, &b], 4);
+    std::thread::sleep(Duration::from_millis(800));
+    c.kill_hard();
+    std::thread::sleep(Duration::from_millis(1500));
+    let (outcomes, longest) = load.finish();
+    eprintln!("SIGKILL under load: {outcomes:?}, the longest call {longest:?}");
+    for outcome in outcomes.keys() {
+        assert!(
+            outcome == "ok" || outcome == "503 unavailable",
+            "{outcomes:?}"
+        );
+    }
+    assert!(
+        longest < CALL_BOUND,
+        "a call took {longest:?} (bound {CALL_BOUND:?}): {outcomes:?}"
+    );
+    // After the kill the two hosts left serve every call.
+    for n in 0..30 {
+        let reply = a.invoke("echo", "echo", json!(n));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_ne!(outcome(&reply), "c");
+    }
+
+    // A call the killed host had taken and was running: its caller learns, in bounded time, that
+    // the host went silent, with the class `unavailable` and the host named.
+    let napper = tempfile::tempdir().unwrap();
+    std::fs::copy(test_agent("hostile"), napper.path().join("hostile.wasm")).unwrap();
+    let mut d = host(&nats, napper.path(), "d");
+    let url = a.url.clone();
+    let call = std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut response = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent()
+            .post(format!("{url}/v1/agents/hostile/invoke"))
+            .header("content-type", "application/json")
+            .send(json!({"op": "nap", "input": {"count": 20000}}).to_string())
+            .unwrap();
+        let body = response.body_mut().read_to_string().unwrap();
+        (response.status().as_u16(), body, started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    d.kill_hard();
+    let (status, body, took) = call.join().unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("host `d` took the call and has not answered"),
+        "{body}"
+    );
+    assert!(took < CALL_BOUND, "the lost call took {took:?}");
+}
+
+/// `hostile` alone, with one instance: a host serving it has room for one call at a time.
+fn one_instance_napper() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(test_agent("hostile"), dir.path().join("hostile.wasm")).unwrap();
+    std::fs::write(
+        dir.path().join("hostile.toml"),
+        "[agent]\nid = \"hostile\"\n\n[limits]\nmax-instances = 1\n",
+    )
+    .unwrap();
+    dir
+}
+
+/// `hostile.nap` of `ms` through `url` in a thread of its own, with `extra` fields in the body:
+/// the status, body and how long it took.
+fn nap(url: &str, ms: u64, extra: &str) -> std::thread::JoinHandle<(u16, String, Duration)> {
+    let (url, extra) = (url.to_string(), extra.to_string());
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut response = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent()
+            .post(format!("{url}/v1/agents/hostile/invoke"))
+            .header("content-type", "application/json")
+            .send(format!(
+                r#"{{"op": "nap", "input": {{"count": {ms}}}{extra}}}"#
+            ))
+            .unwrap();
+        let body = response.body_mut().read_to_string().unwrap();
+        (response.status().as_u16(), body, started.elapsed())
+    })
+}
+
+#[test]
+fn a_host_without_room_refuses_and_the_call_runs_where_there_is_room() {
+    let nats = NatsServer::start();
+    let (plain, napper) = (agents(false), one_instance_napper());
+    let a = host(&nats, plain.path(), "a");
+    let _d = host(&nats, napper.path(), "d");
+    let _e = host(&nats, napper.path(), "e");
+
+    // Four calls of 800 ms where two hosts have room for one each: two run, two are refused as
+    // busy (nothing queues on a full host) and placed again until a host has room.
+    let started = Instant::now();
+    let calls: Vec<_> = (0..4).map(|_| nap(&a.url, 800, "")).collect();
+    let mut hosts = BTreeMap::<String, u32>::new();
+    for call in calls {
+        let (status, body, _) = call.join().unwrap();
+        assert_eq!(status, 200, "{body}");
+        let host = serde_json::from_str::<serde_json::Value>(&body).unwrap()["host"].clone();
+        *hosts.entry(host.as_str().unwrap().to_string()).or_default() += 1;
+    }
+    assert_eq!(hosts, BTreeMap::from([("d".into(), 2), ("e".into(), 2)]));
+    assert!(started.elapsed() >= Duration::from_millis(1600));
+
+    // While both are full, a call whose deadline passes before one has room ends with `timeout`.
+    let busy: Vec<_> = (0..2).map(|_| nap(&a.url, 1500, "")).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, body, took) = nap(&a.url, 10, r#", "timeout_ms": 300"#).join().unwrap();
+    assert_eq!(status, 504, "{body}");
+    assert!(
+        body.contains("the deadline passed before a host of the cluster took the call"),
+        "{body}"
+    );
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    for call in busy {
+        assert_eq!(call.join().unwrap().0, 200);
+    }
+}
