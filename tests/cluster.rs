@@ -28,12 +28,44 @@ fn agents(with_twin: bool) -> tempfile::TempDir {
     dir
 }
 
+const TOKEN: &str = "cluster-admin-token-0123456789";
+
 fn host(nats: &NatsServer, agents: &Path, id: &str) -> TestServer {
     TestServer::start(
         agents,
         &["--nats", &nats.url, "--host-id", id, "--grace", "5s"],
-        &[],
+        &[("TANDEM_ADMIN_TOKEN", TOKEN)],
     )
+}
+
+fn admin(server: &TestServer, method: &str, path: &str, body: &[u8]) -> tandem_e2e::Reply {
+    let bearer = format!("Bearer {TOKEN}");
+    server.request(method, path, &[("authorization", &bearer)], body)
+}
+
+/// The version of `twin` each host serves, once all serve `version` (failing after 20 s): how long
+/// that took.
+fn wait_for_version(hosts: &[&TestServer], version: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        let serving: Vec<String> = hosts
+            .iter()
+            .map(|h| {
+                h.get("/v1/agents/twin").json()["version"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        if serving.iter().all(|v| v == version) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the hosts serve {serving:?}, not all {version}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Who answered: the `host` of a successful invoke's reply, or `error:<kind>`.
@@ -326,4 +358,66 @@ fn a_host_without_room_refuses_and_the_call_runs_where_there_is_room() {
     for call in busy {
         assert_eq!(call.join().unwrap().0, 200);
     }
+}
+
+#[test]
+fn a_swap_or_rollback_on_one_host_reaches_every_host_without_a_failed_call() {
+    let nats = NatsServer::start();
+    let dir = agents(true);
+    let a = host(&nats, dir.path(), "a");
+    let b = Arc::new(host(&nats, dir.path(), "b"));
+    let mut c = host(&nats, dir.path(), "c");
+    wait_for_version(&[&a, &b, &c], "1.0.0");
+
+    // Calls of `twin` go on through `b` while the version changes under them.
+    let stop = Arc::new(AtomicBool::new(false));
+    let caller = {
+        let (b, stop) = (b.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut versions = BTreeMap::<String, u32>::new();
+            for n in 0u64.. {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let reply = b.invoke("twin", "version", json!(n));
+                assert_eq!(reply.status, 200, "{}", reply.body);
+                let version = reply.json()["output"]["version"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                *versions.entry(version).or_default() += 1;
+            }
+            versions
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let v2 = std::fs::read(test_agent("twin-v2")).unwrap();
+    let reply = admin(&a, "PUT", "/v1/agents/twin", &v2);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let took = wait_for_version(&[&a, &b, &c], "2.0.0");
+    eprintln!("a swap reached the three hosts in {took:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let versions = caller.join().unwrap();
+    assert_eq!(
+        versions.keys().collect::<Vec<_>>(),
+        ["1.0.0", "2.0.0"],
+        "{versions:?}"
+    );
+
+    // The swap on `c` was made by the cluster, on behalf of `a`.
+    let history = c.get("/v1/agents/twin").json()["history"].clone();
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["by"], "cluster:a", "{history}");
+
+    // A host that starts later with the old component catches up.
+    c.terminate();
+    let c = host(&nats, dir.path(), "c");
+    wait_for_version(&[&c], "2.0.0");
+
+    // A rollback on `b` is a version change like any other.
+    let reply = admin(&b, "POST", "/v1/agents/twin/rollback", b"");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let took = wait_for_version(&[&a, &b, &c], "1.0.0");
+    eprintln!("a rollback reached the three hosts in {took:?}");
 }

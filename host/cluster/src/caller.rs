@@ -1,4 +1,4 @@
-//! Placing a call on the cluster (the runtime's [`Remote`]): publish it to the agent's queue group,
+//! Placing a call on the cluster: publish it to the agent's queue group,
 //! place it again while the host NATS picked is busy (nothing ran there), then follow the host that
 //! accepted it until it answers. Every wait is bounded: the caller's deadline, [`ACCEPT_WAIT`] for
 //! a host to take the call, [`LOST_AFTER`] of silence from the host that took it.
@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::Client;
 use bytes::Bytes;
-use futures::future::BoxFuture;
-use tandem::dispatch::{Origin, Remote};
+use tandem::dispatch::Origin;
 use tandem::error::Site;
 use tandem::{CallError, ErrorKind, Response};
 
@@ -29,28 +28,6 @@ const UNTAKEN_TRIES: u32 = 3;
 /// The longest pause before placing again a call every host refused as busy.
 const MOST_BUSY_PAUSE: Duration = Duration::from_millis(50);
 
-/// Places calls on the cluster through this host's connection.
-pub struct Caller {
-    pub(crate) client: Client,
-    pub(crate) inbox: Arc<Inbox>,
-}
-
-impl Remote for Caller {
-    fn call(
-        &self,
-        agent: String,
-        operation: String,
-        input: String,
-        origin: Origin,
-    ) -> BoxFuture<'static, Result<Response, CallError>> {
-        let (client, inbox) = (self.client.clone(), self.inbox.clone());
-        Box::pin(async move {
-            let site = Site { agent, operation };
-            place(&client, &inbox, &site, input, &origin).await
-        })
-    }
-}
-
 fn error(site: &Site, kind: ErrorKind, reason: String) -> CallError {
     CallError::Remote {
         site: site.clone(),
@@ -59,7 +36,8 @@ fn error(site: &Site, kind: ErrorKind, reason: String) -> CallError {
     }
 }
 
-async fn place(
+/// Runs `site` with `input` on a host of the cluster, with what the call inherits.
+pub async fn place(
     client: &Client,
     inbox: &Arc<Inbox>,
     site: &Site,

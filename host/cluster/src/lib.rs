@@ -8,9 +8,10 @@
 //!
 //! # Layout
 //! - [`wire`]: subjects, the headers a call carries, the replies.
-//! - `caller`: placing a call and following the host that took it (the runtime's `Remote`).
+//! - `caller`: placing a call and following the host that took it.
 //! - `responder`: the agents' subscriptions, the room for taken calls, running them.
 //! - `inbox`: one subscription for the replies to every call this host places.
+//! - [`versions`]: the same version of each agent on every host (key-value and object store).
 
 #![deny(missing_docs)]
 
@@ -18,8 +19,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::Client;
-use tandem::dispatch::Remote;
+use futures::future::BoxFuture;
+use tandem::dispatch::{Origin, Peers};
+use tandem::error::Site;
 use tandem::host::Host;
+use tandem::{Agent, CallError, Response};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 mod caller;
 mod inbox;
 mod responder;
+pub mod versions;
 pub mod wire;
 
 pub use caller::{ACCEPT_WAIT, LOST_AFTER};
@@ -53,6 +58,48 @@ pub enum ClusterError {
     /// The host id is not a name.
     #[error("the host id `{0}` is not a name: 1-64 characters of a-z, 0-9 and `-`")]
     HostId(String),
+    /// JetStream's buckets could not be opened (is the server run with `-js`?).
+    #[error("NATS at {url}: {reason} (the server must run with JetStream: `nats-server -js`)")]
+    JetStream { url: String, reason: String },
+}
+
+/// How a host joins a cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// The NATS server, e.g. `nats://127.0.0.1:4222`.
+    pub url: String,
+    /// This host's id (a name: a-z, 0-9, `-`).
+    pub host_id: String,
+    /// The largest component fetched from the cluster's object store.
+    pub max_component_bytes: usize,
+}
+
+/// This host's link to its peers (the runtime's [`Peers`]): places its calls, tells its version
+/// changes.
+struct Link {
+    client: Client,
+    inbox: Arc<inbox::Inbox>,
+    versions: Arc<versions::Versions>,
+}
+
+impl Peers for Link {
+    fn call(
+        &self,
+        agent: String,
+        operation: String,
+        input: String,
+        origin: Origin,
+    ) -> BoxFuture<'static, Result<Response, CallError>> {
+        let (client, inbox) = (self.client.clone(), self.inbox.clone());
+        Box::pin(async move {
+            let site = Site { agent, operation };
+            caller::place(&client, &inbox, &site, input, &origin).await
+        })
+    }
+
+    fn version_changed(&self, agent: &Arc<Agent>) {
+        self.versions.changed(agent);
+    }
 }
 
 /// A host's membership of a cluster, from [`join`](Cluster::join) to [`leave`](Cluster::leave).
@@ -64,18 +111,21 @@ pub struct Cluster {
     capacity: u32,
     following: JoinHandle<()>,
     /// Held here: the host keeps only a weak reference.
-    _caller: Arc<dyn Remote>,
+    _link: Arc<dyn Peers>,
 }
 
 impl Cluster {
-    /// Connects to the NATS server at `url` as `host_id`, subscribes to the calls of the agents
-    /// `host` serves (and follows them as they change), and hands the host's calls to the cluster.
-    /// The host takes at most its instance bound of calls from the cluster at once.
-    pub async fn join(
-        url: &str,
-        host: Arc<Host>,
-        host_id: String,
-    ) -> Result<Cluster, ClusterError> {
+    /// Connects to the NATS server as `host_id`, subscribes to the calls of the agents `host`
+    /// serves (and follows them as they change), hands the host's calls to the cluster, and keeps
+    /// the versions it serves the cluster's. The host takes at most its instance bound of calls
+    /// from the cluster at once.
+    pub async fn join(config: ClusterConfig, host: Arc<Host>) -> Result<Cluster, ClusterError> {
+        let ClusterConfig {
+            url,
+            host_id,
+            max_component_bytes,
+        } = config;
+        let url = url.as_str();
         if !tandem::manifest::is_valid_name(&host_id) {
             return Err(ClusterError::HostId(host_id));
         }
@@ -112,11 +162,25 @@ impl Cluster {
         if let Err(error) = client.flush().await {
             tracing::warn!(%error, "cluster: cannot flush the subscriptions");
         }
-        let caller: Arc<dyn Remote> = Arc::new(caller::Caller {
+        let versions = versions::Versions::open(
+            client.clone(),
+            host.clone(),
+            host_id.clone(),
+            max_component_bytes,
+        )
+        .await
+        .map_err(|reason| ClusterError::JetStream {
+            url: url.to_string(),
+            reason,
+        })?;
+        let link: Arc<dyn Peers> = Arc::new(Link {
             client: client.clone(),
             inbox,
+            versions: versions.clone(),
         });
-        host.forward_to(Arc::downgrade(&caller));
+        host.join(Arc::downgrade(&link));
+        tokio::spawn(versions.clone().publish_changes(leaving.clone()));
+        tokio::spawn(versions.follow(leaving.clone()));
         let following = tokio::spawn(responder.keep_following(subscriptions));
         Ok(Cluster {
             client,
@@ -125,7 +189,7 @@ impl Cluster {
             room,
             capacity,
             following,
-            _caller: caller,
+            _link: link,
         })
     }
 

@@ -23,12 +23,12 @@ use crate::state::StateAccess;
 mod canary;
 mod control;
 mod host_info;
-mod remote;
+mod peers;
 mod report;
 
 pub use canary::GUARD;
 pub use control::StoredComponents;
-pub use remote::Remote;
+pub use peers::{BY_PEER, Peers};
 pub use report::AdminChange;
 use report::{InFlight, Observed};
 
@@ -47,7 +47,7 @@ pub struct Origin {
     pub no_cache: bool,
     /// Directories the caller lends to this call (checked by the delegation rules).
     pub lent: Vec<crate::sandbox::DirGrant>,
-    /// Run the call on this host: the cluster handed it here (see [`Remote`]).
+    /// Run the call on this host: the cluster handed it here (see [`Peers`]).
     pub here: bool,
 }
 
@@ -66,8 +66,8 @@ pub struct Dispatcher {
     instances_bound: u32,
     /// The components the host keeps besides the registry's versions (set once by the host).
     stored: std::sync::OnceLock<std::sync::Weak<dyn StoredComponents>>,
-    /// The cluster this host shares the work with, once it joined one.
-    remote: std::sync::OnceLock<std::sync::Weak<dyn Remote>>,
+    /// The hosts this one shares the work with, once it joined a cluster.
+    peers: std::sync::OnceLock<std::sync::Weak<dyn Peers>>,
 }
 
 impl Dispatcher {
@@ -96,7 +96,7 @@ impl Dispatcher {
             state: Arc::new(state),
             instances_bound,
             stored: std::sync::OnceLock::new(),
-            remote: std::sync::OnceLock::new(),
+            peers: std::sync::OnceLock::new(),
         }
     }
 
@@ -105,10 +105,15 @@ impl Dispatcher {
         let _ = self.stored.set(stored);
     }
 
-    /// Hands every call that may leave this host to `remote` from now on (once: a host joins one
-    /// cluster).
-    pub fn forward_to(&self, remote: std::sync::Weak<dyn Remote>) {
-        let _ = self.remote.set(remote);
+    /// Shares the work with `peers` from now on (once: a host joins one cluster): every call that
+    /// may leave this host goes to them, every version change is told to them.
+    pub fn join(&self, peers: std::sync::Weak<dyn Peers>) {
+        let _ = self.peers.set(peers);
+    }
+
+    /// The hosts this one shares the work with, if it joined a cluster and they are there.
+    fn peers(&self) -> Option<Arc<dyn Peers>> {
+        self.peers.get().and_then(std::sync::Weak::upgrade)
     }
 
     /// Where components the registry does not hold are found, while the host is there.
@@ -183,11 +188,11 @@ impl Dispatcher {
             .trace_id
             .take()
             .unwrap_or_else(|| trace_id(self.trace_seed, task_id));
-        if remote::may_leave(&origin)
-            && let Some(remote) = self.remote.get().and_then(std::sync::Weak::upgrade)
+        if peers::may_leave(&origin)
+            && let Some(peers) = self.peers()
         {
             origin.trace_id = Some(trace_id);
-            let call = remote.call(agent_id.to_string(), operation.to_string(), input, origin);
+            let call = peers.call(agent_id.to_string(), operation.to_string(), input, origin);
             return (call.await, 1);
         }
         let (agent, canary) = match self.registry.route(agent_id, &trace_id) {

@@ -633,10 +633,19 @@ impl Host {
             .await)
     }
 
-    /// Hands every call that may leave this host (see [`Origin::here`]) to `remote`, the cluster it
-    /// joined, from now on (once).
-    pub fn forward_to(&self, remote: std::sync::Weak<dyn crate::dispatch::Remote>) {
-        self.dispatcher.forward_to(remote);
+    /// Shares the work with `peers`, the cluster this host joined, from now on (once): every call
+    /// that may leave this host (see [`Origin::here`]) goes to them, every version this host makes
+    /// current is told to them.
+    pub fn join(&self, peers: std::sync::Weak<dyn crate::dispatch::Peers>) {
+        self.dispatcher.join(peers);
+    }
+
+    /// The bytes of the component with content hash `hash` (64 hex digits) from the agent store;
+    /// `None` without a store or when it holds no such component.
+    pub fn component(&self, hash: &str) -> Option<Vec<u8>> {
+        let is_hash = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+        let store = self.store.as_ref().filter(|_| is_hash)?;
+        store.component(hash).ok()
     }
 
     /// Like [`invoke`](Host::invoke), within an existing trace, chain or deadline.

@@ -175,6 +175,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
     if let Some(path) = &audit_log {
         tracing::info!(target: "tandem::serve", "audit log: {}", path.display());
     }
+    let max_component_bytes = config.max_component_bytes;
     let state = ServerState::new(host.clone(), config);
     let server = tokio::spawn(server::serve(listener, state.clone(), shutdown_signal()));
     let (loaded, failed) = host.resume(&args.agents.path).await?;
@@ -189,8 +190,12 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
     );
     let cluster = match &args.nats {
         Some(url) => {
-            let id = args.host_id.clone().unwrap_or_else(default_host_id);
-            let cluster = tandem_cluster::Cluster::join(url, host.clone(), id)
+            let cluster = tandem_cluster::ClusterConfig {
+                url: url.clone(),
+                host_id: args.host_id.clone().unwrap_or_else(default_host_id),
+                max_component_bytes,
+            };
+            let cluster = tandem_cluster::Cluster::join(cluster, host.clone())
                 .await
                 .map_err(|e| Failure::new(ErrorKind::Unavailable, e))?;
             tracing::info!(target: "tandem::serve", "joined the cluster at {url} as host `{}`", cluster.host_id());

@@ -138,6 +138,12 @@ impl Dispatcher {
         let version = agent.info.version.to_string();
         self.metrics
             .register(agent.id(), &version, agent.stats().clone());
+        if how != "load"
+            && !by.starts_with(super::BY_PEER)
+            && let Some(peers) = self.peers()
+        {
+            peers.version_changed(agent);
+        }
         self.admin_event(
             AdminChange::Current {
                 agent,

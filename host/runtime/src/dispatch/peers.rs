@@ -1,16 +1,23 @@
-//! Calls that run on another host: when this host is one of several sharing the work (a cluster),
-//! every call that may leave it (the HTTP API, a guest's delegation, a graph node, a trigger) is
-//! handed to the cluster, which runs it on a host that serves the agent and has room. The trait is
+//! The other hosts this one shares the work with (a cluster): every call that may leave the host
+//! (the HTTP API, a guest's delegation, a graph node, a trigger) is handed to them, to run on a host
+//! that serves the agent and has room; and every version this host makes current (a swap, a
+//! rollback, a promoted canary) is told to them, so that all serve the same one. The trait is
 //! defined here and implemented by the layer that joins the cluster (`tandem-cluster`).
+
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
 use super::Origin;
-use crate::agent::Response;
+use crate::agent::{Agent, Response};
 use crate::error::CallError;
 
-/// Where calls go when the host shares the work with others.
-pub trait Remote: Send + Sync {
+/// How a version change applied on behalf of a peer is attributed (`by` = `cluster:<host id>`);
+/// such changes are not told back to the peers.
+pub const BY_PEER: &str = "cluster:";
+
+/// The hosts this one shares the work with.
+pub trait Peers: Send + Sync {
     /// Runs `operation` of `agent` on some host of the cluster (this one included) with what the
     /// call inherits (`origin`: trace, chain, deadline); answers with its result or a classified
     /// error, never silence: a host that stops answering is an `unavailable` error once noticed.
@@ -21,6 +28,10 @@ pub trait Remote: Send + Sync {
         input: String,
         origin: Origin,
     ) -> BoxFuture<'static, Result<Response, CallError>>;
+
+    /// `agent` became the current version of its id on this host (not by a peer). Called while
+    /// the registry is locked: it must not block.
+    fn version_changed(&self, agent: &Arc<Agent>);
 }
 
 /// Whether a call with `origin` may leave this host: not when the cluster already handed it here,
