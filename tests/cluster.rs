@@ -421,3 +421,27 @@ fn a_swap_or_rollback_on_one_host_reaches_every_host_without_a_failed_call() {
     let took = wait_for_version(&[&a, &b, &c], "1.0.0");
     eprintln!("a rollback reached the three hosts in {took:?}");
 }
+
+#[test]
+fn without_its_nats_server_a_host_fails_calls_fast_and_still_stops() {
+    let nats = NatsServer::start();
+    let dir = agents(false);
+    let mut a = host(&nats, dir.path(), "a");
+    assert_eq!(a.invoke("echo", "echo", json!(1)).status, 200);
+    drop(nats);
+    std::thread::sleep(Duration::from_millis(300));
+
+    let started = Instant::now();
+    let reply = a.invoke("echo", "echo", json!(2));
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.json()["error"]["kind"], "unavailable");
+    assert!(started.elapsed() < CALL_BOUND, "{:?}", started.elapsed());
+
+    let started = Instant::now();
+    assert!(a.terminate().success(), "{}", a.stderr());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "stopping took {:?}",
+        started.elapsed()
+    );
+}

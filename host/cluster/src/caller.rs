@@ -60,19 +60,30 @@ pub async fn place(
             wire::set_time_left(&mut headers, deadline);
         }
         let wait_until = origin.deadline.map_or(accept_by, |d| d.min(accept_by));
+        // While the connection is down nothing can be placed: say so now rather than after the
+        // waits for a host to take the call.
+        if client.connection_state() != async_nats::connection::State::Connected {
+            let reason = format!("{site}: this host is not connected to the cluster's NATS server");
+            return Err(error(site, ErrorKind::Unavailable, reason));
+        }
         let mut waiting = inbox.wait();
-        client
-            .publish_with_reply_and_headers(
-                subject.clone(),
-                waiting.subject.clone(),
-                headers.clone(),
-                body.clone(),
-            )
-            .await
-            .map_err(|e| {
+        let publish = client.publish_with_reply_and_headers(
+            subject.clone(),
+            waiting.subject.clone(),
+            headers.clone(),
+            body.clone(),
+        );
+        match tokio::time::timeout_at(wait_until.into(), publish).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
                 let reason = format!("{site}: cannot send the call to the cluster: {e}");
-                error(site, ErrorKind::Unavailable, reason)
-            })?;
+                return Err(error(site, ErrorKind::Unavailable, reason));
+            }
+            Err(_) => {
+                let reason = format!("{site}: the call could not be sent to the cluster in time");
+                return Err(error(site, ErrorKind::Unavailable, reason));
+            }
+        }
         let first = tokio::time::timeout_at(wait_until.into(), waiting.next()).await;
         let reply = match first {
             Err(_) if origin.deadline.is_some_and(|d| d <= Instant::now()) => {

@@ -36,6 +36,19 @@ pub mod wire;
 
 pub use caller::{ACCEPT_WAIT, LOST_AFTER};
 
+/// The longest this host waits on its NATS connection for one thing (a flush, a reply sent, a
+/// subscription drained): a connection that is down must not hold up a call or a shutdown.
+pub const NATS_WAIT: Duration = Duration::from_secs(2);
+
+/// Flushes the connection, at most [`NATS_WAIT`]; `what` names what is flushed in the log line.
+async fn flush(client: &Client, what: &str) {
+    match tokio::time::timeout(NATS_WAIT, client.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "cluster: cannot flush {what}"),
+        Err(_) => tracing::warn!("cluster: cannot flush {what} in {NATS_WAIT:?}"),
+    }
+}
+
 /// Why a host could not join a cluster.
 // The fields are what each variant's message shows.
 #[allow(missing_docs)]
@@ -159,9 +172,7 @@ impl Cluster {
             .map_err(subscribe_error)?;
         let inbox = inbox::Inbox::open(&client).await.map_err(subscribe_error)?;
         // The subscriptions reach the server before the host says it joined.
-        if let Err(error) = client.flush().await {
-            tracing::warn!(%error, "cluster: cannot flush the subscriptions");
-        }
+        flush(&client, "the subscriptions").await;
         let versions = versions::Versions::open(
             client.clone(),
             host.clone(),
@@ -208,8 +219,6 @@ impl Cluster {
         if tokio::time::timeout(grace, all).await.is_err() {
             tracing::warn!(grace = ?grace, "cluster: calls taken from other hosts still run after the grace period");
         }
-        if let Err(error) = self.client.flush().await {
-            tracing::warn!(%error, "cluster: cannot flush the last replies");
-        }
+        flush(&self.client, "the last replies").await;
     }
 }

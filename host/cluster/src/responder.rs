@@ -119,13 +119,24 @@ impl Responder {
             let Some(message) = message else { return };
             self.take(&taking, message).await;
         }
-        if let Err(error) = subscriber.drain().await {
-            tracing::warn!(%error, agent = taking.agent, "cluster: cannot drain the subscription");
-        }
-        while let Some(message) = subscriber.next().await {
-            if let Some(reply_to) = message.reply {
-                self.reply(reply_to, &self.busy()).await;
+        let drain = async {
+            if let Err(error) = subscriber.drain().await {
+                tracing::warn!(%error, agent = taking.agent, "cluster: cannot drain the subscription");
             }
+            while let Some(message) = subscriber.next().await {
+                if let Some(reply_to) = message.reply {
+                    self.reply(reply_to, &self.busy()).await;
+                }
+            }
+        };
+        // Without a connection nothing drains: the calls sent here are then placed again by their
+        // callers when this host does not take them.
+        if tokio::time::timeout(crate::NATS_WAIT, drain).await.is_err() {
+            tracing::warn!(
+                agent = taking.agent,
+                "cluster: the subscription did not drain in {:?}",
+                crate::NATS_WAIT
+            );
         }
     }
 
@@ -223,13 +234,21 @@ impl Responder {
         }
     }
 
-    /// Sends `reply`; false (and a log line) when it could not be sent.
+    /// Sends `reply`; false (and a log line) when it could not be sent (in [`crate::NATS_WAIT`]).
     async fn reply(&self, to: Subject, reply: &Reply) -> bool {
         let (headers, body) = reply.encode();
-        match self.client.publish_with_headers(to, headers, body).await {
-            Ok(()) => true,
-            Err(error) => {
+        let publish = self.client.publish_with_headers(to, headers, body);
+        match tokio::time::timeout(crate::NATS_WAIT, publish).await {
+            Ok(Ok(())) => true,
+            Ok(Err(error)) => {
                 tracing::warn!(%error, "cluster: cannot send a reply");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "cluster: a reply could not be sent in {:?}",
+                    crate::NATS_WAIT
+                );
                 false
             }
         }
