@@ -82,7 +82,7 @@ fn calls_spread_over_the_hosts_and_run_where_the_agent_is() {
     let nats = NatsServer::start();
     let (plain, with_twin) = (agents(false), agents(true));
     let a = host(&nats, plain.path(), "a");
-    let _b = host(&nats, with_twin.path(), "b");
+    let b = host(&nats, with_twin.path(), "b");
     let _c = host(&nats, plain.path(), "c");
 
     let mut served = BTreeMap::<String, u32>::new();
@@ -97,6 +97,14 @@ fn calls_spread_over_the_hosts_and_run_where_the_agent_is() {
         served.keys().collect::<Vec<_>>(),
         ["a", "b", "c"],
         "{served:?}"
+    );
+
+    // Each host's figures are its own, labelled with its id.
+    let metrics = b.get("/metrics").body;
+    assert!(
+        metrics
+            .contains(r#"tandem_calls_total{host="b",agent="echo",version="0.1.0",outcome="ok"}"#),
+        "{metrics}"
     );
 
     // Only `b` serves `twin`: every call of it runs there, whoever takes the request.

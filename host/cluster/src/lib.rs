@@ -189,7 +189,7 @@ impl Cluster {
             inbox,
             versions: versions.clone(),
         });
-        host.join(Arc::downgrade(&link));
+        host.join(Arc::downgrade(&link), &host_id);
         tokio::spawn(versions.clone().publish_changes(leaving.clone()));
         tokio::spawn(versions.follow(leaving.clone()));
         let following = tokio::spawn(responder.keep_following(subscriptions));

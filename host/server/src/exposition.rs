@@ -4,6 +4,7 @@
 //! in OpenMetrics by `prometheus-client` ([`render`]), or in the older text format 0.0.4 that plain
 //! scrapers and `promtool` expect ([`to_prometheus_text`]).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -41,8 +42,9 @@ struct Operated {
     triggers: Vec<(String, TriggerStatus)>,
 }
 
-/// Everything `host` knows, in OpenMetrics 1.0 text.
-pub fn render(host: &Host) -> String {
+/// Everything `host` knows, in OpenMetrics 1.0 text; every series labelled `host="<host_id>"` when
+/// the host is one of a cluster.
+pub fn render(host: &Host, host_id: Option<&str>) -> String {
     let live: Vec<LiveState> = host
         .agents()
         .iter()
@@ -65,7 +67,13 @@ pub fn render(host: &Host) -> String {
             operated.triggers.push((agent.id().to_string(), trigger));
         }
     }
-    encode(host.metrics().totals(), live, host.result_cache(), operated)
+    encode(
+        host.metrics().totals(),
+        live,
+        host.result_cache(),
+        operated,
+        host_id,
+    )
 }
 
 /// The figures in OpenMetrics 1.0 text; `live` adds the gauges of the loaded agents.
@@ -74,6 +82,7 @@ fn encode(
     live: Vec<LiveState>,
     cache: CacheStats,
     operated: Operated,
+    host_id: Option<&str>,
 ) -> String {
     let collector = Exposition {
         totals,
@@ -81,7 +90,8 @@ fn encode(
         cache,
         operated,
     };
-    let mut registry = prometheus_client::registry::Registry::default();
+    let labels = host_id.map(|id| (Cow::Borrowed("host"), Cow::Owned(id.to_string())));
+    let mut registry = prometheus_client::registry::Registry::with_labels(labels.into_iter());
     registry.register_collector(Box::new(collector));
     let mut text = String::new();
     // Writing into a String cannot fail.
@@ -446,7 +456,13 @@ mod tests {
             live_instances: 3,
             breaker: BreakerState::Open,
         }];
-        let text = encode(metrics.totals(), live.to_vec(), cache, Operated::default());
+        let text = encode(
+            metrics.totals(),
+            live.to_vec(),
+            cache,
+            Operated::default(),
+            None,
+        );
         for line in [
             r#"tandem_calls_total{agent="echo",version="0.1.0",outcome="ok"} 2"#,
             r#"tandem_calls_total{agent="echo",version="0.1.0",outcome="trap"} 0"#,
@@ -464,5 +480,24 @@ mod tests {
         // 3 us is in (2.048 us, 4.096 us]: the bucket below holds none, the one at 4.096 us both.
         assert!(text.contains(r#"tandem_call_duration_seconds_bucket{le="0.000002048",agent="echo",version="0.1.0"} 0"#), "{text}");
         assert!(text.contains(r#"tandem_call_duration_seconds_bucket{le="0.000004096",agent="echo",version="0.1.0"} 2"#), "{text}");
+    }
+
+    #[test]
+    fn in_a_cluster_every_series_names_the_host() {
+        let metrics = Metrics::default();
+        metrics.register("echo", "0.1.0", Arc::new(AgentStats::default()));
+        let cache = CacheStats::default();
+        let text = encode(
+            metrics.totals(),
+            Vec::new(),
+            cache,
+            Operated::default(),
+            Some("h1"),
+        );
+        let series: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(!series.is_empty());
+        for line in series {
+            assert!(line.contains(r#"host="h1""#), "{line}");
+        }
     }
 }

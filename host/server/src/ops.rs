@@ -19,7 +19,7 @@ pub(crate) async fn metrics(State(state): State<Arc<ServerState>>, headers: Head
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|accept| accept.contains("application/openmetrics-text"));
-    let rendered = crate::exposition::render(&state.host);
+    let rendered = crate::exposition::render(&state.host, state.config.host_id.as_deref());
     if openmetrics {
         (
             [(

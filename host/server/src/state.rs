@@ -39,6 +39,8 @@ pub struct ServerConfig {
     pub body_timeout: Duration,
     /// Subscribers of `GET /events` at once.
     pub max_subscribers: usize,
+    /// The host's id in a cluster, if it joined one: every metric is labelled `host` with it.
+    pub host_id: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +62,7 @@ impl Default for ServerConfig {
             },
             body_timeout: Duration::from_secs(30),
             max_subscribers: 64,
+            host_id: None,
         }
     }
 }

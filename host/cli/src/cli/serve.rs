@@ -144,6 +144,10 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
         },
         body_timeout: args.body_timeout,
         max_subscribers: args.max_subscribers as usize,
+        host_id: args
+            .nats
+            .is_some()
+            .then(|| args.host_id.clone().unwrap_or_else(default_host_id)),
     };
     if !args.addr.ip().is_loopback() && config.caller_token.is_none() {
         tracing::warn!(addr = %args.addr, "listening beyond loopback without a caller token: anyone who can reach this address can call every agent (set --token-file or $TANDEM_TOKEN)");
@@ -175,7 +179,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
     if let Some(path) = &audit_log {
         tracing::info!(target: "tandem::serve", "audit log: {}", path.display());
     }
-    let max_component_bytes = config.max_component_bytes;
+    let (max_component_bytes, host_id) = (config.max_component_bytes, config.host_id.clone());
     let state = ServerState::new(host.clone(), config);
     let server = tokio::spawn(server::serve(listener, state.clone(), shutdown_signal()));
     let (loaded, failed) = host.resume(&args.agents.path).await?;
@@ -192,7 +196,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
         Some(url) => {
             let cluster = tandem_cluster::ClusterConfig {
                 url: url.clone(),
-                host_id: args.host_id.clone().unwrap_or_else(default_host_id),
+                host_id: host_id.clone().unwrap_or_default(),
                 max_component_bytes,
             };
             let cluster = tandem_cluster::Cluster::join(cluster, host.clone())

@@ -106,6 +106,9 @@ fn list(problems: &[Problem]) -> String {
 struct Line<'a> {
     seq: u64,
     time: String,
+    /// The host that wrote the line, when it is one of a cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
     #[serde(flatten)]
     record: &'a AuditRecord,
     prev: &'a str,
@@ -179,6 +182,7 @@ impl AuditLog {
             head: verified.head,
             failed: false,
             retired: Vec::new(),
+            host: None,
             rotation,
             size,
             first_seq: if size == 0 {
@@ -203,6 +207,12 @@ impl AuditLog {
     /// The log's file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Names `host` in every line written from now on (a `host` field after `time`; lines still
+    /// queued get it too): the host joined a cluster, whose hosts each keep a log of their own.
+    pub fn name_host(&self, host: &str) {
+        self.writer.name_host(host);
     }
 
     /// Queues a line; it reaches the file by the next [`written`] or [`flush`], or within
@@ -425,6 +435,32 @@ mod tests {
         assert_eq!(verified.last_seq, 3);
         let last: serde_json::Value = serde_json::from_str(&lines[2]).unwrap();
         assert_eq!(verified.head, last["hash"]);
+    }
+
+    #[test]
+    fn a_host_of_a_cluster_is_named_in_its_lines_and_the_log_still_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).unwrap();
+        log.record(record("a"));
+        log.flush().unwrap();
+        log.name_host("h1");
+        log.record(record("b"));
+        log.flush().unwrap();
+        let lines = lines_of(&path);
+        let fields: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(fields[0].get("host"), None);
+        assert_eq!(fields[1]["host"], "h1");
+        assert!(lines[1].starts_with(r#"{"seq":2,"time":"#), "{}", lines[1]);
+        assert_eq!(
+            verify(std::fs::read(&path).unwrap().as_slice())
+                .unwrap()
+                .lines,
+            2
+        );
     }
 
     #[test]

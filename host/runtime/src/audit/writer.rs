@@ -50,6 +50,11 @@ pub(super) struct Writer {
 }
 
 impl Writer {
+    /// Names `host` in every line written from now on.
+    pub(super) fn name_host(&self, host: &str) {
+        lock(&self.chain).host = Some(host.to_string());
+    }
+
     pub(super) fn new(chain: Chain) -> Writer {
         Writer {
             queue: Mutex::new(Vec::new()),
@@ -240,6 +245,8 @@ pub(super) struct Chain {
     pub(super) failed: bool,
     /// Files rotated out and not yet synced to disk (the background thread syncs them).
     pub(super) retired: Vec<File>,
+    /// The host named in every line (one of a cluster).
+    pub(super) host: Option<String>,
 }
 
 impl Chain {
@@ -254,6 +261,7 @@ impl Chain {
         let line = Line {
             seq: self.seq + 1,
             time: humantime::format_rfc3339_micros(time).to_string(),
+            host: self.host.as_deref(),
             record,
             prev: &self.head,
         };
