@@ -453,3 +453,58 @@ fn without_its_nats_server_a_host_fails_calls_fast_and_still_stops() {
         started.elapsed()
     );
 }
+
+#[test]
+fn state_written_through_one_host_is_read_through_another_and_no_update_is_lost() {
+    let nats = NatsServer::start();
+    let dir = agents(true);
+    // Racing writers of one agent conflict and are retried: give them room to.
+    std::fs::write(
+        dir.path().join("twin.toml"),
+        "[agent]\nid = \"twin\"\n\n[resilience]\nmax-attempts = 10\nbackoff = \"5ms\"\nmax-backoff = \"100ms\"\n",
+    )
+    .unwrap();
+    let a = Arc::new(host(&nats, dir.path(), "a"));
+    let b = Arc::new(host(&nats, dir.path(), "b"));
+    let c = host(&nats, dir.path(), "c");
+
+    let reply = a.invoke(
+        "twin",
+        "state-set",
+        json!({"key": "greeting", "value": "hello"}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let writer = outcome(&reply);
+    // Read through the other hosts; the reads run on all three, the writer and the others.
+    let mut readers = BTreeMap::<String, u32>::new();
+    for through in [&b, &c] {
+        for _ in 0..20 {
+            let reply = through.invoke("twin", "state-get", json!({"key": "greeting"}));
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            assert_eq!(reply.json()["output"]["value"], "hello", "{}", reply.body);
+            *readers.entry(outcome(&reply)).or_default() += 1;
+        }
+    }
+    assert!(
+        readers.keys().any(|host| *host != writer),
+        "written on {writer}, read on {readers:?}"
+    );
+
+    // Increments racing on every host: each one counted once.
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let through = if t % 2 == 0 { a.clone() } else { b.clone() };
+            std::thread::spawn(move || {
+                for _ in 0..15 {
+                    let reply = through.invoke("twin", "state-incr", json!({"key": "counter"}));
+                    assert_eq!(reply.status, 200, "{}", reply.body);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let reply = c.invoke("twin", "state-get", json!({"key": "counter"}));
+    assert_eq!(reply.json()["output"]["value"], "60", "{}", reply.body);
+}

@@ -12,6 +12,8 @@
 //! - `responder`: the agents' subscriptions, the room for taken calls, running them.
 //! - `inbox`: one subscription for the replies to every call this host places.
 //! - [`versions`]: the same version of each agent on every host (key-value and object store).
+//! - [`state`]: the agents' durable state, one key-value entry per agent, compare-and-swap.
+//! - `buckets`: opening the JetStream buckets.
 
 #![deny(missing_docs)]
 
@@ -28,9 +30,11 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+mod buckets;
 mod caller;
 mod inbox;
 mod responder;
+pub mod state;
 pub mod versions;
 pub mod wire;
 
@@ -155,6 +159,25 @@ impl Cluster {
             url: url.to_string(),
             source,
         };
+        let jetstream_error = |reason| ClusterError::JetStream {
+            url: url.to_string(),
+            reason,
+        };
+        // The buckets first: the state is shared before the host takes its first call from the
+        // cluster.
+        let jetstream = async_nats::jetstream::new(client.clone());
+        let shared = state::SharedKv::open(&jetstream)
+            .await
+            .map_err(jetstream_error)?;
+        let versions = versions::Versions::open(
+            &jetstream,
+            host.clone(),
+            host_id.clone(),
+            max_component_bytes,
+        )
+        .await
+        .map_err(jetstream_error)?;
+        host.state().share(Arc::new(shared));
         let capacity = host.engine_limits().max_instances;
         let room = Arc::new(Semaphore::new(capacity as usize));
         let leaving = CancellationToken::new();
@@ -173,17 +196,6 @@ impl Cluster {
         let inbox = inbox::Inbox::open(&client).await.map_err(subscribe_error)?;
         // The subscriptions reach the server before the host says it joined.
         flush(&client, "the subscriptions").await;
-        let versions = versions::Versions::open(
-            client.clone(),
-            host.clone(),
-            host_id.clone(),
-            max_component_bytes,
-        )
-        .await
-        .map_err(|reason| ClusterError::JetStream {
-            url: url.to_string(),
-            reason,
-        })?;
         let link: Arc<dyn Peers> = Arc::new(Link {
             client: client.clone(),
             inbox,

@@ -57,37 +57,19 @@ pub struct Versions {
 }
 
 impl Versions {
-    /// Opens (creating them when missing) the two buckets on `client`'s JetStream.
+    /// Opens (creating them when missing) the two buckets.
     pub async fn open(
-        client: async_nats::Client,
+        jetstream: &jetstream::Context,
         host: Arc<Host>,
         host_id: String,
         max_component_bytes: usize,
     ) -> Result<Arc<Versions>, String> {
-        let jetstream = jetstream::new(client);
-        // The bucket's stream is made here as `create_key_value` would, without its account query,
-        // whose answer async-nats 0.45 cannot read from the nats-server 2.9 Debian ships.
-        let bucket_error = |e: &dyn std::fmt::Display| {
-            format!("cannot open the key-value bucket `{VERSIONS}`: {e}")
-        };
-        jetstream
-            .get_or_create_stream(jetstream::stream::Config {
-                name: format!("KV_{VERSIONS}"),
-                description: Some("the current version of every agent: id -> content hash".into()),
-                subjects: vec![format!("$KV.{VERSIONS}.>")],
-                max_messages_per_subject: 1,
-                allow_rollup: true,
-                deny_delete: true,
-                allow_direct: true,
-                discard: jetstream::stream::DiscardPolicy::New,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| bucket_error(&e))?;
-        let versions = jetstream
-            .get_key_value(VERSIONS)
-            .await
-            .map_err(|e| bucket_error(&e))?;
+        let versions = crate::buckets::key_value(
+            jetstream,
+            VERSIONS,
+            "the current version of every agent: id -> content hash",
+        )
+        .await?;
         let components = jetstream
             .create_object_store(object_store::Config {
                 bucket: COMPONENTS.to_string(),

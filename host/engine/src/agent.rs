@@ -482,14 +482,9 @@ impl Agent {
                     return Err((error, give_back(task)));
                 }
                 if let Some(writes) = writes.filter(|w| !w.is_empty()) {
-                    let committed = match self.state.store() {
-                        Ok(store) => {
-                            store
-                                .commit(&self.id, writes, self.policy.state_quota)
-                                .await
-                        }
-                        Err(error) => Err(error),
-                    };
+                    let quota = self.policy.state_quota;
+                    let committed =
+                        crate::state::shared::commit(&self.state, &self.id, writes, quota).await;
                     if let Err(error) = committed {
                         let error = CallError::State {
                             site: site(&task),

@@ -14,8 +14,8 @@
 //!
 //! Files: `store` (the redb file, reads and writes), `changes` (one call's writes), `snapshot` (the
 //! committed state at one moment), `writer` (the commit thread), `usage` (sizes and the quota
-//! check), `access` (opening the store when first needed), `error`, and `export` (the format of
-//! `tandem state export`).
+//! check), `access` (opening the store when first needed), `shared` (the state a cluster's hosts
+//! share instead of the file), `error`, and `export` (the format of `tandem state export`).
 
 use redb::TableDefinition;
 
@@ -24,6 +24,7 @@ pub mod export;
 mod access;
 mod changes;
 mod error;
+pub mod shared;
 mod snapshot;
 mod store;
 mod usage;
@@ -32,6 +33,7 @@ mod writer;
 pub use access::StateAccess;
 pub use changes::Changes;
 pub use error::StateError;
+pub use shared::{SHARED, SharedState};
 pub use snapshot::Snapshot;
 pub use store::StateStore;
 pub use tandem_manifest::Quota;

@@ -80,12 +80,16 @@ pub fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
 }
 
 impl StateView<'_> {
-    /// Runs `operation` on the store with the agent's id, quota and the call's writes.
-    fn with_store<T>(
+    /// Runs `operation` on the store with the agent's id, quota and the call's writes (which read
+    /// the cluster's shared state first, when the host shares it).
+    async fn with_store<T>(
         &mut self,
         operation: impl FnOnce(&StateStore, &str, Quota, &mut Changes) -> Result<T, StateError>,
     ) -> Result<T, WitStateError> {
         let ctx = &mut *self.ctx;
+        crate::state::shared::prepare(&ctx.access, self.agent, &mut ctx.writes)
+            .await
+            .map_err(wit_error)?;
         let store = ctx.access.store().map_err(wit_error)?;
         operation(store, self.agent, ctx.quota, &mut ctx.writes).map_err(wit_error)
     }
@@ -94,6 +98,7 @@ impl StateView<'_> {
 impl Host for StateView<'_> {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, WitStateError> {
         self.with_store(|store, agent, _, writes| store.read(agent, writes, &key))
+            .await
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), WitStateError> {
@@ -102,14 +107,17 @@ impl Host for StateView<'_> {
                 .write(agent, writes, quota, &key, Some(value))
                 .map(drop)
         })
+        .await
     }
 
     async fn delete(&mut self, key: String) -> Result<bool, WitStateError> {
         self.with_store(|store, agent, quota, writes| store.write(agent, writes, quota, &key, None))
+            .await
     }
 
     async fn keys(&mut self, prefix: String) -> Result<Vec<String>, WitStateError> {
         self.with_store(|store, agent, _, writes| store.list(agent, writes, &prefix))
+            .await
     }
 
     async fn compare_and_swap(
@@ -121,6 +129,7 @@ impl Host for StateView<'_> {
         self.with_store(|store, agent, quota, writes| {
             store.compare_and_swap(agent, writes, quota, &key, expected, new)
         })
+        .await
     }
 }
 

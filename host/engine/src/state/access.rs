@@ -1,17 +1,27 @@
 //! [`StateAccess`]: the state store of a host, opened the first time it is needed.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use super::{StateError, StateStore};
+use super::{SharedState, StateError, StateStore};
 
 /// The state store of a host, opened the first time a call or command needs it, so that a host whose
-/// agents keep no state never touches the file.
-#[derive(Debug)]
+/// agents keep no state never touches the file; or the state a cluster's hosts share, once the host
+/// joined one.
 pub struct StateAccess {
     file: Option<PathBuf>,
     store: OnceLock<StateStore>,
     opening: Mutex<()>,
+    shared: OnceLock<Arc<dyn SharedState>>,
+}
+
+impl std::fmt::Debug for StateAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateAccess")
+            .field("file", &self.file)
+            .field("shared", &self.shared.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl StateAccess {
@@ -22,7 +32,19 @@ impl StateAccess {
             file,
             store: OnceLock::new(),
             opening: Mutex::new(()),
+            shared: OnceLock::new(),
         }
+    }
+
+    /// Keeps the agents' state in `shared` from now on (once: the host joined a cluster); the
+    /// host's file stays for `tandem state` and is no longer written by calls.
+    pub fn share(&self, shared: Arc<dyn SharedState>) {
+        let _ = self.shared.set(shared);
+    }
+
+    /// The shared state, once the host joined a cluster.
+    pub fn shared(&self) -> Option<&Arc<dyn SharedState>> {
+        self.shared.get()
     }
 
     /// The store file, if the host keeps state.

@@ -10,6 +10,7 @@ use redb::{ConcurrencyMode, Database, DatabaseError, ReadableDatabase, ReadableT
 use tandem_manifest::Quota;
 
 use super::error::store_error;
+use super::snapshot::View;
 use super::usage::{check_quota, entry_size, growth};
 use super::writer::{Commit, commit_loop};
 use super::{Changes, ENTRIES, Snapshot, StateError, USAGE, Usage, check_key};
@@ -93,9 +94,11 @@ impl StateStore {
     pub fn snapshot(&self) -> Result<Snapshot, StateError> {
         let txn = self.db.begin_read().map_err(|e| self.error(e))?;
         Ok(Snapshot {
-            entries: txn.open_table(ENTRIES).map_err(|e| self.error(e))?,
-            usage: txn.open_table(USAGE).map_err(|e| self.error(e))?,
-            path: self.path.clone(),
+            view: View::Local {
+                entries: txn.open_table(ENTRIES).map_err(|e| self.error(e))?,
+                usage: txn.open_table(USAGE).map_err(|e| self.error(e))?,
+                path: self.path.clone(),
+            },
         })
     }
 
