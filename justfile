@@ -43,13 +43,15 @@ lint:
 soak: agents
     cargo bench -p tandem --bench soak
 
-# Benchmarks in release mode: the host's overhead against raw wasmtime, throughput, cold start.
+# Benchmarks in release mode: the host's overhead against raw wasmtime, throughput, cold start, HTTP
+# (with `wasmtime serve` as the peer), a cluster of 1-3 hosts over NATS, the idle server, languages.
 bench: agents
     cargo build --release -p tandem-cli --bin tandem
     cargo bench -p tandem --bench overhead
     cargo bench -p tandem --bench swap
     cargo bench -p tandem --bench egress
     host/runtime/benches/http.sh
+    host/runtime/benches/cluster.sh
     host/runtime/benches/idle.sh
     host/runtime/benches/languages.sh
 

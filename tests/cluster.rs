@@ -508,3 +508,47 @@ fn state_written_through_one_host_is_read_through_another_and_no_update_is_lost(
     let reply = c.invoke("twin", "state-get", json!({"key": "counter"}));
     assert_eq!(reply.json()["output"]["value"], "60", "{}", reply.body);
 }
+
+#[test]
+fn with_local_placement_a_host_runs_what_it_can_and_hands_on_the_rest() {
+    let nats = NatsServer::start();
+    let (with_twin, napper, other_napper) =
+        (agents(true), one_instance_napper(), one_instance_napper());
+    std::fs::copy(agent("echo"), napper.path().join("echo.wasm")).unwrap();
+    let a = TestServer::start(
+        napper.path(),
+        &[
+            "--nats",
+            &nats.url,
+            "--host-id",
+            "a",
+            "--placement",
+            "local",
+        ],
+        &[],
+    );
+    let _b = host(&nats, with_twin.path(), "b");
+    let _c = host(&nats, other_napper.path(), "c");
+
+    // `a` serves `echo` and has room: every call runs there, no round trip.
+    for n in 0..30 {
+        let reply = a.invoke("echo", "echo", json!(n));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(outcome(&reply), "a");
+    }
+    // `a` does not serve `twin`: the cluster runs it.
+    assert_eq!(outcome(&a.invoke("twin", "version", json!(1))), "b");
+    // `a` has room for one `hostile` call: the second of two at once runs elsewhere.
+    let calls: Vec<_> = (0..2).map(|_| nap(&a.url, 600, "")).collect();
+    let mut hosts: Vec<String> = calls
+        .into_iter()
+        .map(|call| {
+            let (status, body, _) = call.join().unwrap();
+            assert_eq!(status, 200, "{body}");
+            let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+            reply["host"].as_str().unwrap().to_string()
+        })
+        .collect();
+    hosts.sort();
+    assert_eq!(hosts, ["a", "c"]);
+}

@@ -89,6 +89,20 @@ pub struct ClusterConfig {
     pub host_id: String,
     /// The largest component fetched from the cluster's object store.
     pub max_component_bytes: usize,
+    /// Where the host's own calls run.
+    pub placement: Placement,
+}
+
+/// Where a host's own calls (its HTTP API's, its guests' delegations, ...) run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Placement {
+    /// On whichever host of the cluster NATS gives the call to: the load spreads over the hosts
+    /// that serve the agent, each call one NATS round trip longer.
+    #[default]
+    Spread,
+    /// On this host when it serves the agent and has room; through the cluster otherwise (an
+    /// agent it does not serve, a full room): no round trip while this host keeps up.
+    Local,
 }
 
 /// This host's link to its peers (the runtime's [`Peers`]): places its calls, tells its version
@@ -97,6 +111,8 @@ struct Link {
     client: Client,
     inbox: Arc<inbox::Inbox>,
     versions: Arc<versions::Versions>,
+    responder: Arc<responder::Responder>,
+    placement: Placement,
 }
 
 impl Peers for Link {
@@ -107,6 +123,26 @@ impl Peers for Link {
         input: String,
         origin: Origin,
     ) -> BoxFuture<'static, Result<Response, CallError>> {
+        if self.placement == Placement::Local
+            && let Some(room) = self.responder.room_for(&agent)
+        {
+            let responder = self.responder.clone();
+            return Box::pin(async move {
+                let origin = Origin {
+                    here: true,
+                    ..origin
+                };
+                let result = responder
+                    .host
+                    .invoke_from(&agent, &operation, input, origin)
+                    .await;
+                drop(room);
+                result.map(|response| Response {
+                    served_by: Some(responder.host_id.clone()),
+                    ..response
+                })
+            });
+        }
         let (client, inbox) = (self.client.clone(), self.inbox.clone());
         Box::pin(async move {
             let site = Site { agent, operation };
@@ -141,6 +177,7 @@ impl Cluster {
             url,
             host_id,
             max_component_bytes,
+            placement,
         } = config;
         let url = url.as_str();
         if !tandem::manifest::is_valid_name(&host_id) {
@@ -186,6 +223,7 @@ impl Cluster {
             host: host.clone(),
             host_id: host_id.clone(),
             room: room.clone(),
+            rooms: std::sync::Mutex::default(),
             leaving: leaving.clone(),
         });
         let mut subscriptions = responder::Subscriptions::default();
@@ -200,6 +238,8 @@ impl Cluster {
             client: client.clone(),
             inbox,
             versions: versions.clone(),
+            responder: responder.clone(),
+            placement,
         });
         host.join(Arc::downgrade(&link), &host_id);
         tokio::spawn(versions.clone().publish_changes(leaving.clone()));

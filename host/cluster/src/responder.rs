@@ -29,6 +29,9 @@ pub struct Responder {
     /// Calls taken from the cluster and still running, all agents together: at most the host's
     /// instance bound.
     pub(crate) room: Arc<Semaphore>,
+    /// Each agent's calls running here, at most its `max-instances`: one more would wait for an
+    /// instance here while another host may have one free.
+    pub(crate) rooms: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Cancelled when the host leaves: stop taking calls.
     pub(crate) leaving: CancellationToken,
 }
@@ -36,10 +39,12 @@ pub struct Responder {
 /// One agent's calls taken from the cluster.
 struct Taking {
     agent: String,
-    /// Its calls running here, at most its `max-instances`: one more would wait for an instance
-    /// here while another host may have one free.
+    /// Its room (see [`Responder::rooms`]).
     room: Arc<Semaphore>,
 }
+
+/// A place for one call on this host: in its agent's room and in the host's.
+pub type Room = (OwnedSemaphorePermit, OwnedSemaphorePermit);
 
 /// The agents' subscriptions, each served by a task of its own.
 #[derive(Default)]
@@ -64,6 +69,7 @@ impl Responder {
             let keep = serving.iter().any(|(serving, _)| serving == id) && !task.is_finished();
             if !keep {
                 task.abort();
+                self.rooms().remove(id);
             }
             keep
         });
@@ -74,9 +80,11 @@ impl Responder {
                     .client
                     .queue_subscribe(subject, wire::QUEUE_GROUP.to_string())
                     .await?;
+                let room = Arc::new(Semaphore::new(instances));
+                self.rooms().insert(slot.key().clone(), room.clone());
                 let taking = Taking {
                     agent: slot.key().clone(),
-                    room: Arc::new(Semaphore::new(instances)),
+                    room,
                 };
                 slot.insert(tokio::spawn(self.clone().take_calls(taking, subscriber)));
             }
@@ -140,6 +148,17 @@ impl Responder {
         }
     }
 
+    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Semaphore>>> {
+        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A place for a call of `agent` on this host, if it serves the agent and has room.
+    pub fn room_for(&self, agent: &str) -> Option<Room> {
+        let agent_room = self.rooms().get(agent)?.clone();
+        let agent_permit = agent_room.try_acquire_owned().ok()?;
+        Some((agent_permit, self.room.clone().try_acquire_owned().ok()?))
+    }
+
     fn busy(&self) -> Reply {
         Reply::Busy {
             host: self.host_id.clone(),
@@ -179,13 +198,7 @@ impl Responder {
     }
 
     /// Runs a call taken from the cluster on this host, saying it is alive while it runs.
-    async fn run(
-        self: Arc<Self>,
-        agent: String,
-        call: Call,
-        reply_to: Subject,
-        _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
-    ) {
+    async fn run(self: Arc<Self>, agent: String, call: Call, reply_to: Subject, _permits: Room) {
         let running = self
             .host
             .invoke_from(&agent, &call.operation, call.input, call.origin);

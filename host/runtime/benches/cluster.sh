@@ -3,7 +3,8 @@
 # one nats-server (JetStream on), wrk at 8 connections against the first host (which hands every
 # call to the cluster: NATS picks a host per call), next to one host without a cluster; then how
 # long a swap on one host takes to reach the other two (PUT of the other `twin` version, then
-# polling both for it), five times. All on loopback: the hosts, nats-server and wrk share this
+# polling both for it), five times; last, three hosts with `--placement local` (the first host
+# runs what it has room for itself). All on loopback: the hosts, nats-server and wrk share this
 # machine's cores, so more hosts add no cores; the rows show the cost of the hop, not scaling.
 # Usage: host/runtime/benches/cluster.sh [SECONDS] [BINARY]   (BINARY: default target/release/tandem;
 # needs target/agents and target/test-agents; installs wrk and nats-server when missing)
@@ -114,3 +115,6 @@ for round in range(1, 6):
     print(f"  round {round}: to {want}: the swap on h1 {1000 * (swapped - started):6.1f} ms, "
           f"on h2 and h3 {1000 * (reached - swapped):6.1f} ms after it")
 PY
+stop_hosts
+for n in 1 2 3; do start "h$n" --nats "$nats" --host-id "h$n" --placement local; done
+row "3 hosts, --placement local" "$(cat "$tmp/h1.url")"

@@ -83,6 +83,16 @@ pub struct ServeArgs {
     /// default.
     #[arg(long, env = "TANDEM_HOST_ID", value_name = "ID", requires = "nats")]
     host_id: Option<String>,
+    /// Where this host's own calls run in a cluster: `spread` (on whichever host NATS gives each
+    /// to) or `local` (here while this host serves the agent and has room, else the cluster).
+    #[arg(long, value_enum, default_value = "spread", requires = "nats")]
+    placement: PlacementArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PlacementArg {
+    Spread,
+    Local,
 }
 
 /// The default host id: the machine's name (as a name: lowercase, `-` for anything else) and the
@@ -198,6 +208,10 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
                 url: url.clone(),
                 host_id: host_id.clone().unwrap_or_default(),
                 max_component_bytes,
+                placement: match args.placement {
+                    PlacementArg::Spread => tandem_cluster::Placement::Spread,
+                    PlacementArg::Local => tandem_cluster::Placement::Local,
+                },
             };
             let cluster = tandem_cluster::Cluster::join(cluster, host.clone())
                 .await
