@@ -30,7 +30,7 @@ fn generated_kubernetes_yaml_parses_back_with_probes_limits_and_a_locked_down_co
     let out = generate(json!({
         "name": "agents", "image": "ghcr.io/acme/tandem", "tag": "1.2.3", "port": 8088, "replicas": 3,
         "namespace": "tools", "resources": {"cpu": "500m", "memory": "256Mi", "cpu-limit": "2", "memory-limit": "1Gi"},
-        "env": {"TANDEM_LOG": "info"},
+        "env": {"TANDEM_LOG": "info"}, "nats": "nats://nats.tools:4222",
     }));
     assert_eq!(out["checks"], json!({"reviewed": 3, "findings": 0}));
     let docs = YamlLoader::load_from_str(file(&out, "k8s/agents.yaml")).expect("valid YAML");
@@ -39,6 +39,11 @@ fn generated_kubernetes_yaml_parses_back_with_probes_limits_and_a_locked_down_co
     let (config, deployment, service) = (&docs[0], &docs[1], &docs[2]);
     assert_eq!(config["data"]["TANDEM_LOG"].as_str(), Some("info"));
     assert_eq!(config["data"]["TANDEM_ADDR"].as_str(), Some("0.0.0.0:8088"));
+    // The replicas are one cluster: each joins over NATS as its pod (the default host id).
+    assert_eq!(
+        config["data"]["TANDEM_NATS"].as_str(),
+        Some("nats://nats.tools:4222")
+    );
     assert_eq!(deployment["apiVersion"].as_str(), Some("apps/v1"));
     assert_eq!(deployment["metadata"]["namespace"].as_str(), Some("tools"));
     assert_eq!(deployment["spec"]["replicas"].as_i64(), Some(3));
@@ -407,6 +412,10 @@ fn bad_service_descriptions_are_refused_naming_the_field() {
         ),
         (json!({"targets": ["helm"]}), "unknown variant `helm`"),
         (json!({"replicas": 0}), "`replicas`: 0 must be 1-100"),
+        (
+            json!({"nats": "http://nats:4222"}),
+            "`nats`: `http://nats:4222` is not a NATS URL",
+        ),
     ] {
         let out = run_agent("infrastructure", "generate", &[], input.clone());
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -86,6 +86,10 @@ pub struct Service {
     pub digests: Digests,
     #[serde(default)]
     pub targets: Option<Vec<Target>>,
+    /// The NATS server the hosts share the work over (`tandem serve --nats`): the replicas become
+    /// one cluster (each names itself after its pod, the default host id).
+    #[serde(default)]
+    pub nats: Option<String>,
 }
 
 mod defaults {
@@ -274,6 +278,18 @@ impl Service {
                 ),
             ));
         }
+        if let Some(url) = &self.nats {
+            let scheme = ["nats://", "tls://"].iter().find(|s| url.starts_with(**s));
+            let ok = scheme.is_some_and(|s| url.len() > s.len())
+                && url.len() <= 256
+                && url.bytes().all(|c| c.is_ascii_graphic());
+            if !ok {
+                return Err(invalid(
+                    "nats",
+                    format!("`{url}` is not a NATS URL (nats://HOST:PORT or tls://HOST:PORT)"),
+                ));
+            }
+        }
         if !(1..=100).contains(&self.replicas) {
             return Err(invalid(
                 "replicas",
@@ -359,6 +375,9 @@ impl Service {
             ("TANDEM_DATA_DIR".to_string(), self.data_dir.clone()),
             ("TANDEM_CACHE_DIR".to_string(), self.cache_dir()),
         ];
+        if let Some(url) = &self.nats {
+            env.push(("TANDEM_NATS".to_string(), url.clone()));
+        }
         for (name, value) in &self.env {
             env.retain(|(n, _)| n != name);
             env.push((name.clone(), value.clone()));

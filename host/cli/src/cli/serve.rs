@@ -95,8 +95,8 @@ enum PlacementArg {
     Local,
 }
 
-/// The default host id: the machine's name (as a name: lowercase, `-` for anything else) and the
-/// process id.
+/// The default host id: the machine's name (as a name: lowercase, `-` for anything else; `host-`
+/// before it unless it starts with a letter) and the process id.
 fn default_host_id() -> String {
     let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
@@ -111,8 +111,12 @@ fn default_host_id() -> String {
         })
         .collect();
     let machine = machine.trim_matches('-');
-    let machine = if machine.is_empty() { "host" } else { machine };
-    format!("{machine}-{}", std::process::id())
+    // A host id starts with a letter.
+    match machine.chars().next() {
+        Some('a'..='z') => format!("{machine}-{}", std::process::id()),
+        Some(_) => format!("host-{machine}-{}", std::process::id()),
+        None => format!("host-{}", std::process::id()),
+    }
 }
 
 /// A token for the server (see [`super::read_token`]): at least 16 characters.
