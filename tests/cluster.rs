@@ -107,6 +107,44 @@ fn calls_spread_over_the_hosts_and_run_where_the_agent_is() {
         "{metrics}"
     );
 
+    // `tandem stats --cluster` through any host: a row per host and agent, the calls each ran.
+    let output = std::process::Command::new(tandem_e2e::tandem_bin())
+        .args(["stats", "--cluster", "--server", &a.url])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "{table}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let echo_calls: u64 = rows
+        .iter()
+        .filter(|r| r[1] == "echo")
+        .map(|r| r[4].parse::<u64>().unwrap())
+        .sum();
+    assert!(echo_calls >= 60, "{table}");
+    let listed: Vec<(&str, &str)> = rows.iter().map(|r| (r[0], r[1])).collect();
+    assert_eq!(
+        listed,
+        [("a", "echo"), ("b", "echo"), ("b", "twin"), ("c", "echo")],
+        "{table}"
+    );
+    // A server of no cluster says so.
+    let solo = TestServer::start(plain.path(), &[], &[]);
+    let reply = solo.get("/v1/cluster");
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    assert!(
+        reply.body.contains("not one host of a cluster"),
+        "{}",
+        reply.body
+    );
+
     // Only `b` serves `twin`: every call of it runs there, whoever takes the request.
     for _ in 0..10 {
         let reply = a.invoke("twin", "version", json!({}));

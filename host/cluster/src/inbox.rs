@@ -50,8 +50,14 @@ impl Inbox {
 
     /// A new reply subject, listened to until the returned [`Waiting`] is dropped.
     pub fn wait(self: &Arc<Self>) -> Waiting {
+        self.wait_for(QUEUED_REPLIES)
+    }
+
+    /// Like [`wait`](Inbox::wait), for a question many answer at once (`queued` replies may
+    /// wait unread).
+    pub fn wait_for(self: &Arc<Self>, queued: usize) -> Waiting {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let (sender, replies) = mpsc::channel(QUEUED_REPLIES);
+        let (sender, replies) = mpsc::channel(queued);
         self.waiting().insert(id, sender);
         Waiting {
             inbox: self.clone(),

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use async_nats::Client;
 use futures::future::BoxFuture;
-use tandem::dispatch::{Origin, Peers};
+use tandem::dispatch::{HostCensus, Origin, Peers};
 use tandem::error::Site;
 use tandem::host::Host;
 use tandem::{Agent, CallError, Response};
@@ -39,6 +39,12 @@ pub mod versions;
 pub mod wire;
 
 pub use caller::{ACCEPT_WAIT, LOST_AFTER};
+
+/// How long a census waits for the hosts' answers.
+pub const CENSUS_WAIT: Duration = Duration::from_millis(500);
+
+/// The most hosts a census lists.
+const MOST_HOSTS: usize = 1024;
 
 /// The longest this host waits on its NATS connection for one thing (a flush, a reply sent, a
 /// subscription drained): a connection that is down must not hold up a call or a shutdown.
@@ -153,6 +159,31 @@ impl Peers for Link {
     fn version_changed(&self, agent: &Arc<Agent>) {
         self.versions.changed(agent);
     }
+
+    fn census(&self) -> BoxFuture<'static, Vec<HostCensus>> {
+        let (client, inbox) = (self.client.clone(), self.inbox.clone());
+        Box::pin(async move {
+            let mut waiting = inbox.wait_for(MOST_HOSTS);
+            let ask = client.publish_with_reply(wire::CENSUS, waiting.subject.clone(), "".into());
+            if !matches!(tokio::time::timeout(NATS_WAIT, ask).await, Ok(Ok(()))) {
+                tracing::warn!("cluster: cannot ask the hosts for their census");
+                return Vec::new();
+            }
+            let until = tokio::time::Instant::now() + CENSUS_WAIT;
+            let mut hosts = Vec::new();
+            while hosts.len() < MOST_HOSTS {
+                let Ok(Some(answer)) = tokio::time::timeout_at(until, waiting.next()).await else {
+                    break;
+                };
+                match serde_json::from_slice::<HostCensus>(&answer.payload) {
+                    Ok(census) => hosts.push(census),
+                    Err(error) => tracing::warn!(%error, "cluster: an unreadable census answer"),
+                }
+            }
+            hosts.sort_by(|a, b| a.host.cmp(&b.host));
+            hosts
+        })
+    }
 }
 
 /// A host's membership of a cluster, from [`join`](Cluster::join) to [`leave`](Cluster::leave).
@@ -232,6 +263,10 @@ impl Cluster {
             .await
             .map_err(subscribe_error)?;
         let inbox = inbox::Inbox::open(&client).await.map_err(subscribe_error)?;
+        let questions = client
+            .subscribe(wire::CENSUS)
+            .await
+            .map_err(subscribe_error)?;
         // The subscriptions reach the server before the host says it joined.
         flush(&client, "the subscriptions").await;
         let link: Arc<dyn Peers> = Arc::new(Link {
@@ -244,6 +279,7 @@ impl Cluster {
         host.join(Arc::downgrade(&link), &host_id);
         tokio::spawn(versions.clone().publish_changes(leaving.clone()));
         tokio::spawn(versions.follow(leaving.clone()));
+        tokio::spawn(responder.clone().answer_census(questions));
         let following = tokio::spawn(responder.keep_following(subscriptions));
         Ok(Cluster {
             client,

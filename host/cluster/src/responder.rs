@@ -148,6 +148,36 @@ impl Responder {
         }
     }
 
+    /// Answers every census question with what this host serves until the host leaves.
+    pub async fn answer_census(self: Arc<Self>, mut questions: Subscriber) {
+        loop {
+            let question = tokio::select! {
+                () = self.leaving.cancelled() => return,
+                question = questions.next() => question,
+            };
+            let Some(question) = question else { return };
+            let Some(reply_to) = question.reply else {
+                continue;
+            };
+            let census = self.host.census_here(&self.host_id);
+            match serde_json::to_vec(&census) {
+                Ok(body) => {
+                    let publish = self.client.publish(reply_to, body.into());
+                    if tokio::time::timeout(crate::NATS_WAIT, publish)
+                        .await
+                        .is_err()
+                    {
+                        tracing::warn!(
+                            "cluster: a census answer could not be sent in {:?}",
+                            crate::NATS_WAIT
+                        );
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cluster: cannot write the census"),
+            }
+        }
+    }
+
     fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Semaphore>>> {
         self.rooms.lock().unwrap_or_else(|e| e.into_inner())
     }

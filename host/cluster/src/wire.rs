@@ -20,6 +20,9 @@ pub const QUEUE_GROUP: &str = "tandem";
 /// How often a host that runs a call says it still does.
 pub const ALIVE_EVERY: Duration = Duration::from_secs(1);
 
+/// The subject every host answers with its census (what it serves, with its figures).
+pub const CENSUS: &str = "tandem.census";
+
 /// The subject calls of `agent` are published on (`agent` is a checked name: `[a-z0-9-]`).
 pub fn invoke_subject(agent: &str) -> String {
     format!("tandem.invoke.{agent}")

@@ -28,7 +28,7 @@ mod report;
 
 pub use canary::GUARD;
 pub use control::StoredComponents;
-pub use peers::{BY_PEER, Peers};
+pub use peers::{AgentCensus, BY_PEER, HostCensus, Peers};
 pub use report::AdminChange;
 use report::{InFlight, Observed};
 
@@ -112,7 +112,7 @@ impl Dispatcher {
     }
 
     /// The hosts this one shares the work with, if it joined a cluster and they are there.
-    fn peers(&self) -> Option<Arc<dyn Peers>> {
+    pub fn peers(&self) -> Option<Arc<dyn Peers>> {
         self.peers.get().and_then(std::sync::Weak::upgrade)
     }
 

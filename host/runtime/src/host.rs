@@ -644,6 +644,34 @@ impl Host {
         self.dispatcher.join(peers);
     }
 
+    /// What every host of the cluster serves, with its figures (this host's as `host_id`);
+    /// `None` when the host is not one of a cluster.
+    pub async fn census(&self) -> Option<Vec<crate::dispatch::HostCensus>> {
+        let peers = self.dispatcher.peers()?;
+        Some(peers.census().await)
+    }
+
+    /// This host's entry of a cluster's census, as `host_id`.
+    pub fn census_here(&self, host_id: &str) -> crate::dispatch::HostCensus {
+        let agents = self
+            .agents()
+            .iter()
+            .map(|agent| {
+                let version = agent.info.version.to_string();
+                crate::dispatch::AgentCensus {
+                    id: agent.id().to_string(),
+                    stats: self.metrics().snapshot(agent.id(), &version),
+                    version,
+                    content_hash: agent.content_hash.clone(),
+                }
+            })
+            .collect();
+        crate::dispatch::HostCensus {
+            host: host_id.to_string(),
+            agents,
+        }
+    }
+
     /// The bytes of the component with content hash `hash` (64 hex digits) from the agent store;
     /// `None` without a store or when it holds no such component.
     pub fn component(&self, hash: &str) -> Option<Vec<u8>> {

@@ -61,6 +61,9 @@ pub enum ApiError {
     /// No route matches the path.
     #[error("no such endpoint (see the README's HTTP API section)")]
     NoEndpoint,
+    /// `GET /v1/cluster` on a server that joined no cluster.
+    #[error("this server is not one host of a cluster (see `tandem serve --nats`)")]
+    NotInCluster,
     /// The route does not take the method.
     #[error("this endpoint does not take that method")]
     MethodNotAllowed,
@@ -102,7 +105,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::ForeignHost(_) => StatusCode::MISDIRECTED_REQUEST,
             ApiError::CrossSite(_) => StatusCode::FORBIDDEN,
-            ApiError::NoEndpoint => StatusCode::NOT_FOUND,
+            ApiError::NoEndpoint | ApiError::NotInCluster => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::ShuttingDown
             | ApiError::StoppedByShutdown(_)
@@ -128,7 +131,9 @@ impl ApiError {
             ApiError::Unauthorized(_) | ApiError::ForeignHost(_) | ApiError::CrossSite(_) => {
                 ErrorKind::Denied
             }
-            ApiError::ShuttingDown | ApiError::StoppedByShutdown(_) => ErrorKind::Unavailable,
+            ApiError::ShuttingDown | ApiError::StoppedByShutdown(_) | ApiError::NotInCluster => {
+                ErrorKind::Unavailable
+            }
             ApiError::TooManySubscribers(_) => ErrorKind::Overloaded,
             ApiError::Internal(_) => ErrorKind::Internal,
         }

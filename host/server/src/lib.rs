@@ -35,6 +35,7 @@
 mod agents;
 mod body;
 mod canary;
+mod cluster;
 pub mod connections;
 mod error;
 mod events;

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 
 use crate::error::ApiError;
 use crate::state::ServerState;
-use crate::{agents, canary, graphs, guard, invoke, ops};
+use crate::{agents, canary, cluster, graphs, guard, invoke, ops};
 
 /// The routes of the API, behind the guard (host, origin and token checks).
 pub fn router(state: Arc<ServerState>) -> Router {
@@ -32,6 +32,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
         )
         .route("/v1/agents/{id}/canary/abort", post(canary::abort_canary))
         .route("/v1/graphs", post(graphs::run_graph))
+        .route("/v1/cluster", get(cluster::census))
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

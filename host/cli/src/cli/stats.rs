@@ -1,4 +1,5 @@
-//! `tandem stats`: the per-agent statistics of a running server, as a table.
+//! `tandem stats`: the per-agent statistics of a running server, as a table; with `--cluster`,
+//! those of every host of its cluster.
 
 use std::process::ExitCode;
 
@@ -16,6 +17,9 @@ pub struct StatsArgs {
     /// Print the server's JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Every host of the server's cluster (`tandem serve --nats`), a row per host and agent.
+    #[arg(long)]
+    cluster: bool,
     /// A file holding the server's caller token [default: $TANDEM_TOKEN, if set].
     #[arg(long, value_name = "FILE")]
     token_file: Option<std::path::PathBuf>,
@@ -26,8 +30,14 @@ struct Agents {
     agents: Vec<AgentView>,
 }
 
+#[derive(serde::Deserialize)]
+struct Cluster {
+    hosts: Vec<tandem::dispatch::HostCensus>,
+}
+
 pub fn stats(args: StatsArgs) -> Result<ExitCode, Failure> {
-    let url = format!("{}/v1/agents", args.server.trim_end_matches('/'));
+    let path = if args.cluster { "cluster" } else { "agents" };
+    let url = format!("{}/v1/{path}", args.server.trim_end_matches('/'));
     let unreachable = |e: ureq::Error| {
         Failure::new(
             ErrorKind::Unavailable,
@@ -39,15 +49,35 @@ pub fn stats(args: StatsArgs) -> Result<ExitCode, Failure> {
     if let Some(token) = token {
         request = request.header("authorization", &format!("Bearer {token}"));
     }
-    let text = request
+    let mut response = request
+        .config()
+        .http_status_as_error(false)
+        .build()
         .call()
-        .map_err(unreachable)?
-        .body_mut()
-        .read_to_string()
         .map_err(unreachable)?;
+    let status = response.status();
+    let text = response.body_mut().read_to_string().map_err(unreachable)?;
+    if !status.is_success() {
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+            .unwrap_or(text);
+        let kind = if status == 404 {
+            ErrorKind::Unavailable
+        } else {
+            ErrorKind::Internal
+        };
+        return Err(Failure::new(
+            kind,
+            anyhow::anyhow!("{url}: {status}: {message}"),
+        ));
+    }
     if args.json {
         outln!("{text}");
         return Ok(ExitCode::SUCCESS);
+    }
+    if args.cluster {
+        return cluster_table(&url, &text);
     }
     let agents: Agents = serde_json::from_str(&text).map_err(|e| {
         Failure::new(
@@ -99,6 +129,49 @@ pub fn stats(args: StatsArgs) -> Result<ExitCode, Failure> {
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_default(),
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The table of `--cluster`: a row per host and agent.
+fn cluster_table(url: &str, text: &str) -> Result<ExitCode, Failure> {
+    let cluster: Cluster = serde_json::from_str(text).map_err(|e| {
+        Failure::new(
+            ErrorKind::Internal,
+            anyhow::anyhow!("{url} answered something that is not a cluster's census: {e}"),
+        )
+    })?;
+    outln!(
+        "{:<20} {:<20} {:<8} {:<12} {:>9} {:>7} {:>9} {:>9} {:>12} {:>7}",
+        "HOST",
+        "AGENT",
+        "VERSION",
+        "HASH",
+        "CALLS",
+        "ERRORS",
+        "P50",
+        "P99",
+        "FUEL",
+        "RETRIES"
+    );
+    for host in &cluster.hosts {
+        for agent in &host.agents {
+            let s = &agent.stats;
+            let errors = s.calls - s.outcomes.get("ok").copied().unwrap_or(0);
+            outln!(
+                "{:<20} {:<20} {:<8} {:<12} {:>9} {:>7} {:>9} {:>9} {:>12} {:>7}",
+                host.host,
+                agent.id,
+                agent.version,
+                agent.content_hash.get(..12).unwrap_or(&agent.content_hash),
+                s.calls,
+                errors,
+                latency(s.p50_us),
+                latency(s.p99_us),
+                s.fuel,
+                s.retries,
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -32,6 +32,31 @@ pub trait Peers: Send + Sync {
     /// `agent` became the current version of its id on this host (not by a peer). Called while
     /// the registry is locked: it must not block.
     fn version_changed(&self, agent: &Arc<Agent>);
+
+    /// What every host of the cluster that answers in time serves, with its figures.
+    fn census(&self) -> BoxFuture<'static, Vec<HostCensus>>;
+}
+
+/// One host of a cluster: the agents it serves, each with its current version's figures.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct HostCensus {
+    /// The host's id.
+    pub host: String,
+    /// Its agents, ordered by id.
+    pub agents: Vec<AgentCensus>,
+}
+
+/// An agent as one host serves it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct AgentCensus {
+    /// The agent's id.
+    pub id: String,
+    /// The current version.
+    pub version: String,
+    /// Its component's content hash.
+    pub content_hash: String,
+    /// That version's figures on the host.
+    pub stats: crate::stats::StatsSnapshot,
 }
 
 /// Whether a call with `origin` may leave this host: not when the cluster already handed it here,
