@@ -472,7 +472,13 @@ fn a_swap_or_rollback_on_one_host_reaches_every_host_without_a_failed_call() {
 fn without_its_nats_server_a_host_fails_calls_fast_and_still_stops() {
     let nats = NatsServer::start();
     let dir = agents(false);
-    let mut a = host(&nats, dir.path(), "a");
+    // Credentials in the URL reach the server, never the log.
+    let url = nats.url.replace("nats://", "nats://tandem:s3cret-word@");
+    let mut a = TestServer::start(
+        dir.path(),
+        &["--nats", &url, "--host-id", "a", "--grace", "5s"],
+        &[("TANDEM_LOG", "debug")],
+    );
     assert_eq!(a.invoke("echo", "echo", json!(1)).status, 200);
     drop(nats);
     std::thread::sleep(Duration::from_millis(300));
@@ -485,6 +491,12 @@ fn without_its_nats_server_a_host_fails_calls_fast_and_still_stops() {
 
     let started = Instant::now();
     assert!(a.terminate().success(), "{}", a.stderr());
+    let log = a.stderr();
+    assert!(
+        log.contains("joined the cluster at nats://***@127.0.0.1:"),
+        "{log}"
+    );
+    assert!(!log.contains("s3cret-word"), "{log}");
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "stopping took {:?}",
@@ -589,4 +601,82 @@ fn with_local_placement_a_host_runs_what_it_can_and_hands_on_the_rest() {
         .collect();
     hosts.sort();
     assert_eq!(hosts, ["a", "c"]);
+}
+
+/// A peer that takes every call of `agent` and then only ever says it is alive (or, with
+/// `garbage`, answers what no host would): what a broken or hostile member of the cluster does.
+fn rogue_peer(url: &str, agent: &str, garbage: bool) -> std::thread::JoinHandle<()> {
+    use futures::StreamExt;
+    let (url, subject) = (url.to_string(), format!("tandem.invoke.{agent}"));
+    let (ready, subscribed) = std::sync::mpsc::channel();
+    let peer = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let client = async_nats::connect(url).await.unwrap();
+            let mut calls = client
+                .queue_subscribe(subject, "tandem".into())
+                .await
+                .unwrap();
+            client.flush().await.unwrap();
+            ready.send(()).unwrap();
+            while let Some(call) = calls.next().await {
+                let (client, reply) = (client.clone(), call.reply.unwrap());
+                tokio::spawn(async move {
+                    let say = |what: &'static str| {
+                        let mut headers = async_nats::HeaderMap::new();
+                        headers.insert("Tandem-Reply", what);
+                        headers.insert("Tandem-Host", "rogue");
+                        headers
+                    };
+                    if garbage {
+                        let _ = client
+                            .publish_with_headers(reply, say("nonsense"), "".into())
+                            .await;
+                        return;
+                    }
+                    let _ = client
+                        .publish_with_headers(reply.clone(), say("accepted"), "".into())
+                        .await;
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        let alive =
+                            client.publish_with_headers(reply.clone(), say("alive"), "".into());
+                        if alive.await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+    });
+    subscribed.recv().unwrap();
+    peer
+}
+
+#[test]
+fn a_peer_that_never_answers_or_answers_nonsense_ends_in_a_classified_error() {
+    let nats = NatsServer::start();
+    let dir = agents(false);
+    let a = host(&nats, dir.path(), "a");
+    let _stuck = rogue_peer(&nats.url, "ghost", false);
+    let _babbling = rogue_peer(&nats.url, "babbler", true);
+
+    // It says it is alive forever: the caller believes it until the call's deadline, then a
+    // little longer, no more.
+    let started = Instant::now();
+    let reply = a.post(
+        "/v1/agents/ghost/invoke",
+        r#"{"op": "haunt", "input": {}, "timeout_ms": 500}"#,
+    );
+    assert_eq!(reply.status, 504, "{}", reply.body);
+    assert!(reply.body.contains("past its deadline"), "{}", reply.body);
+    assert!(started.elapsed() < CALL_BOUND, "{:?}", started.elapsed());
+
+    let reply = a.invoke("babbler", "talk", json!({}));
+    assert_eq!(reply.status, 500, "{}", reply.body);
+    assert_eq!(reply.json()["error"]["kind"], "internal");
+    assert!(reply.body.contains("cannot read"), "{}", reply.body);
 }

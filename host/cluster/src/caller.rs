@@ -121,22 +121,37 @@ pub async fn place(
                 tokio::time::sleep(pause).await;
                 busy_pause = (busy_pause * 2).min(MOST_BUSY_PAUSE);
             }
-            Some(Reply::Accepted { host }) => return follow(site, waiting, &host).await,
+            Some(Reply::Accepted { host }) => {
+                return follow(site, waiting, &host, origin.deadline).await;
+            }
             Some(other) => return answer(site, other),
         }
     }
 }
 
-/// Waits for the answer of `host`, which took the call.
+/// Waits for the answer of `host`, which took the call: at most [`LOST_AFTER`] between two of its
+/// messages, and, when the call has a deadline, at most [`LOST_AFTER`] past it (the host ends the
+/// call by its deadline; one that keeps saying it is alive past that is not believed).
 async fn follow(
     site: &Site,
     mut waiting: crate::inbox::Waiting,
     host: &str,
+    deadline: Option<Instant>,
 ) -> Result<Response, CallError> {
+    let give_up = deadline.map(|d| d + LOST_AFTER);
     loop {
-        let message = match tokio::time::timeout(LOST_AFTER, waiting.next()).await {
+        let next = Instant::now() + LOST_AFTER;
+        let until = give_up.map_or(next, |g| g.min(next));
+        let message = match tokio::time::timeout_at(until.into(), waiting.next()).await {
             Ok(Some(message)) => message,
             Ok(None) => return Err(connection_closed(site)),
+            Err(_) if give_up.is_some_and(|g| g <= Instant::now()) => {
+                let reason = format!(
+                    "{site}: host `{host}` took the call and has not answered {LOST_AFTER:?} past \
+                     its deadline (the call may have run)"
+                );
+                return Err(error(site, ErrorKind::Timeout, reason));
+            }
             Err(_) => {
                 let reason = format!(
                     "{site}: host `{host}` took the call and has not answered for {LOST_AFTER:?} \

@@ -86,6 +86,18 @@ pub enum ClusterError {
     JetStream { url: String, reason: String },
 }
 
+/// `url` as logs and errors may show it: without the credentials a `user:password@` part holds.
+pub fn shown(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 /// How a host joins a cluster.
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
@@ -210,19 +222,21 @@ impl Cluster {
             max_component_bytes,
             placement,
         } = config;
-        let url = url.as_str();
         if !tandem::manifest::is_valid_name(&host_id) {
             return Err(ClusterError::HostId(host_id));
         }
         let client = async_nats::ConnectOptions::new()
             .name(format!("tandem {host_id}"))
             .connection_timeout(Duration::from_secs(5))
-            .connect(url)
+            .connect(url.as_str())
             .await
             .map_err(|source| ClusterError::Connect {
-                url: url.to_string(),
+                url: shown(&url),
                 source,
             })?;
+        // What errors show of the URL: never its credentials.
+        let url = shown(&url);
+        let url = url.as_str();
         let subscribe_error = |source| ClusterError::Subscribe {
             url: url.to_string(),
             source,
@@ -308,5 +322,25 @@ impl Cluster {
             tracing::warn!(grace = ?grace, "cluster: calls taken from other hosts still run after the grace period");
         }
         flush(&self.client, "the last replies").await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn credentials_in_a_url_are_never_shown() {
+        assert_eq!(
+            super::shown("nats://127.0.0.1:4222"),
+            "nats://127.0.0.1:4222"
+        );
+        assert_eq!(
+            super::shown("nats://tandem:s3cret@nats.internal:4222"),
+            "nats://***@nats.internal:4222"
+        );
+        assert_eq!(
+            super::shown("tls://token@nats:4222/x"),
+            "tls://***@nats:4222/x"
+        );
+        assert_eq!(super::shown("nats:4222"), "nats:4222");
     }
 }

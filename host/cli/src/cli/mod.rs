@@ -161,11 +161,20 @@ impl From<tandem::CallError> for Failure {
 }
 
 pub fn init_tracing(global: &GlobalArgs) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(
-            "warn,tandem::guest=info,tandem::events=info,tandem::serve=info",
-        )
-    });
+    let mut filter =
+        tracing_subscriber::EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(
+                "warn,tandem::guest=info,tandem::events=info,tandem::serve=info",
+            )
+        });
+    // The NATS client's debug lines print the server's address with its credentials: they show
+    // only when $TANDEM_LOG names the client itself.
+    let asked = std::env::var("TANDEM_LOG").unwrap_or_default();
+    if !asked.contains("async_nats")
+        && let Ok(quiet) = "async_nats=info".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -75,8 +75,9 @@ pub struct ServeArgs {
     /// Subscribers of `GET /events` at once.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     max_subscribers: u32,
-    /// Join the cluster of hosts sharing this NATS server (e.g. `nats://127.0.0.1:4222`): calls run
-    /// on whichever host of the cluster serves the agent and has room.
+    /// Join the cluster of hosts sharing this NATS server (e.g. `nats://127.0.0.1:4222`; credentials
+    /// as `nats://user:password@host:port`, best through $TANDEM_NATS): calls run on whichever host
+    /// of the cluster serves the agent and has room.
     #[arg(long, env = "TANDEM_NATS", value_name = "URL")]
     nats: Option<String>,
     /// This host's id in the cluster (a-z, 0-9, `-`); the machine's name and the process id by
@@ -220,7 +221,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
             let cluster = tandem_cluster::Cluster::join(cluster, host.clone())
                 .await
                 .map_err(|e| Failure::new(ErrorKind::Unavailable, e))?;
-            tracing::info!(target: "tandem::serve", "joined the cluster at {url} as host `{}`", cluster.host_id());
+            tracing::info!(target: "tandem::serve", "joined the cluster at {} as host `{}`", tandem_cluster::shown(url), cluster.host_id());
             let (stopping, grace) = (state.stopping(), args.grace);
             Some(tokio::spawn(async move {
                 stopping.await;
