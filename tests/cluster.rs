@@ -311,20 +311,7 @@ fn a_host_that_stops_or_dies_under_load_loses_no_call_silently_and_rejoins() {
     let napper = tempfile::tempdir().unwrap();
     std::fs::copy(test_agent("hostile"), napper.path().join("hostile.wasm")).unwrap();
     let mut d = host(&nats, napper.path(), "d");
-    let url = a.url.clone();
-    let call = std::thread::spawn(move || {
-        let started = Instant::now();
-        let mut response = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent()
-            .post(format!("{url}/v1/agents/hostile/invoke"))
-            .header("content-type", "application/json")
-            .send(json!({"op": "nap", "input": {"count": 20000}}).to_string())
-            .unwrap();
-        let body = response.body_mut().read_to_string().unwrap();
-        (response.status().as_u16(), body, started.elapsed())
-    });
+    let call = nap(&a.url, 20000, "");
     std::thread::sleep(Duration::from_millis(1500));
     d.kill_hard();
     let (status, body, took) = call.join().unwrap();

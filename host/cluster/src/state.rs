@@ -44,12 +44,6 @@ fn store_error(reason: String) -> StateError {
     }
 }
 
-fn conflict() -> StateError {
-    StateError::Conflict {
-        key: "*".to_string(),
-    }
-}
-
 impl SharedState for SharedKv {
     fn load<'a>(
         &'a self,
@@ -87,7 +81,7 @@ impl SharedState for SharedKv {
                     .create(agent, value)
                     .await
                     .map_err(|e| match e.kind() {
-                        kv::CreateErrorKind::AlreadyExists => conflict(),
+                        kv::CreateErrorKind::AlreadyExists => StateError::Overtaken,
                         _ => store_error(format!(
                             "cannot store `{agent}`'s state ({size} bytes): {e}"
                         )),
@@ -97,7 +91,7 @@ impl SharedState for SharedKv {
                     .update(agent, value, revision)
                     .await
                     .map_err(|e| match e.kind() {
-                        kv::UpdateErrorKind::WrongLastRevision => conflict(),
+                        kv::UpdateErrorKind::WrongLastRevision => StateError::Overtaken,
                         _ => store_error(format!(
                             "cannot store `{agent}`'s state ({size} bytes): {e}"
                         )),

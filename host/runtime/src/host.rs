@@ -635,8 +635,7 @@ impl Host {
 
     /// Shares the work with `peers`, the cluster this host joined, from now on (once): every call
     /// that may leave this host (see [`Origin::here`]) goes to them, every version this host makes
-    /// current is told to them.
-    /// Every audit line names the host as `host_id` from then on.
+    /// current is told to them; every audit line names the host as `host_id`.
     pub fn join(&self, peers: std::sync::Weak<dyn crate::dispatch::Peers>, host_id: &str) {
         if let Some(audit) = self.audit() {
             audit.name_host(host_id);

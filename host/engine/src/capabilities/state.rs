@@ -19,9 +19,10 @@ fn wit_error(error: StateError) -> WitStateError {
     match error {
         StateError::InvalidKey(_) => WitStateError::InvalidKey(message),
         StateError::QuotaExceeded { .. } => WitStateError::QuotaExceeded(message),
-        StateError::Conflict { .. } | StateError::Disabled | StateError::Store { .. } => {
-            WitStateError::Unavailable(message)
-        }
+        StateError::Conflict { .. }
+        | StateError::Overtaken
+        | StateError::Disabled
+        | StateError::Store { .. } => WitStateError::Unavailable(message),
     }
 }
 

@@ -26,6 +26,12 @@ pub enum StateError {
          call's writes were kept"
     )]
     Conflict { key: String },
+    /// Another call of the agent stored its shared state first (see `shared`).
+    #[error(
+        "another call of this agent stored its state first (on this or another host of the \
+         cluster); none of this call's writes were kept"
+    )]
+    Overtaken,
     /// The host keeps no state.
     #[error("this host keeps no state (it has no data directory)")]
     Disabled,
@@ -40,7 +46,7 @@ impl StateError {
         match self {
             StateError::InvalidKey(_) => ErrorKind::InvalidInput,
             StateError::QuotaExceeded { .. } => ErrorKind::QuotaExceeded,
-            StateError::Conflict { .. } => ErrorKind::Conflict,
+            StateError::Conflict { .. } | StateError::Overtaken => ErrorKind::Conflict,
             StateError::Disabled | StateError::Store { .. } => ErrorKind::Unavailable,
         }
     }

@@ -3,7 +3,7 @@
 //! namespace once, at its first state operation ([`prepare`]); its writes are laid over it and
 //! stored when it succeeds ([`commit`]) only if the namespace is still at the revision it read, so
 //! calls of one agent on any hosts are serializable; a call that lost the race fails with
-//! [`StateError::Conflict`] (retried, none of its writes kept). Without a cluster the host's own
+//! [`StateError::Overtaken`] (a `conflict`: retried, none of its writes kept). Without a cluster the host's own
 //! redb file is used as before.
 
 use std::collections::BTreeMap;
@@ -25,7 +25,7 @@ pub trait SharedState: Send + Sync {
     fn load<'a>(&'a self, agent: &'a str) -> BoxFuture<'a, Result<Namespace, StateError>>;
 
     /// Stores `entries` as `agent`'s namespace if it is still at `revision` (0: absent), else
-    /// fails with [`StateError::Conflict`].
+    /// fails with [`StateError::Overtaken`].
     fn store<'a>(
         &'a self,
         agent: &'a str,
