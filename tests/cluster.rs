@@ -667,3 +667,64 @@ fn a_peer_that_never_answers_or_answers_nonsense_ends_in_a_classified_error() {
     assert_eq!(reply.json()["error"]["kind"], "internal");
     assert!(reply.body.contains("cannot read"), "{}", reply.body);
 }
+
+/// The canary of `twin` each host serves, as (version, weight), once all serve `wanted` (failing
+/// after 20 s).
+fn wait_for_canary(hosts: &[&TestServer], wanted: Option<(&str, u64)>) {
+    let started = Instant::now();
+    loop {
+        let serving: Vec<Option<(String, u64)>> = hosts
+            .iter()
+            .map(|h| {
+                let canary = h.get("/v1/agents/twin").json()["canary"].clone();
+                (!canary.is_null()).then(|| {
+                    let version = canary["version"].as_str().unwrap().to_string();
+                    (version, canary["weight"].as_u64().unwrap())
+                })
+            })
+            .collect();
+        let want = wanted.map(|(v, w)| (v.to_string(), w));
+        if serving.iter().all(|s| *s == want) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the hosts serve canaries {serving:?}, not all {wanted:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_canary_started_reweighted_aborted_or_promoted_on_one_host_is_every_hosts() {
+    let nats = NatsServer::start();
+    let dir = agents(true);
+    let a = host(&nats, dir.path(), "a");
+    let b = host(&nats, dir.path(), "b");
+    let c = host(&nats, dir.path(), "c");
+    let all = [&a, &b, &c];
+    let v2 = std::fs::read(test_agent("twin-v2")).unwrap();
+
+    let reply = admin(&a, "POST", "/v1/agents/twin/canary?weight=30", &v2);
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    wait_for_canary(&all, Some(("2.0.0", 30)));
+    let reply = admin(&b, "PATCH", "/v1/agents/twin/canary?weight=60", b"");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    wait_for_canary(&all, Some(("2.0.0", 60)));
+    let reply = admin(&c, "POST", "/v1/agents/twin/canary/abort", b"");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    wait_for_canary(&all, None);
+    wait_for_version(&all, "1.0.0");
+
+    let reply = admin(&a, "POST", "/v1/agents/twin/canary?weight=10", &v2);
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    wait_for_canary(&all, Some(("2.0.0", 10)));
+    let reply = admin(&b, "POST", "/v1/agents/twin/canary/promote", b"");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    wait_for_version(&all, "2.0.0");
+    wait_for_canary(&all, None);
+    // The promotion on `a` and `c` was the cluster's, on behalf of `b`.
+    let history = c.get("/v1/agents/twin").json()["history"].clone();
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["by"], "cluster:b", "{history}");
+}

@@ -25,7 +25,7 @@ use futures::future::BoxFuture;
 use tandem::dispatch::{HostCensus, Origin, Peers};
 use tandem::error::Site;
 use tandem::host::Host;
-use tandem::{Agent, CallError, Response};
+use tandem::{CallError, Response};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -168,7 +168,7 @@ impl Peers for Link {
         })
     }
 
-    fn version_changed(&self, agent: &Arc<Agent>) {
+    fn versions_changed(&self, agent: &str) {
         self.versions.changed(agent);
     }
 

@@ -1,7 +1,8 @@
-//! Every host serves the same version of each agent they share. A version is a component, named by
-//! its content hash: when a host makes one current (a swap, a rollback, a promoted canary), it puts
-//! the component in the object store bucket [`COMPONENTS`] (once per hash) and the hash in the
-//! key-value bucket [`VERSIONS`] under the agent's id. Every host watches that bucket (from its
+//! Every host serves the same version of each agent they share, and the same canary. A version is a
+//! component, named by its content hash: when a host changes what it serves of an agent (a swap, a
+//! rollback, a canary started, reweighted, promoted or aborted), it puts the components in the object
+//! store bucket [`COMPONENTS`] (once per hash) and the current hash, with the canary's hash, weight
+//! and guard rails if it has one, in the key-value bucket [`VERSIONS`] under the agent's id. Every host watches that bucket (from its
 //! latest values on, so a host that joins late catches up) and swaps to the hash it holds, fetching
 //! the component by hash, checking the bytes hash to it, and keeping its own manifest (its grants
 //! name its own paths and secrets). The last write to the bucket wins on every host alike.
@@ -9,7 +10,7 @@
 //! Only agents a host already serves change: which agents a host serves is its own agents
 //! directory's business.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,7 +18,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, kv, object_store};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use tandem::Agent;
+use tandem::canary::GuardRails;
 use tandem::dispatch::BY_PEER;
 use tandem::host::Host;
 use tokio::io::AsyncReadExt;
@@ -39,8 +40,23 @@ const WATCH_AGAIN_AFTER: Duration = Duration::from_secs(1);
 pub struct Current {
     /// The component's content hash (SHA-256, hex).
     pub hash: String,
-    /// The host that made it current.
+    /// The host that made the change.
     pub host: String,
+    /// Its canary, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryOf>,
+}
+
+/// A canary as [`VERSIONS`] holds it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryOf {
+    /// The canary's content hash.
+    pub hash: String,
+    /// The share of traces it serves, percent.
+    pub weight: u8,
+    /// Its guard rails.
+    pub guard: GuardRails,
 }
 
 /// This host's side of the shared versions.
@@ -51,8 +67,8 @@ pub struct Versions {
     components: object_store::ObjectStore,
     /// The largest component fetched from the bucket.
     max_component_bytes: usize,
-    /// Versions made current here and not published yet: the latest per agent.
-    pending: Mutex<BTreeMap<String, Arc<Agent>>>,
+    /// Agents whose versions changed here and are not published yet.
+    pending: Mutex<BTreeSet<String>>,
     publish: Notify,
 }
 
@@ -89,17 +105,17 @@ impl Versions {
         }))
     }
 
-    fn pending(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Agent>>> {
+    fn pending(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Notes that `agent` became current here, to be published (never blocks).
-    pub fn changed(&self, agent: &Arc<Agent>) {
-        self.pending().insert(agent.id().to_string(), agent.clone());
+    /// Notes that what this host serves of `agent` changed, to be published (never blocks).
+    pub fn changed(&self, agent: &str) {
+        self.pending().insert(agent.to_string());
         self.publish.notify_one();
     }
 
-    /// Publishes the versions made current here until the host leaves.
+    /// Publishes what changed here until the host leaves.
     pub async fn publish_changes(self: Arc<Self>, leaving: CancellationToken) {
         loop {
             tokio::select! {
@@ -107,48 +123,64 @@ impl Versions {
                 () = self.publish.notified() => {}
             }
             let pending = std::mem::take(&mut *self.pending());
-            for (id, agent) in pending {
-                match self.publish(&agent).await {
-                    Ok(()) => {
-                        tracing::info!(
-                            agent = id,
-                            hash = agent.content_hash,
-                            "cluster: published the current version"
-                        );
-                    }
-                    Err(error) => {
-                        tracing::error!(
-                            agent = id,
-                            hash = agent.content_hash,
-                            "cluster: cannot publish the current version: {error}"
-                        );
-                    }
+            for id in pending {
+                match self.publish(&id).await {
+                    Ok(Some(current)) => tracing::info!(
+                        agent = id,
+                        hash = current.hash,
+                        canary = ?current.canary.map(|c| (c.hash, c.weight)),
+                        "cluster: published what this host serves"
+                    ),
+                    Ok(None) => {}
+                    Err(error) => tracing::error!(
+                        agent = id,
+                        "cluster: cannot publish what this host serves: {error}"
+                    ),
                 }
             }
         }
     }
 
-    async fn publish(&self, agent: &Agent) -> Result<(), String> {
-        let hash = &agent.content_hash;
-        if self.components.info(hash).await.is_err() {
-            let bytes = self
-                .host
-                .component(hash)
-                .ok_or("the component is not in the agent store")?;
-            self.components
-                .put(hash.as_str(), &mut bytes.as_slice())
-                .await
-                .map_err(|e| format!("cannot put the component in `{COMPONENTS}`: {e}"))?;
+    /// Puts what this host serves of `id` in the buckets (nothing when it no longer serves it).
+    async fn publish(&self, id: &str) -> Result<Option<Current>, String> {
+        let Ok(agent) = self.host.agent(id) else {
+            return Ok(None);
+        };
+        let canary = self.host.canary(id).map(|canary| CanaryOf {
+            hash: canary.agent.content_hash.clone(),
+            weight: canary.weight(),
+            guard: canary.guard.clone(),
+        });
+        self.keep_component(&agent.content_hash).await?;
+        if let Some(canary) = &canary {
+            self.keep_component(&canary.hash).await?;
         }
         let current = Current {
-            hash: hash.clone(),
+            hash: agent.content_hash.clone(),
             host: self.host_id.clone(),
+            canary,
         };
         let value = serde_json::to_vec(&current).map_err(|e| e.to_string())?;
         self.versions
-            .put(agent.id(), value.into())
+            .put(id, value.into())
             .await
             .map_err(|e| format!("cannot put the version in `{VERSIONS}`: {e}"))?;
+        Ok(Some(current))
+    }
+
+    /// Puts the component with content hash `hash` in [`COMPONENTS`] unless it is there.
+    async fn keep_component(&self, hash: &str) -> Result<(), String> {
+        if self.components.info(hash).await.is_ok() {
+            return Ok(());
+        }
+        let bytes = self
+            .host
+            .component(hash)
+            .ok_or("the component is not in the agent store")?;
+        self.components
+            .put(hash, &mut bytes.as_slice())
+            .await
+            .map_err(|e| format!("cannot put the component in `{COMPONENTS}`: {e}"))?;
         Ok(())
     }
 
@@ -183,58 +215,115 @@ impl Versions {
         }
     }
 
-    /// Makes the version the bucket holds for `id` current here, if this host serves `id` and
-    /// serves another version.
+    /// Makes what the bucket holds for `id` (current version and canary) what this host serves,
+    /// if it serves `id`. Each step that fails is logged and the host keeps what it had.
     async fn apply(&self, id: &str, value: &[u8]) {
-        let Ok(serving) = self.host.agent(id) else {
+        if self.host.agent(id).is_err() {
             return;
-        };
-        let current: Current = match serde_json::from_slice(value) {
-            Ok(current) => current,
+        }
+        let wanted: Current = match serde_json::from_slice(value) {
+            Ok(wanted) => wanted,
             Err(error) => {
                 tracing::warn!(agent = id, %error, "cluster: an unreadable version in `{VERSIONS}`");
                 return;
             }
         };
-        if serving.content_hash == current.hash {
+        let by = format!("{BY_PEER}{}", wanted.host);
+        if let Err(error) = self.apply_current(id, &wanted, &by).await {
+            tracing::error!(
+                agent = id,
+                hash = wanted.hash,
+                "cluster: cannot serve the version host `{}` made current: {error}",
+                wanted.host
+            );
             return;
         }
-        let bytes = match self.component(&current.hash).await {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                tracing::error!(
-                    agent = id,
-                    hash = current.hash,
-                    "cluster: cannot fetch the version host `{}` made current: {error}",
-                    current.host
-                );
-                return;
-            }
-        };
+        if let Err(error) = self.apply_canary(id, wanted.canary.as_ref(), &by).await {
+            tracing::error!(
+                agent = id,
+                "cluster: cannot serve the canary host `{}` set: {error}",
+                wanted.host
+            );
+        }
+    }
+
+    /// Makes `wanted.hash` current: by promoting the local canary when it is that version, else
+    /// by a swap.
+    async fn apply_current(&self, id: &str, wanted: &Current, by: &str) -> Result<(), String> {
+        let serving = self.host.agent(id).map_err(|e| e.to_string())?;
+        if serving.content_hash == wanted.hash {
+            return Ok(());
+        }
+        if self
+            .host
+            .canary(id)
+            .is_some_and(|canary| canary.agent.content_hash == wanted.hash)
+        {
+            self.host
+                .promote_canary(id, by)
+                .map_err(|e| e.to_string())?;
+            return Ok(());
+        }
+        let bytes = self.component(&wanted.hash).await?;
         let source = PathBuf::from(format!(
             "version {} from host `{}`",
-            current.hash, current.host
+            wanted.hash, wanted.host
         ));
-        let by = format!("{BY_PEER}{}", current.host);
         let policy = serving.policy().clone();
-        match self
+        let swap = self
             .host
-            .swap_in(Some(id), &source, bytes, policy, &by)
+            .swap_in(Some(id), &source, bytes, policy, by)
             .await
-        {
-            Ok(swap) => tracing::info!(
-                agent = id,
-                version = %swap.agent.info.version,
-                hash = current.hash,
-                "cluster: serving the version host `{}` made current",
-                current.host
-            ),
-            Err(error) => tracing::error!(
-                agent = id,
-                hash = current.hash,
-                "cluster: the version host `{}` made current was rejected: {error}",
-                current.host
-            ),
+            .map_err(|e| e.to_string())?;
+        tracing::info!(agent = id, version = %swap.agent.info.version, hash = wanted.hash, "cluster: serving the version host `{}` made current", wanted.host);
+        Ok(())
+    }
+
+    /// Makes `wanted` this host's canary of `id` (none: no canary).
+    async fn apply_canary(
+        &self,
+        id: &str,
+        wanted: Option<&CanaryOf>,
+        by: &str,
+    ) -> Result<(), String> {
+        let local = self.host.canary(id);
+        match (wanted, &local) {
+            (None, None) => Ok(()),
+            (None, Some(_)) => self
+                .host
+                .abort_canary(id, by)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            (Some(wanted), Some(local)) if local.agent.content_hash == wanted.hash => {
+                if local.weight() != wanted.weight {
+                    self.host
+                        .set_canary_weight(id, wanted.weight, by)
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            }
+            (Some(wanted), _) => {
+                if local.is_some() {
+                    self.host.abort_canary(id, by).map_err(|e| e.to_string())?;
+                }
+                let serving = self.host.agent(id).map_err(|e| e.to_string())?;
+                let bytes = self.component(&wanted.hash).await?;
+                let source = PathBuf::from(format!("canary {} from the cluster", wanted.hash));
+                let policy = serving.policy().clone();
+                self.host
+                    .start_canary(
+                        id,
+                        &source,
+                        bytes,
+                        policy,
+                        wanted.weight,
+                        wanted.guard.clone(),
+                        by,
+                    )
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
         }
     }
 

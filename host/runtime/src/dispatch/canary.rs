@@ -101,6 +101,7 @@ impl Dispatcher {
 
     fn canary_changed(&self, canary: &Canary, action: Action, by: &str, reason: Option<&str>) {
         let agent = &canary.agent;
+        self.tell_peers(agent.id(), by);
         let (version, weight) = (agent.info.version.to_string(), canary.weight());
         let (name, audit_event) = (action.name(), action.audit_event());
         match reason {

@@ -1,15 +1,14 @@
 //! The other hosts this one shares the work with (a cluster): every call that may leave the host
 //! (the HTTP API, a guest's delegation, a graph node, a trigger) is handed to them, to run on a host
-//! that serves the agent and has room; and every version this host makes current (a swap, a
-//! rollback, a promoted canary) is told to them, so that all serve the same one. The trait is
+//! that serves the agent and has room; and every change to what this host serves (a swap, a
+//! rollback, a canary started, reweighted, promoted or aborted) is told to them, so that all serve
+//! the same. The trait is
 //! defined here and implemented by the layer that joins the cluster (`tandem-cluster`).
-
-use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
 use super::Origin;
-use crate::agent::{Agent, Response};
+use crate::agent::Response;
 use crate::error::CallError;
 
 /// How a version change applied on behalf of a peer is attributed (`by` = `cluster:<host id>`);
@@ -29,9 +28,9 @@ pub trait Peers: Send + Sync {
         origin: Origin,
     ) -> BoxFuture<'static, Result<Response, CallError>>;
 
-    /// `agent` became the current version of its id on this host (not by a peer). Called while
-    /// the registry is locked: it must not block.
-    fn version_changed(&self, agent: &Arc<Agent>);
+    /// What this host serves of `agent` changed (its current version or its canary), not on a
+    /// peer's behalf. Called while the registry is locked: it must not block.
+    fn versions_changed(&self, agent: &str);
 
     /// What every host of the cluster that answers in time serves, with its figures.
     fn census(&self) -> BoxFuture<'static, Vec<HostCensus>>;

@@ -138,11 +138,8 @@ impl Dispatcher {
         let version = agent.info.version.to_string();
         self.metrics
             .register(agent.id(), &version, agent.stats().clone());
-        if how != "load"
-            && !by.starts_with(super::BY_PEER)
-            && let Some(peers) = self.peers()
-        {
-            peers.version_changed(agent);
+        if how != "load" {
+            self.tell_peers(agent.id(), by);
         }
         self.admin_event(
             AdminChange::Current {
@@ -153,6 +150,16 @@ impl Dispatcher {
             },
             Some(agent.id()),
         );
+    }
+
+    /// Tells the cluster's other hosts, if any, that what this host serves of `agent` changed,
+    /// unless a peer's change (`by` = `cluster:<host>`) is what changed it.
+    pub(super) fn tell_peers(&self, agent: &str, by: &str) {
+        if !by.starts_with(super::BY_PEER)
+            && let Some(peers) = self.peers()
+        {
+            peers.versions_changed(agent);
+        }
     }
 
     /// An agent acted on another's versions through `tandem:agent/control`: a log line, a `control`
