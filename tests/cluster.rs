@@ -176,6 +176,19 @@ fn calls_spread_over_the_hosts_and_run_where_the_agent_is() {
     assert!(message.contains("has no operation `nope`"), "{message}");
     assert!(message.contains("(on host `"), "{message}");
 
+    // A graph's nodes are calls like any other: the cluster runs them.
+    let plan = json!({"nodes": [
+        {"id": "first", "agent": "echo", "op": "echo", "input": {"n": 1}},
+        {"id": "second", "agent": "echo", "op": "echo", "input": {"got": "${first}"}, "depends-on": ["first"]},
+    ]});
+    let report = a.post("/v1/graphs", &plan.to_string()).json();
+    assert_eq!(report["nodes"][1]["status"], "succeeded", "{report}");
+    assert_eq!(
+        report["nodes"][1]["output"],
+        json!({"got": {"n": 1}}),
+        "{report}"
+    );
+
     // The caller's trace and deadline travel with the call.
     let reply = a.post(
         "/v1/agents/echo/invoke",
@@ -727,4 +740,83 @@ fn a_canary_started_reweighted_aborted_or_promoted_on_one_host_is_every_hosts() 
     let history = c.get("/v1/agents/twin").json()["history"].clone();
     let last = history.as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["by"], "cluster:b", "{history}");
+}
+
+#[test]
+fn a_delegation_chain_crosses_the_hosts_with_its_trace_chain_and_deadline() {
+    let nats = NatsServer::start();
+    // `flaky` as `a` on one host, `b` on another, `c` on a third: each hop of a -> b -> c is a
+    // guest's delegation that the cluster runs on the host serving the callee.
+    let start = |id: &str, next: Option<&str>| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(test_agent("flaky"), dir.path().join(format!("{id}.wasm"))).unwrap();
+        let delegate = next
+            .map(|next| format!("delegate = [\"{next}\"]\n"))
+            .unwrap_or_default();
+        std::fs::write(
+            dir.path().join(format!("{id}.toml")),
+            format!(
+                "[agent]\nid = \"{id}\"\n\n[limits]\ntimeout = \"5s\"\n\n[capabilities]\nenv = [\"AGENT_ID\"]\n{delegate}"
+            ),
+        )
+        .unwrap();
+        let host_id = format!("host-{id}");
+        let args = ["--nats", nats.url.as_str(), "--host-id", host_id.as_str()];
+        (
+            TestServer::start(dir.path(), &args, &[("AGENT_ID", id)]),
+            dir,
+        )
+    };
+    let (a, _a) = start("a", Some("b"));
+    let (_b, _bd) = start("b", Some("c"));
+    let (_c, _cd) = start("c", None);
+
+    let reply = a.post(
+        "/v1/agents/a/invoke",
+        r#"{"op": "chain", "input": {"next": ["b", "c"]}, "trace_id": "across-hosts-1"}"#,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let hops = reply.json()["output"].clone();
+    let hops = hops.as_array().unwrap();
+    let agents: Vec<&str> = hops.iter().map(|h| h["agent"].as_str().unwrap()).collect();
+    assert_eq!(agents, ["a", "b", "c"]);
+    assert_eq!(hops[1]["chain"], json!(["a"]));
+    assert_eq!(hops[2]["chain"], json!(["a", "b"]));
+    assert!(
+        hops.iter().all(|h| h["trace_id"] == "across-hosts-1"),
+        "{hops:?}"
+    );
+    let left: Vec<u64> = hops
+        .iter()
+        .map(|h| h["time_left_ms"].as_u64().unwrap())
+        .collect();
+    assert!(
+        left[0] <= 5_000 && left[1] <= left[0] && left[2] <= left[1],
+        "the deadline travels down: {left:?}"
+    );
+    // Each hop ran on the host serving its agent.
+    let census = a.get("/v1/cluster").json();
+    let ran: Vec<(String, String, u64)> = census["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|h| {
+            h["agents"].as_array().unwrap().iter().map(|agent| {
+                (
+                    h["host"].as_str().unwrap().to_string(),
+                    agent["id"].as_str().unwrap().to_string(),
+                    agent["stats"]["calls"].as_u64().unwrap(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(
+        ran,
+        [
+            ("host-a".to_string(), "a".to_string(), 1),
+            ("host-b".to_string(), "b".to_string(), 1),
+            ("host-c".to_string(), "c".to_string(), 1)
+        ],
+        "{census}"
+    );
 }
