@@ -557,6 +557,44 @@ fn state_written_through_one_host_is_read_through_another_and_no_update_is_lost(
     }
     let reply = c.invoke("twin", "state-get", json!({"key": "counter"}));
     assert_eq!(reply.json()["output"]["value"], "60", "{}", reply.body);
+
+    // `tandem state --nats` reads and writes the same shared state.
+    let state = |args: &[&str]| {
+        let output = std::process::Command::new(tandem_e2e::tandem_bin())
+            .args(["state", "--nats", &nats.url])
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            output.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        text
+    };
+    assert_eq!(state(&["get", "twin", "counter"]), "60");
+    let listed = state(&["ls"]);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.split_whitespace().take(2).eq(["twin", "2"])),
+        "{listed}"
+    );
+    let export = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        export.path(),
+        r#"{"agent": "twin", "entries": [{"key": "greeting", "value": "imported"}]}"#,
+    )
+    .unwrap();
+    state(&["import", "twin", export.path().to_str().unwrap()]);
+    let reply = b.invoke("twin", "state-get", json!({"key": "greeting"}));
+    assert_eq!(
+        reply.json()["output"]["value"],
+        "imported",
+        "{}",
+        reply.body
+    );
 }
 
 #[test]

@@ -35,6 +35,42 @@ impl SharedKv {
         .await?;
         Ok(SharedKv { bucket })
     }
+
+    /// Connects to the NATS server at `url` and opens the bucket: for an operator's command
+    /// (`tandem state --nats`), not a host.
+    pub async fn connect(url: &str) -> Result<SharedKv, crate::ClusterError> {
+        let client = async_nats::ConnectOptions::new()
+            .name("tandem state")
+            .connection_timeout(std::time::Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(|source| crate::ClusterError::Connect {
+                url: crate::shown(url),
+                source,
+            })?;
+        SharedKv::open(&jetstream::new(client))
+            .await
+            .map_err(|reason| crate::ClusterError::JetStream {
+                url: crate::shown(url),
+                reason,
+            })
+    }
+
+    /// The agents that keep state, ordered by id.
+    pub async fn agents(&self) -> Result<Vec<String>, StateError> {
+        use futures::TryStreamExt;
+        let keys = self
+            .bucket
+            .keys()
+            .await
+            .map_err(|e| store_error(format!("cannot list the agents: {e}")))?;
+        let mut agents: Vec<String> = keys
+            .try_collect()
+            .await
+            .map_err(|e| store_error(format!("cannot list the agents: {e}")))?;
+        agents.sort();
+        Ok(agents)
+    }
 }
 
 fn store_error(reason: String) -> StateError {
