@@ -98,6 +98,20 @@ pub fn shown(url: &str) -> String {
     }
 }
 
+/// A connection to the NATS server at `url`, named `name` in the server's view of its clients;
+/// the error shows the URL without its credentials.
+async fn connect(url: &str, name: String) -> Result<Client, ClusterError> {
+    async_nats::ConnectOptions::new()
+        .name(name)
+        .connection_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .map_err(|source| ClusterError::Connect {
+            url: shown(url),
+            source,
+        })
+}
+
 /// How a host joins a cluster.
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
@@ -225,15 +239,7 @@ impl Cluster {
         if !tandem::manifest::is_valid_name(&host_id) {
             return Err(ClusterError::HostId(host_id));
         }
-        let client = async_nats::ConnectOptions::new()
-            .name(format!("tandem {host_id}"))
-            .connection_timeout(Duration::from_secs(5))
-            .connect(url.as_str())
-            .await
-            .map_err(|source| ClusterError::Connect {
-                url: shown(&url),
-                source,
-            })?;
+        let client = connect(&url, format!("tandem {host_id}")).await?;
         // What errors show of the URL: never its credentials.
         let url = shown(&url);
         let url = url.as_str();

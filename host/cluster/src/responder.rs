@@ -185,6 +185,11 @@ impl Responder {
     /// A place for a call of `agent` on this host, if it serves the agent and has room.
     pub fn room_for(&self, agent: &str) -> Option<Room> {
         let agent_room = self.rooms().get(agent)?.clone();
+        self.place_in(agent_room)
+    }
+
+    /// A place in `agent_room` and in the host's room, if both have one.
+    fn place_in(&self, agent_room: Arc<Semaphore>) -> Option<Room> {
         let agent_permit = agent_room.try_acquire_owned().ok()?;
         Some((agent_permit, self.room.clone().try_acquire_owned().ok()?))
     }
@@ -203,12 +208,7 @@ impl Responder {
             return;
         };
         let agent = taking.agent.as_str();
-        let permits = taking
-            .room
-            .clone()
-            .try_acquire_owned()
-            .and_then(|agent| Ok((agent, self.room.clone().try_acquire_owned()?)));
-        let Ok(permits) = permits else {
+        let Some(permits) = self.place_in(taking.room.clone()) else {
             self.reply(reply_to, &self.busy()).await;
             return;
         };

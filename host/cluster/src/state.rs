@@ -39,15 +39,7 @@ impl SharedKv {
     /// Connects to the NATS server at `url` and opens the bucket: for an operator's command
     /// (`tandem state --nats`), not a host.
     pub async fn connect(url: &str) -> Result<SharedKv, crate::ClusterError> {
-        let client = async_nats::ConnectOptions::new()
-            .name("tandem state")
-            .connection_timeout(std::time::Duration::from_secs(5))
-            .connect(url)
-            .await
-            .map_err(|source| crate::ClusterError::Connect {
-                url: crate::shown(url),
-                source,
-            })?;
+        let client = crate::connect(url, "tandem state".to_string()).await?;
         SharedKv::open(&jetstream::new(client))
             .await
             .map_err(|reason| crate::ClusterError::JetStream {

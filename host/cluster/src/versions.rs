@@ -330,7 +330,7 @@ impl Versions {
     /// The component with content hash `hash`: from the agent store, else from [`COMPONENTS`]
     /// (at most `max_component_bytes`, and only if its bytes hash to `hash`).
     async fn component(&self, hash: &str) -> Result<Vec<u8>, String> {
-        if !(hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())) {
+        if !tandem::cache::is_content_hash(hash) {
             return Err("the version is not a content hash".into());
         }
         if let Some(bytes) = self.host.component(hash) {

@@ -117,6 +117,11 @@ impl Hasher for ShaHasher {
     }
 }
 
+/// Whether `text` has the form of a content hash (64 hex digits): what may name a stored component.
+pub fn is_content_hash(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// The hex SHA-256 of `bytes`: an agent version's content hash.
 pub fn content_hash(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -674,8 +674,10 @@ impl Host {
     /// The bytes of the component with content hash `hash` (64 hex digits) from the agent store;
     /// `None` without a store or when it holds no such component.
     pub fn component(&self, hash: &str) -> Option<Vec<u8>> {
-        let is_hash = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
-        let store = self.store.as_ref().filter(|_| is_hash)?;
+        let store = self
+            .store
+            .as_ref()
+            .filter(|_| cache::is_content_hash(hash))?;
         store.component(hash).ok()
     }
 
