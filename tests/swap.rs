@@ -435,3 +435,89 @@ fn the_result_cache_stays_within_its_size() {
     assert!(value("tandem_result_cache_bytes") <= 1024.0);
     assert!(value("tandem_result_cache_entries") >= 1.0);
 }
+
+/// `component` with a custom section added: the same agent, other bytes (a content hash no code
+/// cache has seen).
+fn never_compiled(mut component: Vec<u8>) -> Vec<u8> {
+    let name = b"tandem-test";
+    let payload = format!("{:?}-{}", Instant::now(), std::process::id());
+    let size = 1 + name.len() + payload.len();
+    assert!(size < 128, "one LEB128 byte");
+    component.extend([0u8, size as u8, name.len() as u8]);
+    component.extend_from_slice(name);
+    component.extend_from_slice(payload.as_bytes());
+    component
+}
+
+#[test]
+fn a_version_never_compiled_serves_from_baseline_code_at_once_then_from_optimised_code() {
+    let dir = agents_dir();
+    let server = Arc::new(start(dir.path(), &["--no-audit"]));
+    let stop = Arc::new(AtomicBool::new(false));
+    let callers: Vec<_> = (0..2u64)
+        .map(|caller| {
+            let (server, stop) = (server.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut versions = Vec::new();
+                let mut n = caller * 1_000_000;
+                while !stop.load(Ordering::Relaxed) {
+                    let reply = server.invoke("twin", "version", json!(n));
+                    versions.push(answered_by(&reply, n));
+                    n += 1;
+                }
+                versions
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let fresh = never_compiled(bytes_of(&test_agent("twin-v2")));
+    let reply = put(&server, "twin", &fresh);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["version"], "2.0.0");
+    assert_eq!(reply.json()["code"], "baseline", "{}", reply.body);
+    let served_from_baseline = server.invoke("twin", "version", json!(7));
+    assert_eq!(answered_by(&served_from_baseline, 7), "2.0.0");
+
+    // Cranelift's code takes over in the background: the same version, its history unchanged.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let view = loop {
+        let view = admin(&server, "GET", "/v1/agents/twin", b"").json();
+        if view["code"] == "optimized" {
+            break view;
+        }
+        assert_eq!(view["code"], "baseline", "{view}");
+        assert!(
+            Instant::now() < deadline,
+            "still on baseline code after 60s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(view["version"], "2.0.0");
+    assert_eq!(view["content_hash"], reply.json()["content_hash"]);
+    let history: Vec<&str> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["1.0.0", "2.0.0"], "{view}");
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::Relaxed);
+    let answers: Vec<String> = callers
+        .into_iter()
+        .flat_map(|caller| caller.join().expect("no caller saw a failed call"))
+        .collect();
+    let on_v2 = answers.iter().filter(|v| *v == "2.0.0").count() as u64;
+    assert!(on_v2 > 0, "the callers reached 2.0.0");
+    // The version's figures span both codes: every call to 2.0.0 is counted once.
+    let view = admin(&server, "GET", "/v1/agents/twin", b"").json();
+    assert_eq!(view["stats"]["calls"], on_v2 + 1, "{}", view["stats"]);
+
+    // Swapped away and back, the version is compiled already: optimised code at once.
+    assert_eq!(
+        put(&server, "twin", &bytes_of(&test_agent("twin-v1"))).json()["code"],
+        "optimized"
+    );
+    let back = put(&server, "twin", &fresh);
+    assert_eq!(back.json()["code"], "optimized", "{}", back.body);
+}

@@ -70,6 +70,12 @@ impl CodeCache {
         Ok(unsafe { Component::deserialize_file(engine, &path) }.unwrap_or(component))
     }
 
+    /// Whether compiled code for the component with `content_hash` is in the cache (a later
+    /// [`load`](CodeCache::load) maps it instead of compiling).
+    pub fn contains(&self, content_hash: &str) -> bool {
+        self.entry(content_hash).is_some_and(|path| path.is_file())
+    }
+
     fn entry(&self, content_hash: &str) -> Option<PathBuf> {
         let dir = self.dir.as_ref()?;
         let mut key = Sha256::new();

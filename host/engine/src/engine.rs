@@ -11,6 +11,9 @@
 //! code that ran unmarked would still be stopped at its deadline, but checked only every few idle
 //! ticks (a second late at most).
 //!
+//! Each of the two may have a baseline twin compiled by Winch instead of Cranelift ([`Tier`]), for
+//! the first calls of a hot-swapped version whose optimised code is not ready yet.
+//!
 //! An engine enables the component model, async calls, epoch interruption, the pooling instance
 //! allocator and, when metered, fuel. Its pool is sized by [`EngineLimits`]; no agent's manifest can
 //! ask for more than these.
@@ -26,9 +29,21 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 pub use tandem_manifest::EngineLimits;
 
-/// Builds an engine, counting fuel when `metered`. Errors only when the configuration is rejected by
-/// wasmtime (for instance a pool too large for the address space).
-pub fn build(limits: &EngineLimits, metered: bool) -> wasmtime::Result<Engine> {
+/// Which compiler makes an engine's machine code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Cranelift: optimised code. Every agent version runs on it in the end.
+    Optimized,
+    /// Winch, wasmtime's baseline compiler: compiles several times faster than Cranelift into
+    /// slower code. A hot-swapped version whose code is not cached yet serves its first calls from
+    /// it while Cranelift compiles it in the background.
+    Baseline,
+}
+
+/// Builds an engine, counting fuel when `metered`, compiling with `tier`'s compiler. Errors only
+/// when the configuration is rejected by wasmtime (for instance a pool too large for the address
+/// space).
+pub fn build(limits: &EngineLimits, metered: bool, tier: Tier) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
     let instances = limits.max_instances;
     // A componentized Rust guest holds its module, the WASI adapter and a few shims: several core
@@ -52,6 +67,10 @@ pub fn build(limits: &EngineLimits, metered: bool) -> wasmtime::Result<Engine> {
         .wasm_component_model(true)
         .consume_fuel(metered)
         .epoch_interruption(true)
+        .strategy(match tier {
+            Tier::Optimized => wasmtime::Strategy::Cranelift,
+            Tier::Baseline => wasmtime::Strategy::Winch,
+        })
         .max_wasm_stack(limits.max_wasm_stack)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config)

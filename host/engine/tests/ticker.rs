@@ -15,8 +15,8 @@ fn ticks_during(span: Duration) -> u64 {
 #[test]
 fn an_idle_ticker_sleeps_and_running_guest_code_wakes_it_at_once() {
     let limits = engine::EngineLimits::default();
-    let metered = engine::build(&limits, true).unwrap();
-    let unmetered = engine::build(&limits, false).unwrap();
+    let metered = engine::build(&limits, true, engine::Tier::Optimized).unwrap();
+    let unmetered = engine::build(&limits, false, engine::Tier::Optimized).unwrap();
     let _ticker = EpochTicker::start(&[&metered, &unmetered]).unwrap();
     std::thread::sleep(Duration::from_millis(50));
 

@@ -71,6 +71,9 @@ fn main() {
         runtime.block_on(tandem(&echo, Isolation::Pooled, 1_000_000));
         return;
     }
+    // A first round for nothing: the case measured first ran slow by up to 50 % (the CPU and the
+    // allocator warming up), which skewed every ratio against raw wasmtime.
+    runtime.block_on(raw(&echo, false, Metering::None));
     let raw_warm = runtime.block_on(raw(&echo, false, Metering::None));
     report("raw wasmtime, warm instance", &raw_warm);
     let raw_epoch = runtime.block_on(raw(&echo, false, Metering::Epoch));

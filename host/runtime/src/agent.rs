@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 
 use tandem_engine::bindings::AgentWorldPre;
+use tandem_engine::engine::Tier;
 use tandem_engine::sandbox::StoreData;
 use tandem_engine::{Control, Delegator, EgressWatch, EventSink, HostInfo, HostLinks};
 use wasmtime::Engine;
@@ -22,17 +23,19 @@ use crate::sandbox::Policy;
 pub struct Agent {
     loaded: tandem_engine::Agent,
     breaker: Breaker,
+    tier: Tier,
 }
 
 impl Agent {
-    /// Loads the component (see [`tandem_engine::Agent::load`]) with `dispatcher` as where its
-    /// guests' delegations and events go.
+    /// Loads the component (see [`tandem_engine::Agent::load`]), compiled for `engine` by `tier`'s
+    /// compiler, with `dispatcher` as where its guests' delegations and events go.
     pub(crate) async fn load(
         engine: &Engine,
         pre: AgentWorldPre<StoreData>,
         source: PathBuf,
         content_hash: String,
         policy: Policy,
+        tier: Tier,
         dispatcher: &Arc<Dispatcher>,
     ) -> Result<Agent, LoadError> {
         let weak = Arc::downgrade(dispatcher);
@@ -52,7 +55,17 @@ impl Agent {
         let loaded =
             tandem_engine::Agent::load(engine, pre, source, content_hash, policy, links).await?;
         let breaker = Breaker::new(loaded.policy().resilience.breaker.clone());
-        Ok(Agent { loaded, breaker })
+        Ok(Agent {
+            loaded,
+            breaker,
+            tier,
+        })
+    }
+
+    /// Which compiler made the code it runs: Winch's baseline code for a hot-swapped version's
+    /// first calls, until Cranelift's is ready.
+    pub fn tier(&self) -> Tier {
+        self.tier
     }
 
     /// The agent's circuit breaker.

@@ -435,11 +435,10 @@ impl Default for Dispatcher {
 fn trace_id(seed: u64, task_id: u64) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let value = (u128::from(seed) << 64) | u128::from(task_id);
-    let mut digits = [0u8; 32];
-    for (i, digit) in digits.iter_mut().enumerate() {
-        *digit = HEX[((value >> (124 - 4 * i)) & 0xf) as usize];
-    }
-    String::from_utf8_lossy(&digits).into_owned()
+    let digits = (0..32)
+        .map(|i| HEX[((value >> (124 - 4 * i)) & 0xf) as usize])
+        .collect();
+    String::from_utf8(digits).expect("hex digits are ASCII")
 }
 
 #[cfg(test)]

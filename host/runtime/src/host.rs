@@ -10,7 +10,7 @@ use crate::audit::{AuditError, AuditLog};
 use crate::cache::{self, CodeCache};
 use crate::component::Shape;
 use crate::dispatch::{AdminChange, Dispatcher, Origin};
-use crate::engine::{EngineLimits, EpochTicker};
+use crate::engine::{EngineLimits, EpochTicker, Tier};
 use crate::error::{CallError, LoadError};
 use crate::events::EventBus;
 use crate::metrics::Metrics;
@@ -26,7 +26,7 @@ mod canary;
 mod flavor;
 mod loader;
 
-use flavor::Flavor;
+use flavor::Flavors;
 use loader::Loader;
 
 /// How to build a [`Host`].
@@ -48,6 +48,10 @@ pub struct HostConfig {
     /// Where the set of loaded agents is saved after every change, so that a restart serves what
     /// was serving (see [`Host::resume`]); `None` (the default) saves nothing.
     pub agent_store: Option<PathBuf>,
+    /// Serve a hot-swapped version ([`Host::swap_in`]) whose optimised code is not cached from
+    /// code Winch compiles in a fraction of the time, until Cranelift's is ready (two more engines;
+    /// off by default, on in `tandem serve`).
+    pub baseline_tier: bool,
 }
 
 impl Default for HostConfig {
@@ -61,6 +65,7 @@ impl Default for HostConfig {
             result_cache_bytes: 0,
             state_file: None,
             agent_store: None,
+            baseline_tier: false,
         }
     }
 }
@@ -118,13 +123,20 @@ pub struct Host {
 impl Host {
     /// A host with `config`: its engine, epoch ticker, caches, state and audit log.
     pub fn new(config: HostConfig) -> Result<Host, HostError> {
-        let flavor = |metered| {
-            Flavor::new(&config.engine, metered, config.cache_dir.clone())
-                .map_err(HostError::Engine)
+        let optimized = Flavors::new(&config.engine, Tier::Optimized, config.cache_dir.clone())
+            .map_err(HostError::Engine)?;
+        // Baseline code is thrown away once the optimised code is ready: it is never cached.
+        let baseline = match config.baseline_tier {
+            true => Some(
+                Flavors::new(&config.engine, Tier::Baseline, None).map_err(HostError::Engine)?,
+            ),
+            false => None,
         };
-        let (metered, unmetered) = (flavor(true)?, flavor(false)?);
-        let ticker =
-            EpochTicker::start(&[&metered.engine, &unmetered.engine]).map_err(HostError::Ticker)?;
+        let engines: Vec<&wasmtime::Engine> = std::iter::once(&optimized)
+            .chain(&baseline)
+            .flat_map(Flavors::engines)
+            .collect();
+        let ticker = EpochTicker::start(&engines).map_err(HostError::Ticker)?;
         let audit = match &config.audit_log {
             Some(path) => Some(AuditLog::open_with(path, config.audit_rotation)?),
             None => None,
@@ -148,8 +160,8 @@ impl Host {
             }));
         }
         let loader = Arc::new(Loader {
-            metered,
-            unmetered,
+            optimized,
+            baseline,
             store: store.clone(),
             dispatcher: dispatcher.clone(),
         });
@@ -231,6 +243,8 @@ impl Host {
     /// check, or that describes itself as another id than `expected_id`, is rejected with the reason
     /// and the current version keeps serving. With no `expected_id`, the id must be new. Calls
     /// already running finish on the old version; every call after the swap runs the new one.
+    /// With the host's baseline tier, a version whose optimised code is not cached serves from
+    /// Winch's code first and moves to Cranelift's, in the background, when it is ready.
     pub async fn swap_in(
         &self,
         expected_id: Option<&str>,
@@ -253,11 +267,14 @@ impl Host {
                 unchanged: true,
             });
         }
-        let agent = self
-            .prepare_version(expected_id, path, bytes, policy, by)
-            .await?;
+        let bytes: Arc<[u8]> = bytes.into();
+        let prepared = self.loader.prepare_soon(path, bytes.clone(), policy).await;
+        let agent = self.checked_version(expected_id, path, prepared, by)?;
         let prepared_in = started.elapsed();
         let previous = self.put_in_place(&agent, by);
+        if agent.tier() == Tier::Baseline {
+            self.loader.upgrade(agent.clone(), bytes);
+        }
         Ok(Swap {
             agent,
             previous,
@@ -266,18 +283,17 @@ impl Host {
         })
     }
 
-    /// A new version of `expected_id` (with none: of an id not loaded yet) compiled, described
-    /// and health-probed, not yet serving; one that fails a check or describes itself as another
-    /// id is reported as rejected.
-    async fn prepare_version(
+    /// A new version of `expected_id` (with none: of an id not loaded yet) as `prepared`
+    /// (compiled, described and health-probed), not yet serving; one that failed, or describes
+    /// itself as another id, is reported as rejected.
+    fn checked_version(
         &self,
         expected_id: Option<&str>,
         path: &Path,
-        bytes: Vec<u8>,
-        policy: Policy,
+        prepared: Result<Inspection, LoadError>,
         by: &str,
     ) -> Result<Arc<Agent>, LoadError> {
-        let checked = match self.prepare_bytes(path, bytes, policy).await {
+        let checked = match prepared {
             Ok(inspection) => {
                 let agent = inspection.agent;
                 match expected_id {

@@ -177,6 +177,30 @@ impl Registry {
         previous
     }
 
+    /// Puts `faster`, the same version as `serving` on other compiled code (see
+    /// [`Agent::tier`]), wherever `serving` is: the current version, the history. Not a change of
+    /// version: nothing is reported or saved, the generation stays. Returns whether `serving` was
+    /// found (a version swapped out meanwhile may still be in the history, for a rollback).
+    pub fn upgrade(&self, serving: &Arc<Agent>, faster: Arc<Agent>) -> bool {
+        let mut history = self.writer();
+        let kept = history
+            .get_mut(serving.id())
+            .and_then(|versions| versions.iter_mut().find(|v| Arc::ptr_eq(&v.agent, serving)))
+            .map(|version| version.agent = faster.clone())
+            .is_some();
+        let current = self
+            .agents
+            .load()
+            .get(serving.id())
+            .is_some_and(|agent| Arc::ptr_eq(agent, serving));
+        if current {
+            let mut next = Agents::clone(&self.agents.load());
+            next.insert(serving.id().to_string(), faster);
+            self.agents.store(Arc::new(next));
+        }
+        kept || current
+    }
+
     /// Goes back to the version before the current one of `id`, dropping the current one from the
     /// history. Returns (the version now current, the one it replaced).
     pub fn rollback(

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use tandem::agent::{Agent, OperationInfo};
 use tandem::breaker::BreakerState;
 use tandem::canary::{Canary, GuardRails};
+use tandem::engine::Tier;
 use tandem::host::{Host, Swap};
 use tandem::metrics::StatsSnapshot;
 use tandem::triggers::TriggerStatus;
@@ -18,6 +19,10 @@ pub struct AgentView {
     pub version: String,
     /// The hex SHA-256 of its component.
     pub content_hash: String,
+    /// Which compiler made the code it runs: `optimized` (Cranelift), or `baseline` (Winch) for
+    /// a hot-swapped version's first moments while Cranelift compiles it.
+    #[serde(default)]
+    pub code: String,
     /// What it does.
     pub description: String,
     /// Where it was loaded from.
@@ -141,6 +146,7 @@ impl AgentView {
             stats: host.metrics().snapshot(agent.id(), &version),
             version,
             content_hash: agent.content_hash.clone(),
+            code: code(agent).to_string(),
             description: agent.info.description.clone(),
             source: agent.source.display().to_string(),
             loaded_at: humantime::format_rfc3339_seconds(agent.loaded_at).to_string(),
@@ -185,6 +191,9 @@ pub struct SwapReply {
     pub version: String,
     /// The hex SHA-256 of its component.
     pub content_hash: String,
+    /// Which compiler made the code it runs now (see [`AgentView::code`]).
+    #[serde(default)]
+    pub code: String,
     /// The version it replaced.
     pub previous: Option<Replaced>,
     /// Compiling, describing and probing the new version, in milliseconds (0 for a rollback).
@@ -209,6 +218,7 @@ impl SwapReply {
             agent: swap.agent.id().to_string(),
             version: swap.agent.info.version.to_string(),
             content_hash: swap.agent.content_hash.clone(),
+            code: code(&swap.agent).to_string(),
             previous: swap.previous.as_deref().map(|p| Replaced {
                 version: p.info.version.to_string(),
                 content_hash: p.content_hash.clone(),
@@ -216,5 +226,13 @@ impl SwapReply {
             prepared_ms: swap.prepared_in.as_secs_f64() * 1000.0,
             unchanged: swap.unchanged,
         }
+    }
+}
+
+/// How the API names the compiler that made an agent's code.
+fn code(agent: &Agent) -> &'static str {
+    match agent.tier() {
+        Tier::Optimized => "optimized",
+        Tier::Baseline => "baseline",
     }
 }

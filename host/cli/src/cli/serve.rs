@@ -169,6 +169,7 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<ExitCode, Fai
     }
     let mut host_config = super::host_config(global);
     host_config.agent_store = Some(data_dir.join("agents"));
+    host_config.baseline_tier = true;
     let audit_log = args.audit.configure(&data_dir, &mut host_config)?;
     host_config.result_cache_bytes = args.result_cache.as_u64().try_into().unwrap_or(usize::MAX);
     let host = Arc::new(super::build_host(host_config)?);

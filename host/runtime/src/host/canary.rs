@@ -29,9 +29,8 @@ impl Host {
         check_weight(weight).map_err(CanaryError::Invalid)?;
         guard.check().map_err(CanaryError::Invalid)?;
         self.dispatcher.registry().open_to_canary(id)?;
-        let agent = self
-            .prepare_version(Some(id), path, bytes, policy, by)
-            .await?;
+        let prepared = self.prepare_bytes(path, bytes, policy).await;
+        let agent = self.checked_version(Some(id), path, prepared, by)?;
         self.dispatcher
             .start_canary(Canary::new(agent, weight, guard, by))
     }

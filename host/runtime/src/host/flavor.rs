@@ -1,5 +1,6 @@
-//! [`Flavor`]: one of a host's two engines (metered by fuel or not, see [`crate::engine`]) with
-//! what is tied to it: its linkers, built for its engine, and its code cache, keyed by its settings.
+//! [`Flavor`]: one of a host's engines (metered by fuel or not, compiled by Cranelift or Winch: see
+//! [`crate::engine`]) with what is tied to it: its linkers, built for its engine, and its code
+//! cache, keyed by its settings; [`Flavors`]: the metered and the unmetered one of a tier.
 
 use std::path::PathBuf;
 
@@ -7,7 +8,7 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 
 use crate::cache::CodeCache;
-use crate::engine::{self, EngineLimits};
+use crate::engine::{self, EngineLimits, Tier};
 use crate::sandbox::{Policy, StoreData};
 
 /// An engine, its linkers and its code cache.
@@ -18,17 +19,19 @@ pub(crate) struct Flavor {
     /// The same and `wasi:http`, for agents whose manifest grants `[egress]`.
     pub(crate) egress_linker: Linker<StoreData>,
     pub(crate) cache: CodeCache,
+    pub(crate) tier: Tier,
 }
 
 impl Flavor {
-    /// An engine sized by `limits`, counting fuel when `metered`, caching compiled code in
-    /// `cache_dir`.
+    /// An engine sized by `limits`, counting fuel when `metered`, compiling with `tier`'s compiler,
+    /// caching compiled code in `cache_dir`.
     pub(crate) fn new(
         limits: &EngineLimits,
         metered: bool,
+        tier: Tier,
         cache_dir: Option<PathBuf>,
     ) -> wasmtime::Result<Flavor> {
-        let engine = engine::build(limits, metered)?;
+        let engine = engine::build(limits, metered, tier)?;
         let mut linker = Linker::new(&engine);
         tandem_engine::capabilities::wasi::add_to_linker(&mut linker)?;
         tandem_engine::capabilities::add_to_linker(&mut linker)?;
@@ -39,6 +42,7 @@ impl Flavor {
             engine,
             linker,
             egress_linker,
+            tier,
         })
     }
 
@@ -48,5 +52,40 @@ impl Flavor {
             Some(_) => &self.egress_linker,
             None => &self.linker,
         }
+    }
+}
+
+/// The metered and the unmetered engine of one tier.
+pub(crate) struct Flavors {
+    /// For agents whose manifest sets a fuel limit.
+    pub(crate) metered: Flavor,
+    /// For the others.
+    pub(crate) unmetered: Flavor,
+}
+
+impl Flavors {
+    /// Both engines of `tier` (see [`Flavor::new`]).
+    pub(crate) fn new(
+        limits: &EngineLimits,
+        tier: Tier,
+        cache_dir: Option<PathBuf>,
+    ) -> wasmtime::Result<Flavors> {
+        Ok(Flavors {
+            metered: Flavor::new(limits, true, tier, cache_dir.clone())?,
+            unmetered: Flavor::new(limits, false, tier, cache_dir)?,
+        })
+    }
+
+    /// The engine an agent granted `policy` runs on: metered when it has a fuel limit.
+    pub(crate) fn of(&self, policy: &Policy) -> &Flavor {
+        match policy.limits.fuel {
+            Some(_) => &self.metered,
+            None => &self.unmetered,
+        }
+    }
+
+    /// Both engines (for the epoch ticker).
+    pub(crate) fn engines(&self) -> [&Engine; 2] {
+        [&self.metered.engine, &self.unmetered.engine]
     }
 }

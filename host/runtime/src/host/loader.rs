@@ -9,43 +9,72 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
+use wasmtime::component::Component;
+
 use super::Inspection;
-use super::flavor::Flavor;
+use super::flavor::{Flavor, Flavors};
 use crate::agent::Agent;
 use crate::cache;
 use crate::component::{self, Shape};
 use crate::dispatch::{Dispatcher, StoredComponents};
+use crate::engine::Tier;
 use crate::error::LoadError;
 use crate::persist::AgentStore;
 use crate::sandbox::Policy;
 
 /// The engines (with their linkers and code caches) and the agent store.
 pub(crate) struct Loader {
-    /// For agents whose manifest sets a fuel limit.
-    pub(crate) metered: Flavor,
-    /// For the others.
-    pub(crate) unmetered: Flavor,
+    /// The engines whose code is optimised by Cranelift: what every version runs on in the end.
+    pub(crate) optimized: Flavors,
+    /// Winch's engines, when the host serves a hot-swapped version's first calls from baseline code
+    /// while Cranelift compiles it ([`HostConfig::baseline_tier`](super::HostConfig)).
+    pub(crate) baseline: Option<Flavors>,
     /// Where components are kept by content hash, when the host keeps an agent store.
     pub(crate) store: Option<Arc<AgentStore>>,
     pub(crate) dispatcher: Arc<Dispatcher>,
 }
 
 impl Loader {
-    /// The engine an agent granted `policy` runs on: metered when it has a fuel limit.
-    pub(crate) fn flavor(&self, policy: &Policy) -> &Flavor {
-        match policy.limits.fuel {
-            Some(_) => &self.metered,
-            None => &self.unmetered,
-        }
-    }
-
-    /// A component's bytes as an agent version (not registered); `path` names it in messages and
-    /// becomes the agent's `source`.
+    /// A component's bytes as an agent version (not registered), on optimised code; `path` names
+    /// it in messages and becomes the agent's `source`.
     pub(crate) async fn prepare_bytes(
         &self,
         path: &Path,
         bytes: Vec<u8>,
         policy: Policy,
+    ) -> Result<Inspection, LoadError> {
+        self.prepare(path, bytes.into(), policy, Tier::Optimized)
+            .await
+    }
+
+    /// Like [`prepare_bytes`](Loader::prepare_bytes), but ready sooner when the component's
+    /// optimised code is not cached and the host has a baseline tier: then the version runs on
+    /// Winch's code (its [`tier`](Agent::tier) says so) until [`upgrade`](Loader::upgrade)
+    /// replaces it. A component Winch cannot compile is compiled by Cranelift, as always.
+    pub(crate) async fn prepare_soon(
+        &self,
+        path: &Path,
+        bytes: Arc<[u8]>,
+        policy: Policy,
+    ) -> Result<Inspection, LoadError> {
+        let cached = self
+            .optimized
+            .of(&policy)
+            .cache
+            .contains(&cache::content_hash(&bytes));
+        let tier = match &self.baseline {
+            Some(_) if !cached => Tier::Baseline,
+            _ => Tier::Optimized,
+        };
+        self.prepare(path, bytes, policy, tier).await
+    }
+
+    async fn prepare(
+        &self,
+        path: &Path,
+        bytes: Arc<[u8]>,
+        policy: Policy,
+        tier: Tier,
     ) -> Result<Inspection, LoadError> {
         component::check_header(path, &bytes)?;
         let hash = cache::content_hash(&bytes);
@@ -57,23 +86,19 @@ impl Loader {
                 reason: format!("cannot keep the component in the agent store: {e}"),
             });
         }
-        let flavor = self.flavor(&policy);
-        // Compiling is CPU-bound and may take a while: keep it off the async workers.
-        let (engine, cache, owned_path) = (
-            flavor.engine.clone(),
-            flavor.cache.clone(),
-            path.to_path_buf(),
-        );
-        let compiled = tokio::task::spawn_blocking(move || {
-            let component = component::compile(&engine, &cache, &owned_path, &bytes, &hash)?;
-            Ok::<_, LoadError>((component, hash))
-        })
-        .await
-        .map_err(|e| LoadError::Host {
-            path: path.to_path_buf(),
-            reason: format!("compiler task failed: {e}"),
-        })?;
-        let (component, hash) = compiled?;
+        let optimized = self.optimized.of(&policy);
+        let mut flavor = match (&self.baseline, tier) {
+            (Some(baseline), Tier::Baseline) => baseline.of(&policy),
+            _ => optimized,
+        };
+        let component = match compile(flavor, path, bytes.clone(), &hash).await {
+            Err(error) if flavor.tier == Tier::Baseline => {
+                tracing::debug!(path = %path.display(), %error, "baseline compile failed; compiling with Cranelift");
+                flavor = optimized;
+                compile(flavor, path, bytes, &hash).await?
+            }
+            compiled => compiled?,
+        };
         let shape = Shape::of(&flavor.engine, &component);
         let linker = flavor.linker(&policy);
         let pre = component::prepare(&flavor.engine, linker, path, &component)?;
@@ -83,11 +108,65 @@ impl Loader {
             path.to_path_buf(),
             hash,
             policy,
+            flavor.tier,
             &self.dispatcher,
         )
         .await?;
         Ok(Inspection { shape, agent })
     }
+
+    /// Compiles `serving` (a version on baseline code, of component `bytes`) with Cranelift, in the
+    /// background, and puts the result in its place, in the registry and its history, unless it
+    /// was swapped out meanwhile. Not a new version: nothing is reported but a log line. A failure
+    /// leaves `serving` in place, logged.
+    pub(crate) fn upgrade(self: &Arc<Self>, serving: Arc<Agent>, bytes: Arc<[u8]>) {
+        let loader = self.clone();
+        tokio::spawn(async move {
+            let path = serving.source.clone();
+            let policy = serving.policy().clone();
+            match loader.prepare(&path, bytes, policy, Tier::Optimized).await {
+                Ok(inspection) => {
+                    let optimized = Arc::new(inspection.agent);
+                    let registry = loader.dispatcher.registry();
+                    if registry.upgrade(&serving, optimized.clone()) {
+                        loader.dispatcher.metrics().register(
+                            optimized.id(),
+                            &optimized.info.version.to_string(),
+                            optimized.stats().clone(),
+                        );
+                        tracing::info!(agent = serving.id(), version = %serving.info.version, "now on optimised code");
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(agent = serving.id(), %error, "cannot compile the optimised code; the baseline code keeps serving")
+                }
+            }
+        });
+    }
+}
+
+/// Compiles `bytes` (or maps it from the cache) on `flavor`'s engine, on a blocking thread:
+/// compiling is CPU-bound and may take a while.
+async fn compile(
+    flavor: &Flavor,
+    path: &Path,
+    bytes: Arc<[u8]>,
+    hash: &str,
+) -> Result<Component, LoadError> {
+    let (engine, cache, owned_path, hash) = (
+        flavor.engine.clone(),
+        flavor.cache.clone(),
+        path.to_path_buf(),
+        hash.to_string(),
+    );
+    tokio::task::spawn_blocking(move || {
+        component::compile(&engine, &cache, &owned_path, &bytes, &hash)
+    })
+    .await
+    .map_err(|e| LoadError::Host {
+        path: path.to_path_buf(),
+        reason: format!("compiler task failed: {e}"),
+    })?
 }
 
 /// Whether `text` is a content hash: 64 lower-case hex digits (so that it can name a file).
