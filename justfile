@@ -20,7 +20,7 @@ test: agents lint
     cargo test --workspace --exclude tandem-fuzz --all-targets
     {{just_executable()}} fuzz 10
 
-# Fuzz the parsers users feed (manifest, plan, invoke body, state import, audit log) with cargo-fuzz
+# Fuzz the parsers users feed (manifest, plan, invoke body, state import, audit log, the JSON check) with cargo-fuzz
 # (libFuzzer), SECONDS each; installs cargo-fuzz when missing. Prints each target's executions;
 # a finding fails the recipe and is kept in target/fuzz/artifacts/<target>/.
 fuzz SECONDS="60":

@@ -273,27 +273,7 @@ async fn raw(path: &Path, fresh: bool, metering: Metering) -> Stats {
         metering == Metering::FuelAndEpoch,
         metering != Metering::None,
     );
-    let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(64)
-        .total_core_instances(1024)
-        .total_memories(128)
-        .total_tables(512)
-        .max_memory_size(1 << 30)
-        .linear_memory_keep_resident(1 << 20)
-        .table_keep_resident(1 << 16)
-        .async_stack_keep_resident(1 << 16);
-    let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
-        .consume_fuel(fuel)
-        .epoch_interruption(epoch);
-    let engine = Engine::new(&config).unwrap();
-    let component = Component::from_file(&engine, path).unwrap();
-    let mut linker: Linker<RawData> = Linker::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
-    linker.instance("tandem:agent/types@0.1.0").unwrap();
-    let pre = AgentWorldPre::new(linker.instantiate_pre(&component).unwrap()).unwrap();
+    let (engine, pre) = raw_engine(path, fuel, epoch);
 
     let calls = if fresh {
         200 * scale()
@@ -336,6 +316,66 @@ async fn raw(path: &Path, fresh: bool, metering: Metering) -> Stats {
         .elapsed()
         .mul_f64(calls as f64 / (calls + calls / 10) as f64);
     stats(samples, total)
+}
+
+/// Raw wasmtime's throughput on two workers: 64 callers, each calling its own warm instance from
+/// the pool in a loop (epochs on, as for Tandem's agents without a fuel limit). Tasks per second.
+fn raw_throughput(path: &Path) -> f64 {
+    let (engine, pre) = raw_engine(path, false, true);
+    let (callers, per_caller) = (64, 64 * scale());
+    multi_thread().block_on(async {
+        let started = Instant::now();
+        let handles: Vec<_> = (0..callers)
+            .map(|_| {
+                let (engine, pre) = (engine.clone(), pre.clone());
+                tokio::spawn(async move {
+                    let mut store = raw_store(&engine);
+                    store.set_epoch_deadline(1_000_000);
+                    let world = pre.instantiate_async(&mut store).await.unwrap();
+                    for i in 0..per_caller {
+                        store.set_epoch_deadline(1_000_000);
+                        let output = world
+                            .tandem_agent_handler()
+                            .call_handle(&mut store, &task(i as u64))
+                            .await
+                            .unwrap();
+                        assert!(matches!(output.as_deref(), Ok(INPUT)));
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.await.unwrap();
+        }
+        (callers * per_caller) as f64 / started.elapsed().as_secs_f64()
+    })
+}
+
+/// A plain wasmtime engine for the echo component (pooling allocator with keep-resident memory,
+/// fuel and epochs as asked) and the component linked against WASI alone.
+fn raw_engine(path: &Path, fuel: bool, epoch: bool) -> (Engine, AgentWorldPre<RawData>) {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(64)
+        .total_core_instances(1024)
+        .total_memories(128)
+        .total_tables(512)
+        .max_memory_size(1 << 30)
+        .linear_memory_keep_resident(1 << 20)
+        .table_keep_resident(1 << 16)
+        .async_stack_keep_resident(1 << 16);
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .consume_fuel(fuel)
+        .epoch_interruption(epoch);
+    let engine = Engine::new(&config).unwrap();
+    let component = Component::from_file(&engine, path).unwrap();
+    let mut linker: Linker<RawData> = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+    linker.instance("tandem:agent/types@0.1.0").unwrap();
+    let pre = AgentWorldPre::new(linker.instantiate_pre(&component).unwrap()).unwrap();
+    (engine, pre)
 }
 
 /// Loads the `flaky` test agent as `id`, allowed to delegate to `delegate_to`.
@@ -582,6 +622,8 @@ async fn canary_routing(twin: &Path, canary: &Path, calls: usize) -> (Stats, Sta
 }
 
 fn report_graphs(echo: &Path) {
+    let raw = raw_throughput(echo);
+    println!("raw wasmtime, warm, 2 workers, 64 callers: {raw:.0} tasks/s (an instance each)");
     let graphs = multi_thread().block_on(graphs(echo));
     for (name, tasks, elapsed) in &graphs {
         println!(
@@ -595,6 +637,10 @@ fn report_graphs(echo: &Path) {
     println!(
         "scheduler, layered against wide: {:.2}x the throughput (aim: within 10%)",
         rate(&graphs[1]) / rate(&graphs[0])
+    );
+    println!(
+        "scheduler, wide against raw wasmtime's throughput: {:.2}x (aim: at least 0.5x)",
+        rate(&graphs[0]) / raw
     );
 }
 

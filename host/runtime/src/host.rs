@@ -254,10 +254,11 @@ impl Host {
         by: &str,
     ) -> Result<Swap, LoadError> {
         let started = std::time::Instant::now();
+        let hash = cache::content_hash(&bytes);
         // The same component with the same policy as the current version: nothing to do (and no
         // real version pushed out of the history).
         if let Some(current) = expected_id.and_then(|id| self.agent(id).ok())
-            && current.content_hash == cache::content_hash(&bytes)
+            && current.content_hash == hash
             && *current.policy() == policy
         {
             return Ok(Swap {
@@ -267,8 +268,11 @@ impl Host {
                 unchanged: true,
             });
         }
-        let bytes: Arc<[u8]> = bytes.into();
-        let prepared = self.loader.prepare_soon(path, bytes.clone(), policy).await;
+        let bytes = Arc::new(bytes);
+        let prepared = self
+            .loader
+            .prepare_soon(path, bytes.clone(), hash, policy)
+            .await;
         let agent = self.checked_version(expected_id, path, prepared, by)?;
         let prepared_in = started.elapsed();
         let previous = self.put_in_place(&agent, by);

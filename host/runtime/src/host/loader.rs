@@ -43,41 +43,42 @@ impl Loader {
         bytes: Vec<u8>,
         policy: Policy,
     ) -> Result<Inspection, LoadError> {
-        self.prepare(path, bytes.into(), policy, Tier::Optimized)
+        let hash = cache::content_hash(&bytes);
+        self.prepare(path, Arc::new(bytes), hash, policy, Tier::Optimized)
             .await
     }
 
-    /// Like [`prepare_bytes`](Loader::prepare_bytes), but ready sooner when the component's
-    /// optimised code is not cached and the host has a baseline tier: then the version runs on
-    /// Winch's code (its [`tier`](Agent::tier) says so) until [`upgrade`](Loader::upgrade)
-    /// replaces it. A component Winch cannot compile is compiled by Cranelift, as always.
+    /// Like [`prepare_bytes`](Loader::prepare_bytes) for `bytes` whose content hash is `hash`, but
+    /// ready sooner when the component's optimised code is not cached and the host has a baseline
+    /// tier: then the version runs on Winch's code (its [`tier`](Agent::tier) says so) until
+    /// [`upgrade`](Loader::upgrade) replaces it. A component Winch cannot compile is compiled by
+    /// Cranelift, as always.
     pub(crate) async fn prepare_soon(
         &self,
         path: &Path,
-        bytes: Arc<[u8]>,
+        bytes: Arc<Vec<u8>>,
+        hash: String,
         policy: Policy,
     ) -> Result<Inspection, LoadError> {
-        let cached = self
-            .optimized
-            .of(&policy)
-            .cache
-            .contains(&cache::content_hash(&bytes));
+        let cached = self.optimized.of(&policy).cache.contains(&hash);
         let tier = match &self.baseline {
             Some(_) if !cached => Tier::Baseline,
             _ => Tier::Optimized,
         };
-        self.prepare(path, bytes, policy, tier).await
+        self.prepare(path, bytes, hash, policy, tier).await
     }
 
+    /// Component `bytes`, whose content hash is `hash`, as an agent version on code compiled by
+    /// `tier`'s compiler (Cranelift's when the host has no baseline tier).
     async fn prepare(
         &self,
         path: &Path,
-        bytes: Arc<[u8]>,
+        bytes: Arc<Vec<u8>>,
+        hash: String,
         policy: Policy,
         tier: Tier,
     ) -> Result<Inspection, LoadError> {
         component::check_header(path, &bytes)?;
-        let hash = cache::content_hash(&bytes);
         if let Some(store) = &self.store
             && let Err(e) = store.save_component(&hash, &bytes)
         {
@@ -119,12 +120,15 @@ impl Loader {
     /// background, and puts the result in its place, in the registry and its history, unless it
     /// was swapped out meanwhile. Not a new version: nothing is reported but a log line. A failure
     /// leaves `serving` in place, logged.
-    pub(crate) fn upgrade(self: &Arc<Self>, serving: Arc<Agent>, bytes: Arc<[u8]>) {
+    pub(crate) fn upgrade(self: &Arc<Self>, serving: Arc<Agent>, bytes: Arc<Vec<u8>>) {
         let loader = self.clone();
         tokio::spawn(async move {
-            let path = serving.source.clone();
+            let (path, hash) = (serving.source.clone(), serving.content_hash.clone());
             let policy = serving.policy().clone();
-            match loader.prepare(&path, bytes, policy, Tier::Optimized).await {
+            match loader
+                .prepare(&path, bytes, hash, policy, Tier::Optimized)
+                .await
+            {
                 Ok(inspection) => {
                     let optimized = Arc::new(inspection.agent);
                     let registry = loader.dispatcher.registry();
@@ -150,7 +154,7 @@ impl Loader {
 async fn compile(
     flavor: &Flavor,
     path: &Path,
-    bytes: Arc<[u8]>,
+    bytes: Arc<Vec<u8>>,
     hash: &str,
 ) -> Result<Component, LoadError> {
     let (engine, cache, owned_path, hash) = (
