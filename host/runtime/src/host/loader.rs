@@ -9,8 +9,6 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use wasmtime::component::Component;
-
 use super::Inspection;
 use super::flavor::{Flavor, Flavors};
 use crate::agent::Agent;
@@ -51,8 +49,8 @@ impl Loader {
     /// Like [`prepare_bytes`](Loader::prepare_bytes) for `bytes` whose content hash is `hash`, but
     /// ready sooner when the component's optimised code is not cached and the host has a baseline
     /// tier: then the version runs on Winch's code (its [`tier`](Agent::tier) says so) until
-    /// [`upgrade`](Loader::upgrade) replaces it. A component Winch cannot compile is compiled by
-    /// Cranelift, as always.
+    /// [`upgrade`](Loader::upgrade) replaces it. A component that Winch cannot compile, or whose
+    /// baseline code fails to load, is prepared on Cranelift's code, as always.
     pub(crate) async fn prepare_soon(
         &self,
         path: &Path,
@@ -87,33 +85,30 @@ impl Loader {
                 reason: format!("cannot keep the component in the agent store: {e}"),
             });
         }
-        let optimized = self.optimized.of(&policy);
-        let mut flavor = match (&self.baseline, tier) {
-            (Some(baseline), Tier::Baseline) => baseline.of(&policy),
-            _ => optimized,
-        };
-        let component = match compile(flavor, path, bytes.clone(), &hash).await {
-            Err(error) if flavor.tier == Tier::Baseline => {
-                tracing::debug!(path = %path.display(), %error, "baseline compile failed; compiling with Cranelift");
-                flavor = optimized;
-                compile(flavor, path, bytes, &hash).await?
+        if tier == Tier::Baseline
+            && let Some(baseline) = &self.baseline
+        {
+            let flavor = baseline.of(&policy);
+            match load_on(
+                flavor,
+                path,
+                bytes.clone(),
+                hash.clone(),
+                policy.clone(),
+                &self.dispatcher,
+            )
+            .await
+            {
+                Ok(inspection) => return Ok(inspection),
+                // A component Winch cannot compile (or whose baseline code fails to load) is
+                // judged on Cranelift's code, as without the baseline tier.
+                Err(error) => {
+                    tracing::debug!(path = %path.display(), %error, "not on baseline code; compiling with Cranelift")
+                }
             }
-            compiled => compiled?,
-        };
-        let shape = Shape::of(&flavor.engine, &component);
-        let linker = flavor.linker(&policy);
-        let pre = component::prepare(&flavor.engine, linker, path, &component)?;
-        let agent = Agent::load(
-            &flavor.engine,
-            pre,
-            path.to_path_buf(),
-            hash,
-            policy,
-            flavor.tier,
-            &self.dispatcher,
-        )
-        .await?;
-        Ok(Inspection { shape, agent })
+        }
+        let flavor = self.optimized.of(&policy);
+        load_on(flavor, path, bytes, hash, policy, &self.dispatcher).await
     }
 
     /// Compiles `serving` (a version on baseline code, of component `bytes`) with Cranelift, in the
@@ -149,28 +144,46 @@ impl Loader {
     }
 }
 
-/// Compiles `bytes` (or maps it from the cache) on `flavor`'s engine, on a blocking thread:
-/// compiling is CPU-bound and may take a while.
-async fn compile(
+/// Component `bytes` (content hash `hash`) compiled for `flavor`'s engine (or mapped from its
+/// cache), linked, instantiated, described and health-probed.
+async fn load_on(
     flavor: &Flavor,
     path: &Path,
     bytes: Arc<Vec<u8>>,
-    hash: &str,
-) -> Result<Component, LoadError> {
-    let (engine, cache, owned_path, hash) = (
+    hash: String,
+    policy: Policy,
+    dispatcher: &Arc<Dispatcher>,
+) -> Result<Inspection, LoadError> {
+    // Compiling is CPU-bound and may take a while: keep it off the async workers.
+    let (engine, cache, owned_path) = (
         flavor.engine.clone(),
         flavor.cache.clone(),
         path.to_path_buf(),
-        hash.to_string(),
     );
-    tokio::task::spawn_blocking(move || {
-        component::compile(&engine, &cache, &owned_path, &bytes, &hash)
+    let compiled = tokio::task::spawn_blocking(move || {
+        let component = component::compile(&engine, &cache, &owned_path, &bytes, &hash)?;
+        Ok::<_, LoadError>((component, hash))
     })
     .await
     .map_err(|e| LoadError::Host {
         path: path.to_path_buf(),
         reason: format!("compiler task failed: {e}"),
-    })?
+    })?;
+    let (component, hash) = compiled?;
+    let shape = Shape::of(&flavor.engine, &component);
+    let linker = flavor.linker(&policy);
+    let pre = component::prepare(&flavor.engine, linker, path, &component)?;
+    let agent = Agent::load(
+        &flavor.engine,
+        pre,
+        path.to_path_buf(),
+        hash,
+        policy,
+        flavor.tier,
+        dispatcher,
+    )
+    .await?;
+    Ok(Inspection { shape, agent })
 }
 
 /// Whether `text` is a content hash: 64 lower-case hex digits (so that it can name a file).
