@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tandem::bindings::{AgentWorldPre, types};
+use tandem::bindings::{AgentWorld, AgentWorldPre, types};
 use tandem::{Host, HostConfig, Isolation, Policy};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
@@ -304,18 +304,23 @@ async fn raw(path: &Path, fresh: bool, metering: Metering) -> Stats {
             world = pre.instantiate_async(&mut store).await.unwrap();
         }
         arm(&mut store, 500_000_000);
-        let output = world
-            .tandem_agent_handler()
-            .call_handle(&mut store, &task(i as u64))
-            .await
-            .unwrap();
-        assert!(matches!(output.as_deref(), Ok(INPUT)));
+        raw_echo(&world, &mut store, i as u64).await;
         samples.push(t.elapsed());
     }
     let total = started
         .elapsed()
         .mul_f64(calls as f64 / (calls + calls / 10) as f64);
     stats(samples, total)
+}
+
+/// One `echo` call on a raw instance, its answer checked.
+async fn raw_echo(world: &AgentWorld, store: &mut Store<RawData>, i: u64) {
+    let output = world
+        .tandem_agent_handler()
+        .call_handle(store, &task(i))
+        .await
+        .unwrap();
+    assert!(matches!(output.as_deref(), Ok(INPUT)));
 }
 
 /// Raw wasmtime's throughput on two workers: 64 callers, each calling its own warm instance from
@@ -334,12 +339,7 @@ fn raw_throughput(path: &Path) -> f64 {
                     let world = pre.instantiate_async(&mut store).await.unwrap();
                     for i in 0..per_caller {
                         store.set_epoch_deadline(1_000_000);
-                        let output = world
-                            .tandem_agent_handler()
-                            .call_handle(&mut store, &task(i as u64))
-                            .await
-                            .unwrap();
-                        assert!(matches!(output.as_deref(), Ok(INPUT)));
+                        raw_echo(&world, &mut store, i as u64).await;
                     }
                 })
             })

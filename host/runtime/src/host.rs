@@ -164,6 +164,7 @@ impl Host {
             baseline,
             store: store.clone(),
             dispatcher: dispatcher.clone(),
+            upgrades: tokio::sync::Semaphore::new(1),
         });
         let stored: std::sync::Weak<dyn crate::dispatch::StoredComponents> =
             Arc::downgrade(&loader) as _;
@@ -277,7 +278,7 @@ impl Host {
         let prepared_in = started.elapsed();
         let previous = self.put_in_place(&agent, by);
         if agent.tier() == Tier::Baseline {
-            self.loader.upgrade(agent.clone(), bytes);
+            self.loader.upgrade(&agent, bytes);
         }
         Ok(Swap {
             agent,

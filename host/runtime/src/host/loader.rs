@@ -30,6 +30,9 @@ pub(crate) struct Loader {
     /// Where components are kept by content hash, when the host keeps an agent store.
     pub(crate) store: Option<Arc<AgentStore>>,
     pub(crate) dispatcher: Arc<Dispatcher>,
+    /// One background compile ([`upgrade`](Loader::upgrade)) at a time: swaps made faster than
+    /// Cranelift compiles queue, and the versions dropped meanwhile are skipped.
+    pub(crate) upgrades: tokio::sync::Semaphore,
 }
 
 impl Loader {
@@ -114,10 +117,17 @@ impl Loader {
     /// Compiles `serving` (a version on baseline code, of component `bytes`) with Cranelift, in the
     /// background, and puts the result in its place, in the registry and its history, unless it
     /// was swapped out meanwhile. Not a new version: nothing is reported but a log line. A failure
-    /// leaves `serving` in place, logged.
-    pub(crate) fn upgrade(self: &Arc<Self>, serving: Arc<Agent>, bytes: Arc<Vec<u8>>) {
-        let loader = self.clone();
+    /// leaves `serving` in place, logged. One at a time; a version no longer held by anything (the
+    /// registry, its history, a call) by its turn is not compiled.
+    pub(crate) fn upgrade(self: &Arc<Self>, serving: &Arc<Agent>, bytes: Arc<Vec<u8>>) {
+        let (loader, serving) = (self.clone(), Arc::downgrade(serving));
         tokio::spawn(async move {
+            let Ok(_turn) = loader.upgrades.acquire().await else {
+                return;
+            };
+            let Some(serving) = serving.upgrade() else {
+                return;
+            };
             let (path, hash) = (serving.source.clone(), serving.content_hash.clone());
             let policy = serving.policy().clone();
             match loader
