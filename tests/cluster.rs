@@ -108,16 +108,7 @@ fn calls_spread_over_the_hosts_and_run_where_the_agent_is() {
     );
 
     // `tandem stats --cluster` through any host: a row per host and agent, the calls each ran.
-    let output = std::process::Command::new(tandem_e2e::tandem_bin())
-        .args(["stats", "--cluster", "--server", &a.url])
-        .output()
-        .unwrap();
-    let table = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(
-        output.status.success(),
-        "{table}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let table = tandem_stdout(&["stats", "--cluster", "--server", &a.url]);
     let rows: Vec<Vec<&str>> = table
         .lines()
         .skip(1)
@@ -559,20 +550,7 @@ fn state_written_through_one_host_is_read_through_another_and_no_update_is_lost(
     assert_eq!(reply.json()["output"]["value"], "60", "{}", reply.body);
 
     // `tandem state --nats` reads and writes the same shared state.
-    let state = |args: &[&str]| {
-        let output = std::process::Command::new(tandem_e2e::tandem_bin())
-            .args(["state", "--nats", &nats.url])
-            .args(args)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&output.stdout).to_string();
-        assert!(
-            output.status.success(),
-            "{text}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        text
-    };
+    let state = |args: &[&str]| tandem_stdout(&[&["state", "--nats", &nats.url], args].concat());
     assert_eq!(state(&["get", "twin", "counter"]), "60");
     let listed = state(&["ls"]);
     assert!(
@@ -857,4 +835,19 @@ fn a_delegation_chain_crosses_the_hosts_with_its_trace_chain_and_deadline() {
         ],
         "{census}"
     );
+}
+
+/// What `tandem ARGS` printed, after checking it succeeded.
+fn tandem_stdout(args: &[&str]) -> String {
+    let output = std::process::Command::new(tandem_e2e::tandem_bin())
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    text
 }

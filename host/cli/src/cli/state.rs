@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use tandem::ErrorKind;
-use tandem::state::{StateError, StateStore, check_key};
+use tandem::state::{StateError, StateStore, Usage, check_key};
 
 use super::{Failure, GlobalArgs};
 
@@ -191,9 +191,9 @@ async fn shared_state(url: &str, command: StateCommand) -> Result<ExitCode, Fail
             outln!("{:<24} {:>8} {:>12}", "AGENT", "KEYS", "BYTES");
             for agent in shared.agents().await.map_err(state_failure)? {
                 let (agent, _, entries) = load(agent).await?;
-                let bytes: usize = entries.iter().map(|(k, v)| k.len() + v.len()).sum();
                 if !entries.is_empty() {
-                    outln!("{agent:<24} {:>8} {:>12}", entries.len(), bytes);
+                    let usage = Usage::of(&entries);
+                    outln!("{agent:<24} {:>8} {:>12}", usage.keys, usage.bytes);
                 }
             }
         }
@@ -230,18 +230,14 @@ async fn shared_state(url: &str, command: StateCommand) -> Result<ExitCode, Fail
                     entries.clear();
                 }
                 entries.extend(imported.iter().cloned());
-                let (keys, bytes) = (
-                    entries.len(),
-                    entries
-                        .iter()
-                        .map(|(k, v)| k.len() + v.len())
-                        .sum::<usize>(),
-                );
+                let usage = Usage::of(&entries);
                 match shared.store(&agent, revision, entries).await {
                     Ok(()) => {
                         eprintln!(
-                            "imported {} entries into `{agent}`: it now keeps {keys} keys, {bytes} bytes",
-                            imported.len()
+                            "imported {} entries into `{agent}`: it now keeps {} keys, {} bytes",
+                            imported.len(),
+                            usage.keys,
+                            usage.bytes
                         );
                         return Ok(ExitCode::SUCCESS);
                     }

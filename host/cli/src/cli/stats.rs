@@ -104,7 +104,7 @@ pub fn stats(args: StatsArgs) -> Result<ExitCode, Failure> {
     );
     for agent in &agents.agents {
         let s = &agent.stats;
-        let errors = s.calls - s.outcomes.get("ok").copied().unwrap_or(0);
+        let errors = errors(s);
         outln!(
             "{:<20} {:<8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>12} {:>9} {:>4} {:>7} {:>9} {}",
             agent.id,
@@ -157,7 +157,7 @@ fn cluster_table(url: &str, text: &str) -> Result<ExitCode, Failure> {
     for host in &cluster.hosts {
         for agent in &host.agents {
             let s = &agent.stats;
-            let errors = s.calls - s.outcomes.get("ok").copied().unwrap_or(0);
+            let errors = errors(s);
             outln!(
                 "{:<20} {:<20} {:<8} {:<12} {:>9} {:>7} {:>9} {:>9} {:>12} {:>7}",
                 host.host,
@@ -174,6 +174,11 @@ fn cluster_table(url: &str, text: &str) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Calls that did not end `ok`.
+fn errors(stats: &tandem::metrics::StatsSnapshot) -> u64 {
+    stats.calls - stats.outcomes.get("ok").copied().unwrap_or(0)
 }
 
 /// Microseconds, printed in the unit that keeps three digits or fewer.

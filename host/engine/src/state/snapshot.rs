@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use redb::ReadOnlyTable;
 
 use super::error::store_error;
-use super::usage::entry_size;
 use super::{StateError, Usage};
 
 /// A read-only view of the committed state at one moment.
@@ -43,10 +42,7 @@ impl std::fmt::Debug for Snapshot {
 impl Snapshot {
     /// `agent`'s namespace as the cluster's shared state holds it at `revision` (0: none yet).
     pub fn shared(agent: &str, revision: u64, entries: BTreeMap<String, Vec<u8>>) -> Snapshot {
-        let usage = Usage {
-            keys: entries.len() as u64,
-            bytes: entries.iter().map(|(k, v)| entry_size(k, v)).sum(),
-        };
+        let usage = Usage::of(&entries);
         Snapshot {
             view: View::Shared {
                 agent: agent.to_string(),

@@ -13,6 +13,16 @@ pub struct Usage {
     pub bytes: u64,
 }
 
+impl Usage {
+    /// What a namespace holding `entries` keeps.
+    pub fn of(entries: &std::collections::BTreeMap<String, Vec<u8>>) -> Usage {
+        Usage {
+            keys: entries.len() as u64,
+            bytes: entries.iter().map(|(k, v)| entry_size(k, v)).sum(),
+        }
+    }
+}
+
 pub(super) fn entry_size(key: &str, value: &[u8]) -> u64 {
     (key.len() + value.len()) as u64
 }
