@@ -355,7 +355,7 @@ async fn templated_inputs_take_outputs_of_dependencies() {
     )
     .await;
     let output = |id: &str| match &report.nodes.iter().find(|n| n.id == id).unwrap().outcome {
-        Outcome::Succeeded { output } => output.clone(),
+        Outcome::Succeeded { output } => serde_json::from_str::<Value>(output.get()).unwrap(),
         other => panic!("{id}: {other:?}"),
     };
     assert_eq!(output("lint")["findings"][0]["file"], "notes.md");
@@ -463,7 +463,10 @@ async fn the_readme_example_plan_is_valid_and_runs() {
     let host = host_with_agents().await;
     let report = run(&host, Plan::read(&file).unwrap()).await;
     match &report.nodes[1].outcome {
-        Outcome::Succeeded { output } => assert_eq!(output["findings"][0]["rule"], "todo-marker"),
+        Outcome::Succeeded { output } => {
+            let output: Value = serde_json::from_str(output.get()).unwrap();
+            assert_eq!(output["findings"][0]["rule"], "todo-marker");
+        }
         other => panic!("{other:?}"),
     }
 }

@@ -304,7 +304,9 @@ impl Delegator for Dispatcher {
                 .zip(agents)
                 .map(|(node, (agent, operation))| NodeResult {
                     outcome: match node.outcome {
-                        Outcome::Succeeded { output } => NodeOutcome::Succeeded(output.to_string()),
+                        Outcome::Succeeded { output } => {
+                            NodeOutcome::Succeeded(output.get().into())
+                        }
                         Outcome::Failed { kind, error } => NodeOutcome::Failed(WitCallError {
                             kind: wit_kind(kind),
                             agent,

@@ -11,19 +11,22 @@
 //! `continue` skips only the nodes that depend (transitively) on a failed one. Every node ends
 //! `succeeded`, `failed` (with its classified error), `skipped` or `cancelled`.
 //!
-//! This file holds the plan and its validation; `run` runs a validated [`Graph`] and `template`
-//! fills the templates of an input.
+//! This file holds the plan and its validation; `run` runs a validated [`Graph`] with `runner`s
+//! sharing the run's `board`, and `template` fills the templates of an input.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::dispatch::Dispatcher;
 use crate::error::ErrorKind;
 
+mod board;
 mod run;
+mod runner;
 mod template;
 
 pub use run::Progress;
@@ -94,11 +97,11 @@ pub struct PlanError(pub String);
 /// How a node ended.
 // Each variant's fields are named in its doc.
 #[allow(missing_docs)]
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum Outcome {
-    /// It succeeded with `output`.
-    Succeeded { output: Value },
+    /// It succeeded with `output`, the JSON text the agent returned (checked by the host).
+    Succeeded { output: Box<RawValue> },
     /// It failed with an error of class `kind`.
     Failed { kind: ErrorKind, error: String },
     /// It did not run because a dependency failed.
