@@ -25,6 +25,7 @@ use crate::dispatch::Dispatcher;
 use crate::error::ErrorKind;
 
 mod board;
+mod ready;
 mod run;
 mod runner;
 mod template;

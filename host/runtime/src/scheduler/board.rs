@@ -7,8 +7,7 @@
 //! node's end back ([`Board::ended`]), which makes the nodes waiting on it ready. Nothing here
 //! waits: the lock is held for bookkeeping only, never across a call.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use serde_json::value::RawValue;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
+use super::ready::Ready;
 use super::run::Progress;
 use super::template::{Bounded, render};
 use super::{FailurePolicy, Graph, Groups, MAX_RUN_BYTES, Node, Plan};
@@ -51,7 +51,7 @@ struct AgentQueue {
     busy: usize,
     /// The agent's `limits.max-input`: a rendered input is bounded by it.
     max_input: usize,
-    ready: BinaryHeap<(i32, Reverse<usize>)>,
+    ready: Ready,
 }
 
 /// What changes while a graph runs.
@@ -160,16 +160,18 @@ impl Run {
                     limit,
                     busy: 0,
                     max_input,
-                    ready: BinaryHeap::new(),
+                    ready: Ready::new([]),
                 });
                 agents.len() - 1
             });
             agent_of.push(a);
         }
+        let mut roots = vec![Vec::new(); agents.len()];
         for i in (0..n).filter(|&i| groups.group_of[i].is_none()) {
-            agents[agent_of[i]]
-                .ready
-                .push((plan.nodes[i].priority, Reverse(i)));
+            roots[agent_of[i]].push((plan.nodes[i].priority, i));
+        }
+        for (queue, roots) in agents.iter_mut().zip(roots) {
+            queue.ready = Ready::new(roots);
         }
         let mut wanted = vec![false; n];
         for m in (0..n).filter(|&m| templated[m]) {
@@ -299,7 +301,7 @@ impl Board {
             let Some(a) = self.best_agent(run) else {
                 return Next::Wait;
             };
-            let Some((_, Reverse(i))) = self.agents[a].ready.pop() else {
+            let Some(i) = self.agents[a].ready.pop() else {
                 return Next::Wait;
             };
             let input = match run.input_of(self, i) {
@@ -338,7 +340,7 @@ impl Board {
             .iter()
             .enumerate()
             .filter(|(_, q)| q.busy < q.limit)
-            .filter_map(|(a, q)| q.ready.peek().map(|head| (*head, a)))
+            .filter_map(|(a, q)| q.ready.best().map(|best| (best, a)))
             .max()
             .map(|(_, a)| a)
     }
@@ -412,9 +414,7 @@ impl Board {
                     if self.indegree[g] == 0 {
                         for &m in &run.groups.members[g] {
                             let priority = run.plan.nodes[m].priority;
-                            self.agents[run.agent_of[m]]
-                                .ready
-                                .push((priority, Reverse(m)));
+                            self.agents[run.agent_of[m]].ready.push(priority, m);
                         }
                     }
                 }

@@ -61,7 +61,9 @@ async fn take_and_call(run: &Arc<Run>) {
         };
         match next {
             Next::Call { node, input } => {
-                let input = input.unwrap_or_else(|| run.plan.nodes[node].input.to_string());
+                // A `Value` cannot fail to serialize; `to_string` writes faster than `Display`.
+                let plain = || serde_json::to_string(&run.plan.nodes[node].input);
+                let input = input.unwrap_or_else(|| plain().unwrap_or_default());
                 let ended = call(run, node, input).await;
                 run.board().ended(run, node, ended);
             }
