@@ -123,9 +123,10 @@ impl Hasher for ShaHasher {
     }
 }
 
-/// Whether `text` has the form of a content hash (64 hex digits): what may name a stored component.
+/// Whether `text` has the form of a content hash as [`content_hash`] writes it (64 lower-case hex
+/// digits): what may name a stored component's file.
 pub fn is_content_hash(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The hex SHA-256 of `bytes`: an agent version's content hash.

@@ -196,11 +196,6 @@ async fn load_on(
     Ok(Inspection { shape, agent })
 }
 
-/// Whether `text` is a content hash: 64 lower-case hex digits (so that it can name a file).
-fn is_content_hash(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
 impl StoredComponents for Loader {
     fn load<'a>(
         &'a self,
@@ -212,7 +207,7 @@ impl StoredComponents for Loader {
             let Some(store) = self
                 .store
                 .as_ref()
-                .filter(|_| is_content_hash(content_hash))
+                .filter(|_| cache::is_content_hash(content_hash))
             else {
                 return Err(format!(
                     "the host holds no version of `{agent}` with content hash {content_hash} (see `versions`)"
