@@ -1,5 +1,6 @@
 //! The scheduler against real components: validation, both failure policies, priorities, the
-//! per-agent bulkhead, cancellation, templated inputs, and a graph submitted by a guest.
+//! per-agent bulkhead, a wide graph on its runners, cancellation, templated inputs, and a graph
+//! submitted by a guest.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -248,6 +249,60 @@ async fn the_per_agent_bulkhead_bounds_concurrency() {
         }
         assert!(host.agent("b").unwrap().peak_instances() <= expect_at_most);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wide_graph_fills_max_concurrency_and_reports_its_progress_to_the_end() {
+    let host = host_with_agents().await;
+    let mut nodes: Vec<Node> = (0..40)
+        .map(|i| node(&format!("s{i}"), "b", "sleep-ms", json!({"ms": 20}), &[]))
+        .collect();
+    let all: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    nodes.push(node("after", "echo", "echo", json!({"n": 1}), &all));
+    let mut seen = Vec::new();
+    let report = host
+        .run_plan(
+            Plan {
+                max_concurrency: Some(8),
+                nodes,
+                ..Plan::default()
+            },
+            std::future::pending(),
+            |p| seen.push(p.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.count(|o| matches!(o, Outcome::Succeeded { .. })), 41);
+    assert_eq!(report.peak_concurrency, 8, "eight runners at once, no more");
+    let mut order: Vec<usize> = report.nodes.iter().map(|n| n.started.unwrap()).collect();
+    order.sort();
+    assert_eq!(
+        order,
+        (0..41).collect::<Vec<_>>(),
+        "every node started once"
+    );
+    assert_eq!(
+        report.nodes[40].started,
+        Some(40),
+        "the last only after all"
+    );
+    match &report.nodes[40].outcome {
+        Outcome::Succeeded { output } => assert_eq!(output.get(), r#"{"n":1}"#),
+        other => panic!("{other:?}"),
+    }
+    let last = seen.last().expect("progress was told");
+    assert_eq!(
+        (
+            last.total,
+            last.started,
+            last.running,
+            last.succeeded,
+            last.failed
+        ),
+        (41, 41, 0, 41, 0),
+        "{seen:?}"
+    );
 }
 
 #[tokio::test]
