@@ -346,6 +346,28 @@ async fn cancellation_stops_running_guests_promptly() {
     assert_eq!(status(&report, "alone"), "cancelled");
     assert_eq!(b.live_instances(), b.idle_instances());
 
+    // A run whose caller goes away (a client that hangs up, a guest past its deadline) drops its
+    // future: every runner's call stops, none goes on alone.
+    let dropped = plan(vec![
+        node("long-1", "b", "sleep-ms", json!({"ms": 30_000}), &[]),
+        node("long-2", "b", "sleep-ms", json!({"ms": 30_000}), &[]),
+        node("long-3", "b", "sleep-ms", json!({"ms": 30_000}), &[]),
+    ]);
+    let running = host.run_plan(dropped, std::future::pending(), |_| {});
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), running)
+            .await
+            .is_err()
+    );
+    let stopped = std::time::Instant::now();
+    while b.live_instances() != b.idle_instances() {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(2),
+            "the dropped run's guests still run (the agent's own timeout would stop them at 5 s)"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
     let timed = Plan {
         timeout: Some("200ms".into()),
         ..plan(vec![node(

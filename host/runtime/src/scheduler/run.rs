@@ -48,6 +48,9 @@ impl Graph {
     ) -> RunReport {
         let started = Instant::now();
         let run = Arc::new(Run::new(self, dispatcher, origin, started));
+        // The runners hold the run, and the run holds them: if this future is dropped before the
+        // run ends (its caller gone), the guard stops them.
+        let guard = Closer(run.clone());
         let mut cancel = std::pin::pin!(cancel.fuse());
         let far = started + Duration::from_secs(100 * 365 * 24 * 3600);
         let deadline = run.deadline;
@@ -107,11 +110,23 @@ impl Graph {
         }
         let report = report(&run, &mut board, started);
         drop(board);
+        drop(guard);
         // A large plan (millions of dependency ids) takes a while to free: not on the caller's time.
         if let Ok(run) = Arc::try_unwrap(run) {
             tokio::task::spawn_blocking(move || drop(run));
         }
         report
+    }
+}
+
+/// Stops the runners of a run whose future was dropped.
+struct Closer(Arc<Run>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        // Dropping the runners' set aborts them; an aborted runner drops its call, which stops
+        // its guest.
+        drop(self.0.close(Some("the run was dropped".to_string())));
     }
 }
 
