@@ -5,7 +5,6 @@
 //! [`Board`]: super::board::Board
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,25 +58,17 @@ impl Graph {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The run's own task is its first runner: a graph that never has two nodes ready at once
         // (a chain) runs without another task.
-        let mut own = Some(Box::pin(
-            AssertUnwindSafe(runner(run.clone())).catch_unwind(),
-        ));
+        let mut own = Some(Box::pin(runner(run.clone())));
         let mut told = Progress::default();
         let reason = loop {
             let ended = async {
                 match own.as_mut() {
-                    Some(own) => own.await.is_err(),
+                    Some(own) => own.await,
                     None => std::future::pending().await,
                 }
             };
             tokio::select! {
-                panicked = ended => {
-                    own = None;
-                    if panicked {
-                        tracing::error!("the run's own runner panicked");
-                        break Some("a runner of the run failed (a host bug)".to_string());
-                    }
-                }
+                () = ended => own = None,
                 () = run.done.notified() => {}
                 () = &mut cancel => break Some("the run was cancelled".to_string()),
                 () = &mut sleep, if deadline.is_some() => {
