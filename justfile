@@ -18,6 +18,9 @@ demo: agents
 # short run of every fuzz target.
 test: agents lint
     cargo test --workspace --exclude tandem-fuzz --all-targets
+    # On CI (a one-off checkout) the test build's gigabytes go before the fuzz build needs the disk
+    # (a CI run once ran out of it there).
+    if [ "${CI:-}" = true ]; then rm -rf target/debug/deps target/debug/build target/debug/.fingerprint; fi
     {{just_executable()}} fuzz 10
 
 # Fuzz the parsers users feed (manifest, plan, invoke body, state import, audit log, the JSON check) with cargo-fuzz

@@ -595,6 +595,30 @@ fn cross_site_requests_and_missing_tokens_are_refused() {
     );
     let (status, kind, _) = error(&invoke(&[json_type]));
     assert_eq!((status, kind.as_str()), (401, "denied"));
+    // A refused request whose body comes after its headers, in two writes, still gets its answer:
+    // the server reads the body before it answers. (It used to answer and close at once, so the
+    // client's second write failed, and a client that stops at a failed write, as ureq does, never
+    // read the answer.)
+    let mut stream = TcpStream::connect(server.url.trim_start_matches("http://")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /v1/agents/echo/invoke HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let (first, rest) = body.split_at(4);
+    for part in [first, rest] {
+        std::thread::sleep(Duration::from_millis(200));
+        stream
+            .write_all(part)
+            .expect("the server reads a refused request's body");
+    }
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer:?}");
     let (status, _, message) = error(&invoke(&[("content-type", "text/plain"), auth]));
     assert_eq!(status, 415, "{message}");
     let (status, _, message) = error(&invoke(&[json_type, auth, ("host", "evil.example:7878")]));

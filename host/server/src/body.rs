@@ -1,7 +1,8 @@
 //! Reading a request body within bounds: a declared `Content-Length` over the limit is refused
 //! before a byte is read (so a client that announces 10 MB and sends nothing, or waits for
 //! `100 Continue`, gets its 413 at once); otherwise the body is read up to the limit and within the
-//! body timeout.
+//! body timeout. A request refused before its body was read has its body drained, within smaller
+//! bounds, before the answer.
 
 use std::time::Duration;
 
@@ -95,4 +96,16 @@ pub(crate) async fn read_upload<'a>(
     )
     .await?;
     Ok((slot, bytes))
+}
+
+/// The most of a refused request's body [`drain`] reads, and for how long.
+const DRAIN_BYTES: usize = 64 << 10;
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+
+/// Reads and drops the body of a request refused before it was read, at most 64 KiB within 1 s.
+/// Answering at once would close the connection under a client still sending: its next write
+/// fails, and a client that stops there never reads the answer.
+pub async fn drain(body: Body) {
+    let drained = Limited::new(body, DRAIN_BYTES).collect();
+    let _ = tokio::time::timeout(DRAIN_TIME, drained).await;
 }

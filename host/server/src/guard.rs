@@ -10,6 +10,9 @@
 //!   need the admin token. Every other endpoint needs the caller token when one is set (the admin token is
 //!   accepted too).
 //!
+//! A refused request's body is read (a little of it, briefly: [`crate::body::drain`]) before the
+//! answer, so that a client still sending it gets the answer rather than a broken connection.
+//!
 //! A refused token is logged (at most `AUTH_LOGS_PER_SECOND` lines a second, the rest counted)
 //! and published as an `auth-failed` event, never the token itself.
 
@@ -20,7 +23,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use crate::{ApiError, ServerState};
 use tandem::events::EventKind;
@@ -57,10 +60,21 @@ pub async fn guard(
     State(state): State<Arc<ServerState>>,
     request: Request,
     next: Next,
-) -> Result<Response, ApiError> {
+) -> Response {
+    match admit(&state, &request) {
+        Ok(()) => next.run(request).await,
+        Err(error) => {
+            crate::body::drain(request.into_body()).await;
+            error.into_response()
+        }
+    }
+}
+
+/// Whether `request` may reach its handler: its `Host`, its `Origin` and its token.
+fn admit(state: &ServerState, request: &Request) -> Result<(), ApiError> {
     let headers = request.headers();
-    check_host(&state, headers)?;
-    check_origin(&state, headers)?;
+    check_host(state, headers)?;
+    check_origin(state, headers)?;
     let needed = access(request.method(), request.uri().path());
     let (expected, other) = match needed {
         Access::Open => (None, None),
@@ -72,8 +86,8 @@ pub async fn guard(
             Some(admin) => (Some(admin), None),
             None => {
                 return Err(refused(
-                    &state,
-                    &request,
+                    state,
+                    request,
                     "the admin API is disabled: start the server with an admin token ($TANDEM_ADMIN_TOKEN or --admin-token-file)",
                 ));
             }
@@ -93,7 +107,7 @@ pub async fn guard(
             None => {
                 let message =
                     format!("this endpoint needs `Authorization: Bearer <{which} token>`");
-                return Err(refused(&state, &request, &message));
+                return Err(refused(state, request, &message));
             }
             Some(presented)
                 if !constant_time_eq(presented.as_bytes(), expected.as_bytes())
@@ -101,12 +115,12 @@ pub async fn guard(
                         .is_some_and(|o| constant_time_eq(presented.as_bytes(), o.as_bytes())) =>
             {
                 let message = format!("the bearer token is not the {which} token");
-                return Err(refused(&state, &request, &message));
+                return Err(refused(state, request, &message));
             }
             Some(_) => {}
         }
     }
-    Ok(next.run(request).await)
+    Ok(())
 }
 
 /// The most `authentication failed` lines logged a second: a client that tries tokens in a loop
